@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { registerConfigCommand } from './config.command.js';
+
+/** Every `flexi` subcommand is registered here, one line each. */
+export function registerCommands(program: Command): void {
+  registerConfigCommand(program);
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactConfig } from './load.js';
+
+describe('loadConfig', () => {
+  it('accepts an empty file and fills defaults', () => {
+    const config = loadConfig({ fileText: '' });
+    expect(config.server.port).toBe(8400);
+    expect(config.server.host).toBe('127.0.0.1');
+    expect(config.database.url).toBe('./data/flexi.db');
+    expect(Object.isFrozen(config.server)).toBe(true);
+  });
+
+  it('lets FLEXI_* variables override file values', () => {
+    const config = loadConfig({
+      fileText: 'server:\n  port: 9000\n',
+      env: { FLEXI_SERVER_PORT: '9100', FLEXI_AUTH_MODE: 'none', FLEXI_NODES: '[{"name":"a","type":"ollama","url":"http://127.0.0.1:11434"}]' },
+    });
+    expect(config.server.port).toBe(9100);
+    expect(config.auth.mode).toBe('none');
+    expect(config.nodes?.[0]?.name).toBe('a');
+  });
+
+  it('names the key, the value and what is allowed for an invalid value', () => {
+    expect(() => loadConfig({ fileText: 'auth:\n  mode: open\n', filePath: 'flexi.yaml' }))
+      .toThrowError(/auth\.mode = "open" \(from flexi\.yaml\): allowed: "keys", "none"/);
+    expect(() => loadConfig({ env: { FLEXI_SERVER_PORT: '70000' } }))
+      .toThrowError(/server\.port = 70000 \(from FLEXI_SERVER_PORT\)/);
+    expect(() => loadConfig({ env: { FLEXI_SERVER_PORT: 'eighty' } })).toThrowError(ConfigError);
+  });
+
+  it('rejects unknown keys instead of silently ignoring typos', () => {
+    expect(() => loadConfig({ fileText: 'server:\n  prot: 1\n' })).toThrowError(/unknown key\(s\): prot/);
+  });
+
+  it('redacts secrets', () => {
+    const config = loadConfig({
+      fileText: 'database:\n  url: postgres://flexi:hunter2@db:5432/flexi\nnodes:\n  - {name: v, type: openai, url: "http://gpu:8000/v1", api_key: sk-secret}\n',
+    });
+    const text = JSON.stringify(redactConfig(config));
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('sk-secret');
+    expect(text).toContain('postgres://flexi:***@db:5432/flexi');
+  });
+});

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration schema. Every key has a description (docs/configuration.md is
+ * generated from it) and can be overridden by an environment variable named after its path:
+ * `server.port` → `FLEXI_SERVER_PORT`. Lists and maps take JSON in the variable
+ * (`FLEXI_NODES='[{"name":"a","type":"ollama","url":"http://gpu1:11434"}]'`).
+ * Keys are snake_case like the YAML file they come from.
+ */
+
+const durationMs = (description: string, def: number) =>
+  z.number().int().min(0).default(def).describe(description);
+
+export const nodeSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, ".", "_" and "-", at most 63').describe('Unique node name, used in logs, metrics and `flexi nodes`.'),
+  type: z.enum(['ollama', 'openai', 'sim', 'embedded']).describe('Protocol/engine: `ollama` (native Ollama API), `openai` (vLLM, llama.cpp server, LM Studio…), `sim` (a `flexi sim` server), `embedded` (in-process llama.cpp).'),
+  url: z.url({ protocol: /^https?$/ }).optional().describe('Base URL as the server\'s own clients take it: `http://host:11434` for Ollama, `http://host:8000/v1` for OpenAI-compatible servers, the sim\'s base URL. Not used by `embedded`.'),
+  api_key: z.string().optional().meta({ secret: true }).describe('Bearer token sent to an OpenAI-compatible node, if it needs one.'),
+  models_dir: z.string().optional().describe('Folder of `.gguf` files served by an `embedded` node (default `./models`).'),
+  slots: z.number().int().min(1).max(1024).optional().describe('Parallel requests per model on this node; defaults to what the node reports, else 1 (Ollama), 8 (OpenAI), 4 (sim).'),
+  timeout_ms: z.number().int().min(1000).optional().describe('Longest wait for the first byte from this node before the request fails (default: `upstream.first_byte_timeout_ms`).'),
+  models: z.array(z.string()).optional().describe('Restrict the node to these models (Flexi still discovers the rest but does not route to them).'),
+}).strict();
+
+export const configSchema = z.object({
+  server: z.object({
+    host: z.string().default('127.0.0.1').describe('Address to listen on. Use 0.0.0.0 behind an ingress.'),
+    port: z.number().int().min(0).max(65535).default(8400).describe('TCP port.'),
+    body_limit_bytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('Largest accepted request body; larger bodies get 413.'),
+    trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from a reverse proxy.'),
+    shutdown_grace_ms: durationMs('How long SIGTERM waits for in-flight requests before closing.', 10_000),
+  }).strict().prefault({}).describe('HTTP listener.'),
+  database: z.object({
+    url: z.string().default('./data/flexi.db').meta({ secret: true }).describe('A `postgres://` URL (scale-out) or a SQLite file path (default, WAL mode).'),
+  }).strict().prefault({}).describe('Where users, keys and usage records live.'),
+  auth: z.object({
+    mode: z.enum(['keys', 'none']).default('keys').describe('`keys`: every request needs an API key. `none`: no authentication at all (development only; a warning is printed at start).'),
+  }).strict().prefault({}).describe('Client authentication.'),
+  nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
+  models: z.object({
+    aliases: z.record(z.string(), z.string()).default({}).describe('Extra names for models, e.g. `gpt-4o: llama3:8b` for clients with fixed model names.'),
+    refresh_interval_ms: durationMs('How often the model list of every node is refreshed.', 30_000),
+  }).strict().prefault({}).describe('Model discovery and naming.'),
+  upstream: z.object({
+    first_byte_timeout_ms: durationMs('Longest wait for a node\'s first byte (covers model loading).', 300_000),
+    idle_timeout_ms: durationMs('Longest silence inside a stream before it is cut.', 120_000),
+    connections_per_node: z.number().int().min(1).default(256).describe('Keep-alive connections pooled per node.'),
+    retry_before_first_byte: z.boolean().default(true).describe('Retry once on another node when a request failed before any byte was sent to the client.'),
+  }).strict().prefault({}).describe('How Flexi talks to nodes.'),
+  usage: z.object({
+    flush_interval_ms: durationMs('Usage records are written in batches at this interval (and on shutdown).', 1000),
+    batch_size: z.number().int().min(1).default(500).describe('Largest batch of usage records per write.'),
+  }).strict().prefault({}).describe('Usage accounting.'),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+  }).strict().prefault({}).describe('Logging.'),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type NodeConfig = z.infer<typeof nodeSchema>;
