@@ -1,0 +1,3 @@
+export * from './openai.js';
+export * from './ollama.js';
+export * from './validation.js';

@@ -1,0 +1,26 @@
+/** One finished (or failed) request, as accounted. Carries no prompt or answer text. */
+export interface UsageEntry {
+  requestId: string;
+  createdAt: Date;
+  apiKeyId?: string;
+  /** Pseudonymous subject (never an e-mail or name). */
+  subject?: string;
+  /** e.g. `/v1/chat/completions`. */
+  endpoint: string;
+  protocol: 'openai' | 'ollama';
+  model: string;
+  node?: string;
+  /** HTTP status the client saw (499 when it went away). */
+  status: number;
+  errorCode?: string;
+  promptTokens: number;
+  completionTokens: number;
+  ttftMs?: number;
+  durationMs: number;
+  queueMs?: number;
+}
+
+export interface UsageSink {
+  /** Synchronous and cheap: implementations buffer and write in batches off the response path. */
+  record(entry: UsageEntry): void;
+}

@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, type OpenAiModel } from '../api/openai.js';
+import { parseBody } from '../api/validation.js';
+import { toDisplayModelName } from '../core/model-name.js';
+import { randomId } from '../lib/ids.js';
+import type { InferenceService } from '../services/inference.service.js';
+import type { ModelEntry, ModelRegistry } from '../services/model-registry.service.js';
+import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
+import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
+import { generationHeaders, requestContext } from './request-context.js';
+import { collect, writeStream } from './stream-writer.js';
+import { FlexiError } from '../core/errors.js';
+
+export interface OpenAiRouteDeps {
+  inference: InferenceService;
+  registry: ModelRegistry;
+  /** Models a principal may see (identity/policy issue); all when absent. */
+  isModelVisible?: (model: string) => boolean;
+}
+
+function toOpenAiModel(id: string, entry: ModelEntry): OpenAiModel {
+  const created = entry.info.modifiedAt ? Math.floor(entry.info.modifiedAt.getTime() / 1000) : 0;
+  return { id, object: 'model', created, owned_by: entry.nodes[0]?.name ?? 'flexi' };
+}
+
+/** Float32 little-endian, base64: the openai SDK asks for this by default and decodes it. */
+function toBase64Embedding(vector: number[]): string {
+  const floats = new Float32Array(vector);
+  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString('base64');
+}
+
+export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps): void {
+  const { inference, registry } = deps;
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = parseBody(chatCompletionRequestSchema, request.body);
+    const canonical = fromOpenAiChat(body);
+    const context = requestContext(request, reply, '/v1/chat/completions', 'openai');
+    const started = await inference.startChat(canonical, context);
+    const id = `chatcmpl-${randomId(24)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const headers = generationHeaders(request, started.queueMs);
+    if (body.stream) {
+      await writeStream(reply, started, new OpenAiChatStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true), headers);
+      return reply;
+    }
+    const result = await collect(started);
+    const message: Record<string, unknown> = {
+      role: 'assistant',
+      content: result.toolCalls.length > 0 && result.content === '' ? null : result.content,
+      refusal: null,
+    };
+    if (result.toolCalls.length > 0) message.tool_calls = toOpenAiToolCalls(result.toolCalls).map(({ index: _index, ...call }) => call);
+    if (result.thinking) message.reasoning_content = result.thinking;
+    return reply.headers(headers).send({
+      id,
+      object: 'chat.completion',
+      created,
+      model: body.model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
+      usage: toOpenAiUsage(result.usage),
+    });
+  });
+
+  app.post('/v1/completions', async (request, reply) => {
+    const body = parseBody(completionRequestSchema, request.body);
+    const canonical = fromOpenAiCompletion(body);
+    const context = requestContext(request, reply, '/v1/completions', 'openai');
+    const started = await inference.startCompletion(canonical, context);
+    const id = `cmpl-${randomId(24)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const headers = generationHeaders(request, started.queueMs);
+    if (body.stream) {
+      await writeStream(reply, started, new OpenAiCompletionStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true), headers);
+      return reply;
+    }
+    const result = await collect(started);
+    return reply.headers(headers).send({
+      id,
+      object: 'text_completion',
+      created,
+      model: body.model,
+      system_fingerprint: SYSTEM_FINGERPRINT,
+      choices: [{ index: 0, text: result.content, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
+      usage: toOpenAiUsage(result.usage),
+    });
+  });
+
+  app.post('/v1/embeddings', async (request, reply) => {
+    const body = parseBody(embeddingRequestSchema, request.body);
+    const canonical = fromOpenAiEmbedding(body);
+    const context = requestContext(request, reply, '/v1/embeddings', 'openai');
+    const result = await inference.embed(canonical, context);
+    const base64 = body.encoding_format === 'base64';
+    return reply.header('x-request-id', request.id).send({
+      object: 'list',
+      data: result.embeddings.map((embedding, index) => ({
+        object: 'embedding', index, embedding: base64 ? toBase64Embedding(embedding) : embedding,
+      })),
+      model: body.model,
+      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+    });
+  });
+
+  const visible = (name: string) => deps.isModelVisible?.(name) ?? true;
+
+  app.get('/v1/models', async () => {
+    const data: OpenAiModel[] = [];
+    for (const entry of registry.list()) {
+      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
+    }
+    for (const { alias, entry } of registry.aliasEntries()) {
+      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
+    }
+    return { object: 'list', data };
+  });
+
+  app.get('/v1/models/*', async (request) => {
+    const id = decodeURIComponent((request.params as { '*': string })['*']);
+    const entry = registry.find(id) ?? (await registry.get(id).catch(() => undefined));
+    if (!entry || !visible(entry.name)) {
+      throw new FlexiError('model_not_found', `The model '${id}' does not exist.`, { param: 'model' });
+    }
+    return toOpenAiModel(id, entry);
+  });
+}

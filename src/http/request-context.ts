@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestContext } from '../services/inference.service.js';
+import type { Principal } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on API routes. */
+    principal?: Principal;
+    /** performance.now() at arrival. */
+    startedAtMs: number;
+  }
+}
+
+/**
+ * The service-level context of an API request. Its signal aborts when the client goes away
+ * before the response finished, which cancels the upstream request and frees the lease.
+ */
+export function requestContext(request: FastifyRequest, reply: FastifyReply, endpoint: string, protocol: 'openai' | 'ollama'): RequestContext {
+  const controller = new AbortController();
+  const res = reply.raw;
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  res.once('close', onClose);
+  const principal = request.principal ?? { subject: 'anonymous' };
+  return {
+    requestId: request.id,
+    endpoint,
+    protocol,
+    requester: { subject: principal.subject, priorityClass: undefined },
+    apiKeyId: principal.apiKeyId,
+    signal: controller.signal,
+    startedAtMs: request.startedAtMs,
+  };
+}
+
+export function generationHeaders(request: FastifyRequest, queueMs: number): Record<string, string> {
+  return { 'x-request-id': request.id, 'x-flexi-queue-ms': String(Math.round(queueMs)) };
+}

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { FlexiError, toFlexiError } from '../core/errors.js';
+import { randomId } from '../lib/ids.js';
+import type { InferenceService } from '../services/inference.service.js';
+import type { ModelRegistry } from '../services/model-registry.service.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import type { Authenticator } from './auth.js';
+import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
+import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
+import { registerOpenAiRoutes } from './openai.route.js';
+import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
+
+export interface HttpServerDeps {
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  auth: Authenticator;
+  inference: InferenceService;
+  registry: ModelRegistry;
+  metrics: GatewayMetrics;
+  readiness: ReadinessCheck;
+  /** Folder of the built web UI (web/dist); a placeholder page when missing. */
+  webRoot?: string;
+  /** Logs errors that are Flexi's fault (500s), with the request id. */
+  logError: (message: string, fields: Record<string, unknown>) => void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Routes that need no API key. */
+function isPublic(url: string): boolean {
+  return !(url.startsWith('/v1/') || url.startsWith('/api/')) || url.startsWith('/api/version');
+}
+
+export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimitBytes,
+    trustProxy: deps.trustProxy,
+    // Streams can run for minutes; the node timeouts bound them, not the HTTP server.
+    requestTimeout: 0,
+    keepAliveTimeout: 65_000,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomId(20)}`;
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+  });
+
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('startedAtMs', 0);
+
+  // Any content type is read as JSON (Ollama accepts bodies without one; curl sends a form type).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    const buffer = body as Buffer;
+    if (buffer.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    let text: string;
+    try {
+      text = utf8.decode(buffer);
+    } catch {
+      done(new FlexiError('invalid_json', 'The request body is not valid UTF-8.'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(new FlexiError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.startedAtMs = performance.now();
+    reply.header('x-request-id', request.id);
+    if (isPublic(request.url)) return;
+    request.principal = await deps.auth.authenticate(request.headers);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.onHttpResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const failure = fromFrameworkError(error);
+    if (failure.status >= 500 && failure.code === 'internal_error') {
+      deps.logError('request failed', { requestId: request.id, url: request.url, error: (error as Error).stack ?? String(error) });
+    }
+    if (reply.sent || reply.raw.headersSent) return;
+    sendError(reply, failure, protocolOf(request.url));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const failure = new FlexiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
+    reply.code(404).headers(errorHeaders(failure)).send(errorBody(failure, protocolOf(request.url)));
+  });
+
+  registerSystemRoutes(app, { metrics: deps.metrics, readiness: deps.readiness });
+  registerOllamaVersionRoute(app);
+  registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry });
+  registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry });
+
+  if (deps.webRoot && existsSync(deps.webRoot)) {
+    await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
+  } else {
+    app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(
+      '<!doctype html><title>Flexi</title><h1>Flexi</h1><p>The API is at <code>/v1</code> (OpenAI) and <code>/api</code> (Ollama). The web UI is not built: run <code>npm run build -w web</code>.</p>',
+    ));
+  }
+  return app;
+}
+
+export { toFlexiError };

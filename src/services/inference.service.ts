@@ -1,0 +1,209 @@
+import type { Backend } from '../backends/backend.js';
+import { FlexiError, toFlexiError } from '../core/errors.js';
+import type { ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult } from '../core/types.js';
+import type { UsageEntry, UsageSink } from '../core/usage.js';
+import type { Dispatcher, NodeLease, Requester } from './dispatcher.js';
+import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
+
+/** What the http layer knows about a request. */
+export interface RequestContext {
+  requestId: string;
+  endpoint: string;
+  protocol: 'openai' | 'ollama';
+  requester: Requester;
+  apiKeyId?: string;
+  /** Aborted when the client disconnects. */
+  signal: AbortSignal;
+  /** performance.now() when the request arrived. */
+  startedAtMs: number;
+  onWaiting?: (info: { position: number; estimatedWaitMs?: number }) => void;
+}
+
+/** Observes every finished request (metrics). */
+export interface GenerationObserver {
+  onFinished(entry: UsageEntry): void;
+}
+
+/**
+ * A generation whose first event has arrived: errors up to here had a proper HTTP status;
+ * from here on, failures are thrown by `events` and become one in-band error frame.
+ */
+export interface StartedGeneration {
+  first: ChatEvent;
+  /** The remaining events; ends after `done`. Calling `return()` cancels upstream. */
+  events: AsyncGenerator<ChatEvent, void, undefined>;
+  model: string;
+  node: string;
+  queueMs: number;
+}
+
+export interface InferenceServiceOptions {
+  registry: ModelRegistry;
+  dispatcher: Dispatcher;
+  usage?: UsageSink;
+  observer?: GenerationObserver;
+  /** Retry once on another node when a request failed before its first byte. */
+  retryBeforeFirstByte: boolean;
+}
+
+const RETRYABLE_BEFORE_FIRST_BYTE: ReadonlySet<string> = new Set(['backend_unavailable', 'backend_error', 'backend_timeout']);
+
+type Invoke<R> = (backend: Backend, request: R, signal: AbortSignal) => AsyncIterable<ChatEvent>;
+
+export class InferenceService {
+  constructor(private readonly options: InferenceServiceOptions) {}
+
+  startChat(request: ChatRequest, context: RequestContext): Promise<StartedGeneration> {
+    return this.start(request, context, (backend, req, signal) => backend.chat(req, signal));
+  }
+
+  startCompletion(request: CompletionRequest, context: RequestContext): Promise<StartedGeneration> {
+    return this.start(request, context, (backend, req, signal) => backend.complete(req, signal));
+  }
+
+  /** Resolves the model (alias, `:latest`), or throws model_not_found naming `param`. */
+  resolveModel(model: string, param = 'model'): Promise<ModelEntry> {
+    return this.options.registry.get(model, param);
+  }
+
+  async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string }> {
+    const entry = await this.options.registry.get(request.model);
+    const req = { ...request, model: entry.name };
+    const exclude = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      const lease = await this.acquire(entry, context, exclude);
+      try {
+        const result = await lease.backend.embed(req, context.signal);
+        lease.release({ ok: true, firstByte: true });
+        this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
+        return { ...result, model: entry.name, node: lease.backend.name };
+      } catch (error) {
+        lease.release({ ok: false, firstByte: false });
+        const failure = toFlexiError(error);
+        if (this.shouldRetry(failure, attempt, entry, exclude, lease.backend.name, context)) {
+          exclude.add(lease.backend.name);
+          continue;
+        }
+        this.finishError(context, entry.name, lease, failure);
+        throw failure;
+      }
+    }
+  }
+
+  /** Loads or unloads a model on every node that serves it (Ollama's model-only requests). */
+  async setResidency(model: string, keepAliveSeconds: number, signal: AbortSignal): Promise<string> {
+    const entry = await this.options.registry.get(model);
+    await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, keepAliveSeconds, signal)));
+    return entry.name;
+  }
+
+  private async start<R extends { model: string }>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
+    const entry = await this.options.registry.get(request.model);
+    const req = { ...request, model: entry.name };
+    const exclude = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      const lease = await this.acquire(entry, context, exclude);
+      const iterator = invoke(lease.backend, req, context.signal)[Symbol.asyncIterator]();
+      let first: IteratorResult<ChatEvent>;
+      try {
+        first = await iterator.next();
+        if (first.done) throw new FlexiError('backend_error', `Node '${lease.backend.name}' ended the stream without output.`);
+      } catch (error) {
+        lease.release({ ok: false, firstByte: false });
+        const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
+        if (this.shouldRetry(failure, attempt, entry, exclude, lease.backend.name, context)) {
+          exclude.add(lease.backend.name);
+          continue;
+        }
+        this.finishError(context, entry.name, lease, failure);
+        throw failure;
+      }
+      const ttftMs = performance.now() - context.startedAtMs;
+      return {
+        first: first.value,
+        events: this.follow(iterator, first.value, context, entry.name, lease, ttftMs),
+        model: entry.name,
+        node: lease.backend.name,
+        queueMs: lease.queueMs,
+      };
+    }
+  }
+
+  /** Passes the rest of the stream through; accounts and releases exactly once in every path. */
+  private async *follow(
+    iterator: AsyncIterator<ChatEvent>, first: ChatEvent, context: RequestContext,
+    model: string, lease: NodeLease, ttftMs: number,
+  ): AsyncGenerator<ChatEvent, void, undefined> {
+    let done: Extract<ChatEvent, { type: 'done' }> | undefined = first.type === 'done' ? first : undefined;
+    let completionTokens = 0;
+    let failure: FlexiError | undefined;
+    try {
+      while (!done) {
+        const next = await iterator.next();
+        if (next.done) throw new FlexiError('backend_error', `Node '${lease.backend.name}' ended the stream without a final event.`);
+        if (next.value.type === 'done') done = next.value;
+        else completionTokens++;
+        yield next.value;
+      }
+    } catch (error) {
+      failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
+      throw failure;
+    } finally {
+      if (!done && !failure) {
+        // The consumer stopped early (client disconnect): cancel upstream.
+        failure = new FlexiError('client_closed_request');
+        void iterator.return?.();
+      }
+      lease.release({ ok: !failure || failure.code === 'client_closed_request', firstByte: true });
+      if (done) {
+        this.finish(context, model, lease, {
+          status: 200, promptTokens: done.usage.promptTokens, completionTokens: done.usage.completionTokens, ttftMs,
+        });
+      } else {
+        this.finishError(context, model, lease, failure!, { completionTokens, ttftMs });
+      }
+    }
+  }
+
+  private acquire(entry: ModelEntry, context: RequestContext, exclude: ReadonlySet<string>): Promise<NodeLease> {
+    if (context.signal.aborted) return Promise.reject(new FlexiError('client_closed_request'));
+    return this.options.dispatcher.acquire({
+      model: entry, requester: context.requester, exclude, signal: context.signal, onWaiting: context.onWaiting,
+    });
+  }
+
+  private shouldRetry(
+    failure: FlexiError, attempt: number, entry: ModelEntry, exclude: ReadonlySet<string>, failedNode: string, context: RequestContext,
+  ): boolean {
+    if (!this.options.retryBeforeFirstByte || attempt > 0 || context.signal.aborted) return false;
+    if (!RETRYABLE_BEFORE_FIRST_BYTE.has(failure.code)) return false;
+    return entry.nodes.some((node) => node.name !== failedNode && !exclude.has(node.name));
+  }
+
+  private finish(
+    context: RequestContext, model: string, lease: NodeLease,
+    fields: { status: number; promptTokens: number; completionTokens: number; ttftMs?: number; errorCode?: string },
+  ): void {
+    const entry: UsageEntry = {
+      requestId: context.requestId,
+      createdAt: new Date(),
+      apiKeyId: context.apiKeyId,
+      subject: context.requester.subject,
+      endpoint: context.endpoint,
+      protocol: context.protocol,
+      model,
+      node: lease.backend.name,
+      queueMs: lease.queueMs,
+      durationMs: performance.now() - context.startedAtMs,
+      ...fields,
+    };
+    this.options.usage?.record(entry);
+    this.options.observer?.onFinished(entry);
+  }
+
+  private finishError(context: RequestContext, model: string, lease: NodeLease, failure: FlexiError, extra: { completionTokens?: number; ttftMs?: number } = {}): void {
+    this.finish(context, model, lease, {
+      status: failure.status, errorCode: failure.code, promptTokens: 0, completionTokens: extra.completionTokens ?? 0, ttftMs: extra.ttftMs,
+    });
+  }
+}
