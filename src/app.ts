@@ -30,8 +30,17 @@ export interface App {
   inference: InferenceService;
   metrics: GatewayMetrics;
   dispatcher: Dispatcher;
-  /** Stops refreshing; closes the HTTP server and the backends (not the store: the caller owns it). */
-  close(): Promise<void>;
+  /**
+   * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
+   * the remaining connections and closes the backends (not the store: the caller owns it).
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+function totalInFlight(dispatcher: Dispatcher): number {
+  let total = 0;
+  for (const count of dispatcher.inFlight().values()) total += count;
+  return total;
 }
 
 /** Builds the whole gateway without listening (tests call `app.server.inject` or `listen`). */
@@ -79,9 +88,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     inference,
     metrics,
     dispatcher,
-    async close() {
+    async close(options = {}) {
       clearInterval(refreshTimer);
-      await server.close();
+      const closing = server.close();
+      const deadline = performance.now() + (options.graceMs ?? 0);
+      while (performance.now() < deadline && totalInFlight(dispatcher) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      server.server.closeAllConnections();
+      await closing;
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
     },
   };

@@ -4,6 +4,14 @@ import type {
   ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, LoadedModel, ModelDetails, ModelInfo, NodeHealth,
 } from '../../src/core/types.js';
 
+/** Resolves when the signal aborts: a real backend stops waiting on its socket then. */
+function abortion(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
 export interface ScriptedBackendOptions {
   name?: string;
   models?: string[];
@@ -55,7 +63,7 @@ export class ScriptedBackend implements Backend {
           this.aborted++;
           throw new FlexiError('client_closed_request');
         }
-        if (this.options.gate) await this.options.gate();
+        if (this.options.gate) await Promise.race([this.options.gate(), abortion(signal)]);
         if (signal.aborted) {
           this.aborted++;
           throw new FlexiError('client_closed_request');

@@ -36,7 +36,7 @@ describe('http layer over a scripted backend', () => {
     expect(response.message.content).toBe('Hello from Flexi. The end.');
     expect(response.eval_count).toBe(7);
     const parts: string[] = [];
-    for await (const part of await client.generate({ model: 'tiny', prompt: 'x', stream: true })) parts.push(part.response);
+    for await (const part of await client.generate({ model: 'tiny', prompt: 'x', stream: true })) parts.push(part.response ?? '');
     expect(parts.join('')).toBe('Hello from Flexi. The end.');
   });
 
