@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { describeEachDatabase } from '../../test/helpers/db.js';
 import { MIGRATIONS } from './migrator.js';
@@ -7,7 +8,11 @@ describeEachDatabase('migrations', (getStore) => {
     const store = getStore();
     const applied = await store.migrate();
     expect(applied).toEqual(Object.keys(MIGRATIONS));
-    const tables = await store.db.introspection.getTables();
+    // PostgreSQL introspection sees every schema, including those of tests running in parallel.
+    const schema = store.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db)).rows[0]?.schema
+      : undefined;
+    const tables = (await store.db.introspection.getTables()).filter((t) => t.schema === schema);
     const byName = new Map(tables.map((t) => [t.name, t.columns.map((c) => c.name).sort()]));
     expect(byName.get('api_keys')).toEqual([
       'created_at', 'expires_at', 'id', 'key_hash', 'last_used_at', 'name', 'prefix', 'revoked_at', 'role', 'scopes', 'user_id',
