@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { FlexiError } from '../core/errors.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { randomId } from '../lib/ids.js';
+import type { ApiKeyRecord, ApiKeyRepository, RevokeResult } from '../store/api-key.repository.js';
+import { toTimestamp } from '../store/database.js';
+
+export const API_KEY_PREFIX = 'flx-';
+const KEY_RANDOM_CHARS = 40;
+/** `flx-` + 8 random characters: enough to tell keys apart, far too few to guess the rest. */
+export const API_KEY_SHOWN_CHARS = 12;
+const KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[A-Za-z0-9]{${KEY_RANDOM_CHARS}}$`);
+const MAX_NAME_CHARS = 100;
+
+export type WarnLogger = (message: string, details?: Record<string, unknown>) => void;
+
+export interface ApiKeyServiceOptions {
+  clock?: Clock;
+  /** How long a verified key is trusted without asking the database (revocations in other processes take this long). */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+  /** `last_used_at` is written at most this often, for all keys seen in the interval at once. */
+  touchIntervalMs?: number;
+  warn?: WarnLogger;
+}
+
+export interface CreateApiKeyInput {
+  name: string;
+  role?: string | null;
+  expiresAt?: Date | null;
+  userId?: string | null;
+  scopes?: string[] | null;
+}
+
+/** SHA-256 hex of the whole key: what the database stores and looks up. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+type ApiKeyStore = Pick<ApiKeyRepository, 'create' | 'findByHash' | 'list' | 'revoke' | 'touchLastUsed'>;
+
+interface CacheEntry {
+  record: ApiKeyRecord;
+  cachedUntilMs: number;
+}
+
+/**
+ * API keys: opaque `flx-…` strings of which only the SHA-256 is stored. `verify` sits on every
+ * request, so verified lookups (including revoked ones) are cached for a few seconds and
+ * `last_used_at` is written in batches.
+ */
+export class ApiKeyService {
+  private readonly clock: Clock;
+  private readonly cacheTtlMs: number;
+  private readonly cacheMaxEntries: number;
+  private readonly touchIntervalMs: number;
+  private readonly warn: WarnLogger;
+  /** Insertion order is recency order: a hit is re-inserted, the first entry is the least recent. */
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly lookups = new Map<string, Promise<ApiKeyRecord | undefined>>();
+  /** Bumped after each revoke so a lookup that started before it does not cache a stale record. */
+  private revocations = 0;
+  private readonly pendingTouches = new Set<string>();
+  private touchTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly repository: ApiKeyStore, options: ApiKeyServiceOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.cacheTtlMs = options.cacheTtlMs ?? 10_000;
+    this.cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
+    this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
+    this.warn = options.warn ?? (() => {});
+  }
+
+  /** Creates a key. The returned `key` exists only here: it cannot be shown again. */
+  async create(input: CreateApiKeyInput): Promise<{ key: string; record: ApiKeyRecord }> {
+    const name = input.name.trim();
+    if (name === '' || name.length > MAX_NAME_CHARS) {
+      throw new FlexiError('invalid_request', `name must be 1 to ${MAX_NAME_CHARS} characters.`, { param: 'name' });
+    }
+    if (input.role !== undefined && input.role !== null && input.role.trim() === '') {
+      throw new FlexiError('invalid_request', 'role must not be empty.', { param: 'role' });
+    }
+    const now = this.clock.now();
+    if (input.expiresAt && (Number.isNaN(input.expiresAt.getTime()) || input.expiresAt.getTime() <= now)) {
+      throw new FlexiError('invalid_request', 'expires_at must be a valid time in the future.', { param: 'expires_at' });
+    }
+    const key = API_KEY_PREFIX + randomId(KEY_RANDOM_CHARS);
+    const record = await this.repository.create({
+      name,
+      prefix: key.slice(0, API_KEY_SHOWN_CHARS),
+      keyHash: hashApiKey(key),
+      userId: input.userId ?? null,
+      role: input.role?.trim() ?? null,
+      scopes: input.scopes ?? null,
+      createdAt: toTimestamp(now),
+      expiresAt: input.expiresAt ? input.expiresAt.toISOString() : null,
+    });
+    return { key, record };
+  }
+
+  /** The key's record when it is known, not revoked and not expired; otherwise undefined. */
+  async verify(key: string): Promise<ApiKeyRecord | undefined> {
+    if (!KEY_PATTERN.test(key)) return undefined;
+    const hash = hashApiKey(key);
+    const now = this.clock.now();
+    const record = this.fromCache(hash, now) ?? (await this.lookup(hash));
+    if (!record || !this.isUsable(record, this.clock.now())) return undefined;
+    this.markUsed(record.id);
+    return record;
+  }
+
+  list(): Promise<ApiKeyRecord[]> {
+    return this.repository.list();
+  }
+
+  /** Revokes by id, name or prefix; undefined when nothing matches. Takes effect at once in this process. */
+  async revoke(ref: string): Promise<RevokeResult | undefined> {
+    const result = await this.repository.revoke(ref, toTimestamp(this.clock.now()));
+    // Lookups that read the database before the update finished must not cache what they read.
+    this.revocations += 1;
+    if (result) {
+      for (const [hash, entry] of this.cache) if (entry.record.id === result.record.id) this.cache.delete(hash);
+    }
+    return result;
+  }
+
+  /** Writes `last_used_at` for the keys verified since the last write. */
+  async flushLastUsed(): Promise<void> {
+    if (this.touchTimer) clearTimeout(this.touchTimer);
+    this.touchTimer = undefined;
+    if (this.pendingTouches.size === 0) return;
+    const ids = [...this.pendingTouches];
+    this.pendingTouches.clear();
+    try {
+      await this.repository.touchLastUsed(ids, toTimestamp(this.clock.now()));
+    } catch (error) {
+      this.warn('could not record when API keys were last used', { keys: ids.length, error: String(error) });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flushLastUsed();
+  }
+
+  private isUsable(record: ApiKeyRecord, nowMs: number): boolean {
+    return record.revokedAt === null && (record.expiresAt === null || Date.parse(record.expiresAt) > nowMs);
+  }
+
+  private fromCache(hash: string, nowMs: number): ApiKeyRecord | undefined {
+    const entry = this.cache.get(hash);
+    if (!entry) return undefined;
+    this.cache.delete(hash);
+    if (entry.cachedUntilMs <= nowMs) return undefined;
+    this.cache.set(hash, entry);
+    return entry.record;
+  }
+
+  /** One database query per hash however many requests wait for it. */
+  private lookup(hash: string): Promise<ApiKeyRecord | undefined> {
+    let pending = this.lookups.get(hash);
+    if (!pending) {
+      const revocationsAtStart = this.revocations;
+      pending = this.repository.findByHash(hash).then((record) => {
+        if (record && revocationsAtStart === this.revocations) this.remember(hash, record);
+        return record;
+      }).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private remember(hash: string, record: ApiKeyRecord): void {
+    this.cache.set(hash, { record, cachedUntilMs: this.clock.now() + this.cacheTtlMs });
+    while (this.cache.size > this.cacheMaxEntries) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+  }
+
+  private markUsed(id: string): void {
+    this.pendingTouches.add(id);
+    if (!this.touchTimer) {
+      this.touchTimer = setTimeout(() => void this.flushLastUsed(), this.touchIntervalMs);
+      this.touchTimer.unref();
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
+import pg from 'pg';
+
+/**
+ * Table types. Timestamps are ISO 8601 UTC text with milliseconds (`Date#toISOString()`,
+ * e.g. `2026-01-01T00:00:00.000Z`) on both dialects: the fixed width makes text order equal
+ * time order, and `substr(created_at, 1, 10)` is the UTC day everywhere.
+ */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** First characters of the key (`flx-` + 8), shown to users to tell keys apart. */
+  prefix: string;
+  /** SHA-256 of the whole key, lowercase hex. The key itself is never stored. */
+  key_hash: string;
+  user_id: string | null;
+  role: string | null;
+  /** JSON array of scope strings. */
+  scopes: string | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface UsageRecordsTable {
+  id: Generated<number>;
+  created_at: string;
+  request_id: string;
+  api_key_id: string | null;
+  /** Pseudonym of the user (keyed hash), never a clear identity. */
+  subject: string | null;
+  endpoint: string;
+  protocol: 'openai' | 'ollama';
+  model: string;
+  node: string | null;
+  status: number;
+  error_code: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  ttft_ms: number | null;
+  duration_ms: number;
+  queue_ms: number | null;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  usage_records: UsageRecordsTable;
+}
+
+export type DatabaseDialect = 'sqlite' | 'postgres';
+
+export function dialectOfUrl(url: string): DatabaseDialect {
+  return /^postgres(ql)?:\/\//i.test(url) ? 'postgres' : 'sqlite';
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- used by migrations, which see Kysely<any>
+export function dialectOf(db: Kysely<any>): DatabaseDialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+function openSqlite(path: string): BetterSqlite3.Database {
+  const inMemory = path === ':memory:' || path === '';
+  if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new BetterSqlite3(inMemory ? ':memory:' : path);
+  if (!inMemory) sqlite.pragma('journal_mode = WAL');
+  // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the
+  // last transactions, which is the right trade for usage records written every second.
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  sqlite.pragma('foreign_keys = ON');
+  return sqlite;
+}
+
+const PG_INT8_OID = 20;
+
+function openPostgres(url: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    // int8 (COUNT(*), bigint ids) arrives as text by default; our values stay far below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process; the next query that
+  // needs a connection reports the failure to its caller.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * A Kysely instance for `url`: `postgres://` / `postgresql://` URLs use a pg Pool (libpq
+ * parameters such as `?options=-c search_path=flexi` work), anything else is a SQLite file
+ * path (its folder is created) or `:memory:`.
+ */
+export function createKysely(url: string): Kysely<Database> {
+  if (dialectOfUrl(url) === 'postgres') {
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool: openPostgres(url) }) });
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(url) }) });
+}
+
+/** The current time as stored in the database. */
+export function toTimestamp(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,34 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import { dialectOf } from './database.js';
+import { initialMigration } from './migrations/0001-initial.js';
+
+/**
+ * Every migration, in order. Listed in code rather than scanned from a folder so the same
+ * list runs from src/ (tsx, tests) and dist/ (built package). Names never change once released.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-initial': initialMigration,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};
+
+/** Applies every pending migration; returns the names it applied (empty when up to date). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; name the
+  // current one so several Flexi schemas can share one PostgreSQL database.
+  const migrationTableSchema = dialectOf(db) === 'postgres'
+    ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+    : undefined;
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r: MigrationResult) => r.status === 'Error')?.migrationName;
+    const which = failed ? `migration ${failed}` : 'migration';
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Database ${which} failed: ${reason}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

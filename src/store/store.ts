@@ -1,0 +1,43 @@
+import type { Kysely } from 'kysely';
+import { ApiKeyRepository } from './api-key.repository.js';
+import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
+import { migrateToLatest } from './migrator.js';
+import { UsageRepository } from './usage.repository.js';
+
+/** The database and its repositories; the one handle services receive. */
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: DatabaseDialect;
+  readonly apiKeys: ApiKeyRepository;
+  readonly usage: UsageRepository;
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  /** Closes the SQLite file or the PostgreSQL pool. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database named by `url` (`postgres://…`, `postgresql://…`, a SQLite file path or
+ * `:memory:`). Does not migrate: callers run `store.migrate()` once at start.
+ */
+export async function openDatabase(url: string): Promise<Store> {
+  const db = createKysely(url);
+  const dialect = dialectOfUrl(url);
+  if (dialect === 'postgres') {
+    // Fail here with the connection error instead of on the first request.
+    await db.connection().execute(async () => {});
+  }
+  let closed = false;
+  return {
+    db,
+    dialect,
+    apiKeys: new ApiKeyRepository(db),
+    usage: new UsageRepository(db),
+    migrate: () => migrateToLatest(db),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}

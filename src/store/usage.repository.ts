@@ -1,0 +1,98 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database.js';
+
+/** One finished request, as written to `usage_records`. */
+export interface NewUsageRecord {
+  /** ISO 8601 UTC (see src/store/README.md). */
+  createdAt: string;
+  requestId: string;
+  apiKeyId?: string | null;
+  /** Pseudonym of the user (keyed hash), never a clear identity. */
+  subject?: string | null;
+  endpoint: string;
+  protocol: 'openai' | 'ollama';
+  model: string;
+  node?: string | null;
+  /** HTTP status sent to the client. */
+  status: number;
+  errorCode?: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  ttftMs?: number | null;
+  durationMs: number;
+  queueMs?: number | null;
+}
+
+/** Totals of one model on one UTC day. */
+export interface UsageDaySummary {
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  model: string;
+  requests: number;
+  /** Requests answered with status ≥ 400. */
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+// 16 columns × 1000 rows stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+const ROWS_PER_STATEMENT = 1000;
+
+export class UsageRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Writes all records in one transaction: a failed batch writes none, so it can be retried whole. */
+  async insertMany(records: readonly NewUsageRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const rows = records.map((r) => ({
+      created_at: r.createdAt,
+      request_id: r.requestId,
+      api_key_id: r.apiKeyId ?? null,
+      subject: r.subject ?? null,
+      endpoint: r.endpoint,
+      protocol: r.protocol,
+      model: r.model,
+      node: r.node ?? null,
+      status: r.status,
+      error_code: r.errorCode ?? null,
+      prompt_tokens: Math.round(r.promptTokens),
+      completion_tokens: Math.round(r.completionTokens),
+      ttft_ms: r.ttftMs == null ? null : Math.round(r.ttftMs),
+      duration_ms: Math.round(r.durationMs),
+      queue_ms: r.queueMs == null ? null : Math.round(r.queueMs),
+    }));
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        await trx.insertInto('usage_records').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
+      }
+    });
+  }
+
+  /** Requests and tokens per model and UTC day for records created at or after `since` (ISO). */
+  async summarizeByModelDay(since: string): Promise<UsageDaySummary[]> {
+    const day = sql<string>`substr(created_at, 1, 10)`;
+    const rows = await this.db.selectFrom('usage_records')
+      .select((eb) => [
+        day.as('day'),
+        'model',
+        eb.fn.countAll<number>().as('requests'),
+        eb.fn.sum<number>(eb.case().when('status', '>=', 400).then(1).else(0).end()).as('errors'),
+        eb.fn.sum<number>('prompt_tokens').as('prompt_tokens'),
+        eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
+      ])
+      .where('created_at', '>=', since)
+      .groupBy([day, 'model'])
+      .orderBy(day)
+      .orderBy('model')
+      .execute();
+    // Sums come back as text from PostgreSQL when they widen to numeric; Number() covers both.
+    return rows.map((r) => ({
+      day: r.day,
+      model: r.model,
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+    }));
+  }
+}
