@@ -133,7 +133,8 @@ export class UpstreamStream {
       return;
     }
     if (!this.complete) {
-      this.body.destroy();
+      // undici turns a destroy without error into an AbortError event; nobody listens any more.
+      this.body.on('error', ignore).destroy();
       this.guard.dispose();
       return;
     }
@@ -144,6 +145,8 @@ export class UpstreamStream {
       .finally(() => this.guard.dispose());
   }
 }
+
+function ignore(): void {}
 
 async function* mapLineErrors<T>(source: AsyncGenerator<T>, nodeName: string): AsyncGenerator<T> {
   try {

@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 export type FakeStep =
   /** Write these bytes (a string is UTF-8 encoded; use Buffers to split multi-byte characters). */
   | { write: string | Uint8Array }
+  /** Hold the response open until this promise settles, then go on. */
+  | { waitFor: Promise<unknown> }
   /** Stop here and keep the connection open until the client leaves. */
   | { hang: true }
   /** Destroy the socket (the client sees ECONNRESET / "other side closed"). */
@@ -28,6 +30,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** Client port of the connection: equal ports mean a kept-alive connection was reused. */
+  remotePort: number | undefined;
 }
 
 type Handler = FakeReply | ((request: RecordedRequest) => FakeReply);
@@ -81,7 +85,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     }
     const path = (req.url ?? '/').split('?')[0]!;
     const key = `${req.method} ${path}`;
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body };
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body, remotePort: req.socket.remotePort };
     requests.push(recorded);
     for (const waiter of requestWaiters.filter((w) => w.key === key)) {
       requestWaiters.splice(requestWaiters.indexOf(waiter), 1);
@@ -109,6 +113,8 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       if ('write' in step) {
         // Flushing each step separately is what makes chunk boundaries land where the test wants.
         await new Promise<void>((resolve) => res.write(step.write, () => resolve()));
+      } else if ('waitFor' in step) {
+        await step.waitFor;
       } else if ('hang' in step) {
         return;
       } else {
