@@ -95,15 +95,16 @@ export class OpenAiBackend implements Backend {
 
   /** Canonical name → the id the server listed; unknown after a fresh listing → model_not_found. */
   private async resolveModel(model: string, signal: AbortSignal): Promise<string> {
+    if (signal.aborted) throw abortError(signal);
     const canonical = toCanonicalModelName(model);
     const known = this.upstreamIds.get(canonical);
     if (known !== undefined) return known;
-    if (performance.now() - this.lastRefreshMs >= MODEL_REFRESH_MIN_INTERVAL_MS) {
-      this.refreshing ??= this.fetchModels(signal).finally(() => { this.refreshing = undefined; });
-      await this.refreshing;
-    } else if (this.refreshing !== undefined) {
-      await this.refreshing;
+    // The listing is shared by concurrent callers, so no one caller's signal may cancel it.
+    if (this.refreshing === undefined && performance.now() - this.lastRefreshMs >= MODEL_REFRESH_MIN_INTERVAL_MS) {
+      this.refreshing = this.fetchModels().finally(() => { this.refreshing = undefined; });
     }
+    if (this.refreshing !== undefined) await this.refreshing;
+    if (signal.aborted) throw abortError(signal);
     const listed = this.upstreamIds.get(canonical);
     if (listed !== undefined) return listed;
     throw new FlexiError('model_not_found', `model "${model}" not found on node "${this.name}"`, { param: 'model' });
