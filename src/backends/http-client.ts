@@ -26,8 +26,11 @@ export interface HttpClientOptions {
 /** Largest error body read from a failed response; the rest is dropped. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-/** How long an idle pooled connection stays open; nodes are long-lived, reconnects cost TTFT. */
-const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+/**
+ * How long an idle pooled connection is reused. Below uvicorn's 5 s (vLLM, LM Studio): a longer
+ * value races the server closing the socket, and a POST on a dead socket fails, not retried.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
 type Timer = ReturnType<typeof setTimeout>;
 

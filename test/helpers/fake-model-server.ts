@@ -48,7 +48,7 @@ function generate(seed: number | undefined, maxTokens: number | undefined, stop:
   const limit = maxTokens ?? DEFAULT_TOKENS;
   const tokens: string[] = [];
   let text = '';
-  for (let i = 0; i < Math.min(limit, DEFAULT_TOKENS * 1000); i++) {
+  for (let i = 0; i < Math.min(limit, DEFAULT_TOKENS * 100); i++) {
     const token = (i === 0 ? '' : ' ') + WORDS[Math.floor(random() * WORDS.length)];
     const next = text + token;
     const hit = stop.map((s) => next.indexOf(s)).filter((at) => at >= 0).sort((a, b) => a - b)[0];

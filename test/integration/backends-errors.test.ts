@@ -154,6 +154,16 @@ describe.each([ollama, openai])('$name adapter error paths', (flavour) => {
     }
   });
 
+  it('maps an unresolvable host to backend_unavailable', async () => {
+    // `.invalid` never resolves (RFC 2606).
+    const nowhere = flavour.make('http://flexi-test.invalid');
+    try {
+      expect((await failure(collect(nowhere.chat(request, never())))).code).toBe('backend_unavailable');
+    } finally {
+      await nowhere.close();
+    }
+  });
+
   it('maps a socket reset mid-stream to backend_unavailable', async () => {
     fake.route(flavour.chatRoute, { steps: [...flavour.textStream(['a']).slice(0, 1), { reset: true }] });
     expect((await failure(collect(backend.chat(request, never())))).code).toBe('backend_unavailable');
