@@ -1,6 +1,6 @@
 import { embedText } from './prng.js';
 import { countTokens } from './performance.js';
-import { acquire, markDropped, runGeneration, toHttpError, toNs, type GenerationStats } from './sim-generation.js';
+import { acquire, dropConnection, runGeneration, toHttpError, toNs, type GenerationStats } from './sim-generation.js';
 import {
   SimHttpError, contentText, optionalNumber, optionalObject, optionalString, parseKeepAliveMs, readStop, requireModel,
   sendJson, startStream, type SimRequestContext,
@@ -206,8 +206,7 @@ export async function runEmbedding(
   try {
     await ctx.engine.prefill(lease, promptTokens, ctx.signal);
     if (fault === 'drop') {
-      markDropped(ctx);
-      ctx.res.destroy();
+      dropConnection(ctx);
       return undefined;
     }
     if (fault === 'garbage') {

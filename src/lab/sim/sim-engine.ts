@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { toCanonicalModelName } from '../../core/model-name.js';
 import { createRng, type Rng } from './prng.js';
@@ -82,7 +83,7 @@ export interface SimLease {
  * The simulated node: which models are resident, their slots and queues, the memory budget,
  * and token timing. One owner of load/evict decisions; HTTP lives elsewhere.
  */
-export class SimEngine {
+export class SimEngine extends EventEmitter<{ change: [] }> {
   readonly profile: SimProfile;
   readonly speed: number;
   readonly seed: number;
@@ -96,6 +97,7 @@ export class SimEngine {
   private closed = false;
 
   constructor(options: SimEngineOptions) {
+    super();
     if (!(options.speed > 0)) throw new Error('speed must be a positive number');
     this.profile = options.profile;
     this.speed = options.speed;
@@ -130,6 +132,7 @@ export class SimEngine {
       else if (u < errorRate + hangRate + dropRate + garbageRate) fault = 'garbage';
     }
     if (fault) this.counters.faults[fault]++;
+    this.changed();
     return fault;
   }
 
@@ -231,6 +234,31 @@ export class SimEngine {
   completed(lease: SimLease): void {
     this.counters.completed++;
     this.getState(lease.model.name).completed++;
+    this.changed();
+  }
+
+  /** Counts a client that went away before its answer was complete. */
+  disconnected(): void {
+    this.counters.disconnects++;
+    this.changed();
+  }
+
+  /** Resolves once `predicate` holds, re-checked on every state change (for tests and tools). */
+  waitFor(predicate: (info: SimInfo) => boolean): Promise<SimInfo> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const info = this.info();
+        if (!predicate(info)) return;
+        this.off('change', check);
+        resolve(info);
+      };
+      this.on('change', check);
+      check();
+    });
+  }
+
+  private changed(): void {
+    this.emit('change');
   }
 
   info(): SimInfo {
@@ -282,6 +310,7 @@ export class SimEngine {
   private async ensureLoaded(state: ModelState, signal: AbortSignal): Promise<number> {
     if (this.loadQueueLength >= this.profile.maxLoadQueue) {
       this.counters.rejected++;
+      this.changed();
       throw new SimBusyError();
     }
     if (state.status === 'unloaded') {
@@ -291,12 +320,14 @@ export class SimEngine {
         );
       }
       state.status = 'waiting';
+      this.changed();
       state.loadPromise = this.runLoad(state);
       // A failed load is reported to every waiter; keep it from being an unhandled rejection.
       state.loadPromise.catch(() => {});
     }
     state.waitingForLoad++;
     this.loadQueueLength++;
+    this.changed();
     try {
       await abortable(state.loadPromise!, signal);
     } finally {
@@ -321,8 +352,10 @@ export class SimEngine {
     state.status = 'loading';
     state.loads++;
     state.lastUsedMs = Date.now();
+    this.changed();
     await this.sleep(state.profile.loadMs, new AbortController().signal);
     state.status = 'loaded';
+    this.changed();
   }
 
   /** Evicts least-recently-used idle models until `sizeGb` fits; false if it cannot fit yet. */
@@ -356,17 +389,20 @@ export class SimEngine {
     state.status = 'unloaded';
     state.loadPromise = undefined;
     state.expiresAtMs = null;
+    this.changed();
   }
 
   private takeSlot(state: ModelState, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     if (state.running < state.profile.slots && state.slotQueue.length === 0) {
       state.running++;
+      this.changed();
       return Promise.resolve();
     }
     const maxQueue = state.profile.maxQueue;
     if (maxQueue !== undefined && state.slotQueue.length >= maxQueue) {
       this.counters.rejected++;
+      this.changed();
       return Promise.reject(new SimBusyError());
     }
     return new Promise<void>((resolve, reject) => {
@@ -381,9 +417,11 @@ export class SimEngine {
         const index = state.slotQueue.indexOf(waiter);
         if (index >= 0) state.slotQueue.splice(index, 1);
         reject(signal.reason);
+        this.changed();
       };
       signal.addEventListener('abort', onAbort, { once: true });
       state.slotQueue.push(waiter);
+      this.changed();
     });
   }
 
@@ -392,6 +430,7 @@ export class SimEngine {
     // The slot passes straight to the next waiter, so `running` stays the same.
     if (next) next.resolve();
     else state.running--;
+    this.changed();
   }
 
   private afterRelease(state: ModelState): void {

@@ -50,8 +50,7 @@ export async function runGeneration(
     const decoded = engine.decode(lease, reply.evalCount, signal);
     for (;;) {
       if (index === faultAt && fault === 'drop') {
-        markDropped(ctx);
-        ctx.res.destroy();
+        dropConnection(ctx);
         return undefined;
       }
       if (index === faultAt && fault === 'garbage') {
@@ -92,11 +91,19 @@ export function toHttpError(error: unknown): unknown {
 
 const dropped = new WeakSet<SimRequestContext>();
 
-/** The server counts a closed socket as a client disconnect unless the sim closed it itself. */
-export function markDropped(ctx: SimRequestContext): void {
+/**
+ * The `drop` fault: end the TCP connection mid-response. `end()` rather than `destroy()` so
+ * the tokens already written reach the client first; the chunked body stays unterminated.
+ */
+export function dropConnection(ctx: SimRequestContext): void {
   dropped.add(ctx);
+  const socket = ctx.res.socket;
+  if (!socket) return;
+  socket.end();
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** The server counts a closed socket as a client disconnect unless the sim closed it itself. */
 export function wasDropped(ctx: SimRequestContext): boolean {
   return dropped.has(ctx);
 }

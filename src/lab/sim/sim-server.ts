@@ -85,7 +85,7 @@ async function handleRequest(engine: SimEngine, req: IncomingMessage, res: Serve
   res.on('close', () => {
     if (res.writableFinished) return;
     // The client went away (or the sim dropped it): abort the work so its slot frees at once.
-    if (!wasDropped(ctx)) engine.counters.disconnects++;
+    if (!wasDropped(ctx)) engine.disconnected();
     controller.abort(new Error('client disconnected'));
   });
   try {
