@@ -207,7 +207,7 @@ export class FairQueue<T extends QueueEntry> {
     if (!flow) return 0;
     const cls = this.classes[flow.classIndex]!;
     const start = flow.headStart + (entry.flowSeq - flow.head!.flowSeq) / flow.weight;
-    return this.higherThan(flow.classIndex) + this.within(cls, start, flow.blocked ? 0 : flow.weight, 1);
+    return this.higherThan(flow.classIndex) + this.within(cls, start, flow.blocked ? flow.weight : 0, 1);
   }
 
   /** As `aheadOf`, for a request that would arrive now. */
