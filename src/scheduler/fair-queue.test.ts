@@ -73,12 +73,25 @@ describe('FairQueue', () => {
     for (const e of a) queue.enqueue(e);
     expect(queue.aheadOf(a[0]!)).toBe(0);
     expect(queue.aheadOf(a[9]!)).toBe(9);
-    expect(queue.aheadOfNew('b', 0, 1)).toBe(0);
-    expect(queue.aheadOfNew('a', 0, 1)).toBe(10);
-    expect(queue.aheadOfNew('b', 1, 1)).toBe(10);
+    // b's first request ties with a's head on tag 0 and goes second.
+    expect(queue.aheadOfNew('b', 0)).toBe(1);
+    expect(queue.aheadOfNew('a', 0)).toBe(10);
+    expect(queue.aheadOfNew('b', 1)).toBe(10);
     for (let i = 0; i < 10; i++) queue.enqueue(new Entry('c'));
     // 'a' and 'c' each hold 10: a's last is preceded by roughly 9 of a's and 9 of c's.
     expect(queue.aheadOf(a[9]!)).toBe(18);
+  });
+
+  it('counts earlier arrivals among many users tied on one start tag', () => {
+    const queue = new FairQueue<Entry>(1);
+    const entries = Array.from({ length: 6 }, (_, i) => new Entry(`u${i}`));
+    for (const e of entries) queue.enqueue(e);
+    expect(entries.map((e) => queue.aheadOf(e))).toEqual([0, 1, 2, 3, 4, 5]);
+    queue.start(queue.peek(() => true)!);
+    queue.remove(entries[3]!);
+    expect(queue.aheadOf(entries[5]!)).toBe(3);
+    expect(queue.aheadOf(entries[1]!)).toBe(0);
+    expect(queue.aheadOfNew('late', 0)).toBe(4);
   });
 
   it('tracks each user\'s share of the queue and who holds the most per weight', () => {

@@ -32,6 +32,9 @@ class Flow {
   heapIndex = -1;
   blocked = false;
   weight = 1;
+  /** While in the heap: the tag group it counts in, and its join order there. */
+  groupKey = 0;
+  groupSeq = 0;
 
   constructor(readonly userId: string, readonly classIndex: number, public backlog: UserBacklog) {}
 }
@@ -45,8 +48,16 @@ class UserBacklog {
   constructor(readonly userId: string) {}
 }
 
+/** Flows whose heads share one start tag; they start in arrival order. */
+interface TagGroup {
+  count: number;
+  joins: number;
+}
+
 class ClassQueue {
   virtualTime = 0;
+  /** Heads with equal start tags (common: many users with one request each) for position estimates. */
+  readonly groups = new Map<number, TagGroup>();
   queued = 0;
   /** Σ weight of the flows in the heap: virtual time advances 1 per `activeWeight` starts. */
   activeWeight = 0;
@@ -158,7 +169,10 @@ export class FairQueue<T extends QueueEntry> {
     cls.virtualTime = Math.max(cls.virtualTime, flow.headStart);
     flow.lastFinish = flow.headStart + 1 / flow.weight;
     this.unlink(entry);
+    const inHeap = cls.heap.has(flow);
+    if (inHeap) this.leaveGroup(cls, flow);
     flow.headStart = flow.lastFinish;
+    if (inHeap) this.joinGroup(cls, flow);
     this.afterRemoval(cls, flow);
   }
 
@@ -197,28 +211,39 @@ export class FairQueue<T extends QueueEntry> {
   }
 
   /**
-   * Estimated number of requests that start before `entry` (0 = next). Requests of higher
-   * classes all go first; inside the class, every unit of virtual time between now and the
-   * entry's start tag lets `activeWeight` requests start. An upper bound: flows that run dry
-   * earlier take less.
+   * Estimated number of requests that start before `entry` (0 = next). Higher classes all go
+   * first. Inside the class: the entry's predecessors in its own flow; from other flows, the
+   * requests whose start tags lie between virtual time and the entry's tag (Σ weight × distance,
+   * at most what they hold); and heads tied on exactly that tag that joined earlier.
    */
   aheadOf(entry: T): number {
     const flow = entry.flow;
     if (!flow) return 0;
     const cls = this.classes[flow.classIndex]!;
-    const start = flow.headStart + (entry.flowSeq - flow.head!.flowSeq) / flow.weight;
-    return this.higherThan(flow.classIndex) + this.within(cls, start, flow.blocked ? flow.weight : 0, 1);
+    const own = entry.flowSeq - flow.head!.flowSeq;
+    const start = flow.headStart + own / flow.weight;
+    const inHeap = cls.heap.has(flow);
+    let ties: number;
+    if (own === 0 && inHeap) {
+      const group = cls.groups.get(flow.groupKey)!;
+      ties = Math.min(group.count - 1, Math.max(0, flow.groupSeq - (group.joins - group.count)));
+    } else {
+      ties = cls.groups.get(start)?.count ?? 0;
+    }
+    const others = this.others(cls, start, inHeap ? flow.weight : 0, flow.count);
+    return this.higherThan(flow.classIndex) + Math.min(cls.queued - 1, own + others + ties);
   }
 
   /** As `aheadOf`, for a request that would arrive now. */
-  aheadOfNew(userId: string, classIndex: number, weight: number): number {
+  aheadOfNew(userId: string, classIndex: number): number {
     const cls = this.classes[classIndex]!;
     const flow = cls.flows.get(userId);
-    const start = flow && flow.count > 0
-      ? flow.headStart + flow.count / flow.weight
-      : Math.max(cls.virtualTime, flow?.lastFinish ?? 0);
-    const ownWeight = flow && flow.count > 0 && !flow.blocked ? 0 : weight;
-    return this.higherThan(classIndex) + this.within(cls, start, ownWeight, 0);
+    const own = flow?.count ?? 0;
+    const start = own > 0 ? flow!.headStart + own / flow!.weight : Math.max(cls.virtualTime, flow?.lastFinish ?? 0);
+    const inHeap = flow !== undefined && cls.heap.has(flow);
+    const ties = cls.groups.get(start)?.count ?? 0;
+    const others = this.others(cls, start, inHeap ? flow.weight : 0, own);
+    return this.higherThan(classIndex) + Math.min(cls.queued, own + others + ties);
   }
 
   /** Every waiting request, in no particular order. */
@@ -236,9 +261,10 @@ export class FairQueue<T extends QueueEntry> {
     return ahead;
   }
 
-  private within(cls: ClassQueue, start: number, extraWeight: number, self: number): number {
-    const estimate = Math.max(0, start - cls.virtualTime) * (cls.activeWeight + extraWeight);
-    return Math.min(cls.queued - self, Math.round(estimate));
+  /** Requests of other flows with start tags in [virtual time, start). */
+  private others(cls: ClassQueue, start: number, ownActiveWeight: number, ownQueued: number): number {
+    const estimate = Math.max(0, start - cls.virtualTime) * (cls.activeWeight - ownActiveWeight);
+    return Math.min(cls.queued - ownQueued, Math.round(estimate));
   }
 
   private backlogFor(userId: string, weight: number): UserBacklog {
@@ -261,12 +287,34 @@ export class FairQueue<T extends QueueEntry> {
   }
 
   private heapPush(cls: ClassQueue, flow: Flow): void {
-    if (!cls.heap.has(flow)) cls.activeWeight += flow.weight;
+    if (!cls.heap.has(flow)) {
+      cls.activeWeight += flow.weight;
+      this.joinGroup(cls, flow);
+    }
     cls.heap.push(flow);
   }
 
   private heapRemove(cls: ClassQueue, flow: Flow): void {
-    if (cls.heap.remove(flow)) cls.activeWeight -= flow.weight;
+    if (!cls.heap.remove(flow)) return;
+    cls.activeWeight -= flow.weight;
+    this.leaveGroup(cls, flow);
+  }
+
+  private joinGroup(cls: ClassQueue, flow: Flow): void {
+    let group = cls.groups.get(flow.headStart);
+    if (!group) {
+      group = { count: 0, joins: 0 };
+      cls.groups.set(flow.headStart, group);
+    }
+    flow.groupKey = flow.headStart;
+    flow.groupSeq = group.joins++;
+    group.count++;
+  }
+
+  private leaveGroup(cls: ClassQueue, flow: Flow): void {
+    const group = cls.groups.get(flow.groupKey);
+    if (!group) return;
+    if (--group.count === 0) cls.groups.delete(flow.groupKey);
   }
 
   private unlink(entry: QueueEntry): void {
@@ -303,6 +351,7 @@ export class FairQueue<T extends QueueEntry> {
     if (flow.lastFinish <= cls.virtualTime) cls.flows.delete(flow.userId);
     if (cls.queued === 0) {
       cls.flows.clear();
+      cls.groups.clear();
       cls.virtualTime = 0;
       cls.activeWeight = 0;
     }

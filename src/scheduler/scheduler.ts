@@ -229,7 +229,7 @@ export class Scheduler implements LeaseOwner {
     const userQueued = queue.userQueued(request.userId);
     const priorityClass = this.settings.classes[classIndex]!;
     const maxWaitMs = request.maxWaitMs ?? priorityClass.maxWaitMs;
-    const ahead = queue.aheadOfNew(request.userId, classIndex, weight);
+    const ahead = queue.aheadOfNew(request.userId, classIndex);
     const waitMs = this.estimateWaitMs(state, now, ahead);
     if (waitMs !== undefined && waitMs > maxWaitMs) {
       if (userQueued > 0 && userQueued >= queue.fairShare(request.userId, weight, queue.size + 1)) {
@@ -439,7 +439,7 @@ export class Scheduler implements LeaseOwner {
     for (let w = this.deadlines.peek(); w && w.deadlineAtMs <= now; w = this.deadlines.peek()) {
       this.counters.expired++;
       const priorityClass = this.settings.classes[w.classIndex]!;
-      const ahead = w.state.queue.aheadOfNew(w.userId, w.classIndex, w.weight);
+      const ahead = w.state.queue.aheadOfNew(w.userId, w.classIndex);
       this.giveUp(w, new FlexiError('overloaded', `No slot for "${w.state.name}" within ${w.deadlineAtMs - w.enqueuedAtMs} ms (class ${priorityClass.name}).`, { retryAfterSeconds: this.overloadRetryAfter(w.state, now, ahead) }));
     }
     return now;
