@@ -136,6 +136,14 @@ export class Scheduler implements LeaseOwner {
     this.dispatchAll();
   }
 
+  private onTimer(dueAtMs: number): void {
+    this.cancelTimer = undefined;
+    this.armedAtMs = undefined;
+    // The timer proves that much time passed even if the clock was set back meanwhile.
+    this.begin(dueAtMs);
+    this.dispatchAll();
+  }
+
   snapshot(): SchedulerSnapshot {
     const now = this.begin();
     return snapshotOf({
@@ -431,9 +439,10 @@ export class Scheduler implements LeaseOwner {
    * Reads the clock and expires waiters whose deadline passed. Scheduler time only moves
    * forward: a clock that jumps back stalls nothing and shortens nothing, it just adds no time.
    */
-  private begin(): number {
+  private begin(atLeastMs = 0): number {
     const clockMs = this.clock.monotonicMs();
     if (this.lastClockMs !== undefined) this.elapsedMs += Math.max(0, clockMs - this.lastClockMs);
+    this.elapsedMs = Math.max(this.elapsedMs, atLeastMs);
     this.lastClockMs = clockMs;
     const now = this.elapsedMs;
     for (let w = this.deadlines.peek(); w && w.deadlineAtMs <= now; w = this.deadlines.peek()) {
@@ -461,10 +470,7 @@ export class Scheduler implements LeaseOwner {
     this.cancelTimer = undefined;
     this.armedAtMs = next;
     if (next === undefined) return;
-    this.cancelTimer = this.setTimer(() => {
-      this.cancelTimer = undefined;
-      this.armedAtMs = undefined;
-      this.tick();
-    }, Math.max(0, next - now));
+    const dueAtMs = next;
+    this.cancelTimer = this.setTimer(() => this.onTimer(dueAtMs), Math.max(0, next - now));
   }
 }

@@ -18,6 +18,8 @@ export class Harness {
   readonly clock = new ManualClock(0);
   readonly scheduler: Scheduler;
   readonly timers: { atMs: number; callback: () => void; cancelled: boolean }[] = [];
+  /** Time as timers see it: like setTimeout, immune to jumps of the clock. */
+  private timerMs = 0;
 
   constructor(nodes: readonly NodeInit[], settings: Partial<SchedulerSettings> = {}) {
     this.scheduler = new Scheduler({
@@ -25,22 +27,28 @@ export class Harness {
       settings,
       nodes,
       setTimer: (callback, delayMs) => {
-        const timer = { atMs: this.clock.monotonicMs() + delayMs, callback, cancelled: false };
+        const timer = { atMs: this.timerMs + delayMs, callback, cancelled: false };
         this.timers.push(timer);
         return () => { timer.cancelled = true; };
       },
     });
   }
 
-  /** Moves the clock and fires due timers, as the event loop would. */
+  /** Lets `ms` pass: moves the clock and fires due timers, as the event loop would. */
   advance(ms: number): void {
     this.clock.advance(ms);
+    this.timerMs += ms;
     for (;;) {
-      const due = this.timers.find((t) => !t.cancelled && t.atMs <= this.clock.monotonicMs());
+      const due = this.timers.find((t) => !t.cancelled && t.atMs <= this.timerMs);
       if (!due) break;
       due.cancelled = true;
       due.callback();
     }
+  }
+
+  /** Sets the clock forward or back without time passing (NTP step, suspend). */
+  jump(ms: number): void {
+    this.clock.advance(ms);
   }
 
   pendingTimers(): number {
