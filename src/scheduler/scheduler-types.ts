@@ -64,6 +64,14 @@ export interface SchedulerCounters {
   refused: Record<RefusalReason, number>;
 }
 
+export function emptyCounters(): SchedulerCounters {
+  return {
+    admitted: 0, started: 0, completed: 0, failed: 0, cancelledRunning: 0, cancelledWaiting: 0,
+    expired: 0, retries: 0, evictionsImplied: 0,
+    refused: { queue_full: 0, deadline: 0, over_fair_share: 0, pushed_out: 0, no_backend: 0, unknown_model: 0, invalid: 0, aborted: 0 },
+  };
+}
+
 export interface ModelSnapshot {
   model: string;
   queuedByClass: Record<string, number>;

@@ -164,6 +164,36 @@ describe('Scheduler queue limits and deadlines', () => {
   });
 });
 
+describe('Scheduler visibility', () => {
+  it('reports queues by class, in-flight, drain rate, node state, counters and wait histograms', async () => {
+    const h = new Harness([ollama('n1', 1, { memoryBytes: 8e9, resident: [{ name: 'm', sizeBytes: 4e9 }] })], patient);
+    const first = h.submit({ userId: 'a' });
+    const second = h.submit({ userId: 'b', priorityClass: 'batch' });
+    h.submit({ userId: 'c' });
+    await settle();
+    let snapshot = h.scheduler.snapshot();
+    expect(snapshot.models).toEqual([expect.objectContaining({ model: 'm', queuedByClass: { interactive: 1, batch: 1 }, inFlight: 1, retrying: 0 })]);
+    expect(snapshot.nodes[0]).toMatchObject({
+      name: 'n1', healthy: true, draining: false, breaker: 'closed', inFlight: 1,
+      models: { m: { slots: 1, inFlight: 1, resident: true } }, resident: ['m'], memoryBytes: 8e9, residentBytes: 4e9,
+    });
+    expect(snapshot.activeUsers).toBe(1);
+    h.advance(700);
+    first.lease!.release();
+    await settle();
+    snapshot = h.scheduler.snapshot();
+    expect(snapshot.counters).toMatchObject({ admitted: 3, started: 2, completed: 1 });
+    expect(snapshot.models[0]!.meanServiceMs).toBe(700);
+    const interactive = snapshot.waitHistograms.find((x) => x.priorityClass === 'interactive')!;
+    expect(interactive.count).toBe(2);
+    expect(interactive.sumMs).toBe(700);
+    // 0 ms falls in the first bucket (≤ 10 ms), 700 ms in the ≤ 1000 ms bucket.
+    expect(interactive.counts[0]).toBe(1);
+    expect(interactive.counts[interactive.bucketsMs.indexOf(1000)]).toBe(1);
+    expect(second.lease).toBeUndefined();
+  });
+});
+
 describe('Scheduler configuration', () => {
   it('builds settings and nodes from the loaded config', () => {
     const config = loadConfig({ fileText: 'scheduler:\n  max_queue_per_model: 7\nnodes:\n  - {name: g1, type: ollama, url: "http://g1:11434", slots: 2, models: [m]}\n' });

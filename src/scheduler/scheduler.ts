@@ -6,17 +6,17 @@ import { Lease, type LeaseOutcome, type LeaseOwner } from './lease.js';
 import { NodeState, type NodeInit, type NodeUpdate } from './node-state.js';
 import { choosePlacement, type Placement } from './placement.js';
 import {
-  ModelState, Waiter, type AcquireRequest, type QueuePosition, type RefusalReason,
+  ModelState, Waiter, emptyCounters, type AcquireRequest, type QueuePosition, type RefusalReason,
   type SchedulerCounters, type SchedulerSnapshot, type SetTimer, type Ticket,
 } from './scheduler-types.js';
 import { DEFAULT_SETTINGS, type SchedulerSettings } from './settings.js';
 import { WaitHistograms } from './wait-histogram.js';
+import { Alarm, realTimer } from './alarm.js';
 import { snapshotOf } from './snapshot.js';
+import { FALLBACK_RETRY_AFTER_S, clampRetryAfter, drainPerSecond, estimateWaitMs, userBacklogSeconds, validateRequest } from './estimates.js';
 
 /** A request may be placed twice at most: once, and once more after failing before its first byte. */
 const MAX_ATTEMPTS = 2;
-/** Retry-After when no drain rate is known yet. */
-const FALLBACK_RETRY_AFTER_S = 5;
 
 export interface SchedulerOptions {
   clock: Clock;
@@ -26,11 +26,6 @@ export interface SchedulerOptions {
   setTimer?: SetTimer;
 }
 
-const realTimer: SetTimer = (callback, delayMs) => {
-  const handle = setTimeout(callback, delayMs);
-  handle.unref();
-  return () => clearTimeout(handle);
-};
 
 /**
  * Admission, fair queueing, placement and node health for every model. Pure logic: time comes
@@ -39,7 +34,6 @@ const realTimer: SetTimer = (callback, delayMs) => {
 export class Scheduler implements LeaseOwner {
   readonly settings: SchedulerSettings;
   private readonly clock: Clock;
-  private readonly setTimer: SetTimer;
   private readonly nodes = new Map<string, NodeState>();
   private readonly models = new Map<string, ModelState>();
   /** Models with anyone waiting: the only ones a freed slot is offered to. */
@@ -51,20 +45,15 @@ export class Scheduler implements LeaseOwner {
     (w, i) => { w.deadlineIndex = i; },
   );
   private readonly histograms = new WaitHistograms();
-  private readonly counters: SchedulerCounters = {
-    admitted: 0, started: 0, completed: 0, failed: 0, cancelledRunning: 0, cancelledWaiting: 0,
-    expired: 0, retries: 0, evictionsImplied: 0,
-    refused: { queue_full: 0, deadline: 0, over_fair_share: 0, pushed_out: 0, no_backend: 0, unknown_model: 0, invalid: 0, aborted: 0 },
-  };
+  private readonly counters: SchedulerCounters = emptyCounters();
   private elapsedMs = 0;
   private lastClockMs: number | undefined;
-  private armedAtMs: number | undefined;
-  private cancelTimer: (() => void) | undefined;
+  private readonly alarm: Alarm;
   private closed = false;
 
   constructor(options: SchedulerOptions) {
     this.clock = options.clock;
-    this.setTimer = options.setTimer ?? realTimer;
+    this.alarm = new Alarm(options.setTimer ?? realTimer, (dueAtMs) => this.onTimer(dueAtMs));
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     if (!this.settings.classes.some((c) => c.name === this.settings.defaultClass)) {
       throw new Error(`scheduler: default class "${this.settings.defaultClass}" is not one of the classes`);
@@ -137,8 +126,6 @@ export class Scheduler implements LeaseOwner {
   }
 
   private onTimer(dueAtMs: number): void {
-    this.cancelTimer = undefined;
-    this.armedAtMs = undefined;
     // The timer proves that much time passed even if the clock was set back meanwhile.
     this.begin(dueAtMs);
     this.dispatchAll();
@@ -161,9 +148,7 @@ export class Scheduler implements LeaseOwner {
     for (const state of [...this.backlogged]) {
       for (const w of [...state.queue.entries(), ...state.retryLane]) this.giveUp(w, error);
     }
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    this.armedAtMs = undefined;
+    this.alarm.set(undefined, this.elapsedMs);
   }
 
   /** @internal via Lease */
@@ -220,14 +205,19 @@ export class Scheduler implements LeaseOwner {
   }
 
   private admit(request: AcquireRequest, now: number, resolve: (lease: Lease) => void, reject: (error: FlexiError) => void): Waiter {
-    const { classIndex, weight, maxInFlight } = this.validate(request);
+    const invalid = validateRequest(request, this.settings);
+    if (invalid) this.refuse('invalid', new FlexiError('invalid_request', invalid.message, { param: invalid.param }));
+    const classIndex = this.settings.classes.findIndex((c) => c.name === (request.priorityClass ?? this.settings.defaultClass));
+    const weight = request.weight ?? 1;
+    const maxInFlight = request.maxInFlight ?? this.settings.maxInFlightPerUser;
     if (request.signal?.aborted) this.refuse('aborted', new FlexiError('client_closed_request'));
     const model = request.model;
     const serving = [...this.nodes.values()].filter((n) => n.serves(model));
     if (serving.length === 0) {
       this.refuse('unknown_model', new FlexiError('model_not_found', `No node serves the model "${model}".`, { param: 'model' }));
     }
-    if (this.closed || !serving.some((n) => n.isAvailable(now))) {
+    if (this.closed) this.refuse('no_backend', new FlexiError('backend_unavailable', 'Flexi is shutting down.', { retryAfterSeconds: FALLBACK_RETRY_AFTER_S }));
+    if (!serving.some((n) => n.isAvailable(now))) {
       const reopen = Math.min(...serving.map((n) => (n.healthy && !n.draining ? n.breaker.reopensAtMs() ?? Infinity : Infinity)));
       const seconds = Number.isFinite(reopen) ? (reopen - now) / 1000 : undefined;
       this.refuse('no_backend', new FlexiError('backend_unavailable', `Every node serving "${model}" is down, draining or failing.`, { retryAfterSeconds: this.clampRetryAfter(seconds) }));
@@ -266,21 +256,6 @@ export class Scheduler implements LeaseOwner {
     this.wait(waiter);
     this.dispatch(state, now);
     return waiter;
-  }
-
-  private validate(request: AcquireRequest): { classIndex: number; weight: number; maxInFlight: number } {
-    const className = request.priorityClass ?? this.settings.defaultClass;
-    const classIndex = this.settings.classes.findIndex((c) => c.name === className);
-    const invalid = (param: string, message: string): never => this.refuse('invalid', new FlexiError('invalid_request', message, { param }));
-    if (typeof request.model !== 'string' || request.model === '') invalid('model', 'model must be a non-empty string.');
-    if (typeof request.userId !== 'string' || request.userId === '') invalid('userId', 'userId must be a non-empty string.');
-    if (classIndex < 0) invalid('priorityClass', `Unknown priority class "${className}"; configured: ${this.settings.classes.map((c) => c.name).join(', ')}.`);
-    const weight = request.weight ?? 1;
-    if (!(weight > 0 && Number.isFinite(weight))) invalid('weight', 'weight must be a finite number > 0.');
-    const maxInFlight = request.maxInFlight ?? this.settings.maxInFlightPerUser;
-    if (!(maxInFlight >= 1)) invalid('maxInFlight', 'maxInFlight must be ≥ 1.');
-    if (request.maxWaitMs !== undefined && !(request.maxWaitMs >= 0)) invalid('maxWaitMs', 'maxWaitMs must be ≥ 0.');
-    return { classIndex, weight, maxInFlight };
   }
 
   private refuse(reason: RefusalReason, error: FlexiError): never {
@@ -380,24 +355,12 @@ export class Scheduler implements LeaseOwner {
     return { ahead, estimatedWaitMs: this.estimateWaitMs(waiter.state, now, ahead) };
   }
 
-  /** Time until a request with `ahead` requests before it starts: each needs a completion once free slots are used. */
   private estimateWaitMs(state: ModelState, now: number, ahead: number): number | undefined {
-    let free = 0;
-    for (const node of this.nodes.values()) {
-      if (node.serves(state.name) && node.isResident(state.name) && node.canTakeNew(now)) {
-        free += Math.max(0, node.slotsFor(state.name) - node.inFlightFor(state.name));
-      }
-    }
-    const needed = ahead + 1 - free;
-    if (needed <= 0) return 0;
-    const rate = this.drainPerSecond(state, now);
-    return rate === undefined ? undefined : (needed / rate) * 1000;
+    return estimateWaitMs(this.nodes.values(), state, now, ahead);
   }
 
   private drainPerSecond(state: ModelState, now: number): number | undefined {
-    let slots = 0;
-    for (const node of this.nodes.values()) if (node.serves(state.name) && node.isAvailable(now)) slots += node.slotsFor(state.name);
-    return state.drain.perSecond(now, slots);
+    return drainPerSecond(this.nodes.values(), state, now);
   }
 
   /** 503: the backlog ahead of a new request drains at the measured rate. */
@@ -408,16 +371,13 @@ export class Scheduler implements LeaseOwner {
 
   /** 429: the user's own backlog drains at their share (weight ÷ Σ weights) of the rate. */
   private overShareError(state: ModelState, now: number, userId: string, weight: number): FlexiError {
-    const rate = this.drainPerSecond(state, now);
-    const share = state.queue.fairShare(userId, weight, 1);
     const queued = state.queue.userQueued(userId);
-    const seconds = rate === undefined ? undefined : (queued + 1) / (rate * share);
+    const seconds = userBacklogSeconds(this.drainPerSecond(state, now), queued, state.queue.fairShare(userId, weight, 1));
     return new FlexiError('rate_limit_exceeded', `You already have ${queued} requests waiting for "${state.name}", your fair share of the queue.`, { retryAfterSeconds: this.clampRetryAfter(seconds) });
   }
 
   private clampRetryAfter(seconds: number | undefined): number {
-    const value = seconds === undefined || !Number.isFinite(seconds) ? FALLBACK_RETRY_AFTER_S : Math.ceil(seconds);
-    return Math.min(this.settings.maxRetryAfterSeconds, Math.max(1, value));
+    return clampRetryAfter(seconds, this.settings.maxRetryAfterSeconds);
   }
 
   private modelState(model: string): ModelState {
@@ -464,13 +424,6 @@ export class Scheduler implements LeaseOwner {
         if (reopen !== undefined && reopen > now && (next === undefined || reopen < next)) next = reopen;
       }
     }
-    if (this.closed) next = undefined;
-    if (next === this.armedAtMs) return;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    this.armedAtMs = next;
-    if (next === undefined) return;
-    const dueAtMs = next;
-    this.cancelTimer = this.setTimer(() => this.onTimer(dueAtMs), Math.max(0, next - now));
+    this.alarm.set(this.closed ? undefined : next, now);
   }
 }
