@@ -22,6 +22,26 @@ export const nodeSchema = z.object({
   models: z.array(z.string()).optional().describe('Restrict the node to these models (Flexi still discovers the rest but does not route to them).'),
 }).strict();
 
+export const priorityClassSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-", at most 32').describe('Class name roles and requests refer to, e.g. `interactive`.'),
+  max_wait_ms: z.number().int().min(0).describe('Deadline: longest a request of this class may wait for a slot before it is refused with 503.'),
+}).strict();
+
+export const schedulerConfigSchema = z.object({
+  classes: z.array(priorityClassSchema).min(1).default([
+    { name: 'interactive', max_wait_ms: 60_000 },
+    { name: 'batch', max_wait_ms: 600_000 },
+  ]).describe('Priority classes, highest first: a waiting request of an earlier class always starts before one of a later class.'),
+  default_class: z.string().default('interactive').describe('Class of requests whose role names none.'),
+  max_queue_per_model: z.number().int().min(1).default(1000).describe('Most requests waiting per model; when full, the user furthest over their fair share loses their newest request (429), else the newcomer gets 503.'),
+  max_in_flight_per_user: z.number().int().min(1).default(8).describe('Most requests one user may have running at once (all models); further ones wait in the queue.'),
+  breaker_failures: z.number().int().min(1).default(5).describe('Consecutive node failures that open the node\'s circuit breaker.'),
+  breaker_cooldown_ms: durationMs('How long an open breaker keeps a node out before one probe request is let through.', 30_000),
+  drain_rate_window_ms: z.number().int().min(1000).default(60_000).describe('Time constant of the moving average of completions per second, measured while requests wait (Retry-After, deadline prediction).'),
+  max_retry_after_s: z.number().int().min(1).default(600).describe('Upper bound of the Retry-After seconds sent with 429/503.'),
+}).strict().refine((s) => s.classes.some((c) => c.name === s.default_class), { message: 'default_class must name one of classes', path: ['default_class'] })
+  .refine((s) => new Set(s.classes.map((c) => c.name)).size === s.classes.length, { message: 'class names must be unique', path: ['classes'] });
+
 export const configSchema = z.object({
   server: z.object({
     host: z.string().default('127.0.0.1').describe('Address to listen on. Use 0.0.0.0 behind an ingress.'),
@@ -47,6 +67,7 @@ export const configSchema = z.object({
     connections_per_node: z.number().int().min(1).default(256).describe('Keep-alive connections pooled per node.'),
     retry_before_first_byte: z.boolean().default(true).describe('Retry once on another node when a request failed before any byte was sent to the client.'),
   }).strict().prefault({}).describe('How Flexi talks to nodes.'),
+  scheduler: schedulerConfigSchema.prefault({}).describe('Admission queue, fair share, priorities, deadlines and node circuit breakers.'),
   usage: z.object({
     flush_interval_ms: durationMs('Usage records are written in batches at this interval (and on shutdown).', 1000),
     batch_size: z.number().int().min(1).default(500).describe('Largest batch of usage records per write.'),
@@ -58,3 +79,4 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
+export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;

@@ -1,0 +1,201 @@
+import type { CircuitBreaker } from './circuit-breaker.js';
+
+export type NodeKind = 'ollama' | 'openai' | 'sim' | 'embedded';
+
+/** Parallel requests per model when neither the config nor the node says (config schema `nodes[].slots`). */
+export const DEFAULT_SLOTS: Readonly<Record<NodeKind, number>> = { ollama: 1, openai: 8, sim: 4, embedded: 1 };
+
+/** A model a node can serve, as discovery reports it. */
+export interface ModelSpec {
+  name: string;
+  sizeBytes?: number;
+  /** Parallel requests the node runs for this model, if it says. */
+  slots?: number;
+}
+
+/** A model resident in a node's memory (Ollama /api/ps). */
+export interface ResidentModel {
+  name: string;
+  sizeBytes?: number;
+}
+
+/** What the outside world (discovery, /api/ps polls, probes, GPU sampling) reports about a node. */
+export interface NodeUpdate {
+  /** Result of the last health probe. */
+  healthy?: boolean;
+  /** Models the node can serve (discovery). */
+  models?: readonly ModelSpec[];
+  /** Models in memory now. Ignored for `openai` nodes, whose served models are assumed resident. */
+  resident?: readonly ResidentModel[];
+  /** Parallelism the node reports (e.g. OLLAMA_NUM_PARALLEL); the config's `slots` wins. */
+  slots?: number;
+  /** Memory budget for models (VRAM), if known. */
+  memoryBytes?: number;
+  /** Most models the node keeps loaded at once (OLLAMA_MAX_LOADED_MODELS), if known. */
+  maxLoadedModels?: number;
+}
+
+export interface NodeInit extends NodeUpdate {
+  name: string;
+  type: NodeKind;
+  /** `nodes[].slots` from the config: overrides whatever the node reports. */
+  configuredSlots?: number;
+  /** `nodes[].models` from the config: the node is only used for these. */
+  allowedModels?: readonly string[];
+}
+
+interface Residency {
+  sizeBytes: number | undefined;
+  lastUsedMs: number;
+}
+
+/** A plan to run a model on a node: which idle models must leave memory first. */
+export interface LoadPlan {
+  evict: string[];
+}
+
+/** Flexi's own view of one node: health, breaker, drain flag, residency and its in-flight count. */
+export class NodeState {
+  readonly name: string;
+  readonly type: NodeKind;
+  readonly breaker: CircuitBreaker;
+  healthy: boolean;
+  draining = false;
+  inFlight = 0;
+  memoryBytes: number | undefined;
+  maxLoadedModels: number | undefined;
+  private readonly configuredSlots: number | undefined;
+  private reportedSlots: number | undefined;
+  private readonly allowed: ReadonlySet<string> | undefined;
+  private available: Map<string, ModelSpec> | undefined;
+  private readonly resident = new Map<string, Residency>();
+  private readonly inFlightByModel = new Map<string, number>();
+
+  constructor(init: NodeInit, breaker: CircuitBreaker, nowMs: number) {
+    this.name = init.name;
+    this.type = init.type;
+    this.breaker = breaker;
+    this.healthy = init.healthy ?? true;
+    this.configuredSlots = init.configuredSlots;
+    this.allowed = init.allowedModels ? new Set(init.allowedModels) : undefined;
+    this.apply(init, nowMs);
+  }
+
+  apply(update: NodeUpdate, nowMs: number): void {
+    if (update.healthy !== undefined) this.healthy = update.healthy;
+    if (update.slots !== undefined) this.reportedSlots = update.slots;
+    if (update.memoryBytes !== undefined) this.memoryBytes = update.memoryBytes;
+    if (update.maxLoadedModels !== undefined) this.maxLoadedModels = update.maxLoadedModels;
+    if (update.models) this.available = new Map(update.models.map((m) => [m.name, m]));
+    if (update.resident) this.applyResident(update.resident, nowMs);
+  }
+
+  serves(model: string): boolean {
+    if (this.allowed && !this.allowed.has(model)) return false;
+    return this.available ? this.available.has(model) : this.allowed !== undefined;
+  }
+
+  servedModels(): string[] {
+    if (this.available) return [...this.available.keys()].filter((m) => this.serves(m));
+    return [...(this.allowed ?? [])];
+  }
+
+  /** Healthy, not draining, breaker not open: may get new requests (a half-open one: its probe). */
+  isAvailable(nowMs: number): boolean {
+    return this.healthy && !this.draining && this.breaker.state(nowMs) !== 'open';
+  }
+
+  canTakeNew(nowMs: number): boolean {
+    return this.healthy && !this.draining && this.breaker.canAdmit(nowMs);
+  }
+
+  slotsFor(model: string): number {
+    return this.configuredSlots ?? this.available?.get(model)?.slots ?? this.reportedSlots ?? DEFAULT_SLOTS[this.type];
+  }
+
+  inFlightFor(model: string): number {
+    return this.inFlightByModel.get(model) ?? 0;
+  }
+
+  hasFreeSlot(model: string): boolean {
+    return this.inFlightFor(model) < this.slotsFor(model);
+  }
+
+  /** OpenAI-compatible servers (vLLM, llama.cpp server) keep their models loaded. */
+  isResident(model: string): boolean {
+    return this.type === 'openai' ? this.serves(model) : this.resident.has(model);
+  }
+
+  residentModels(): string[] {
+    return this.type === 'openai' ? this.servedModels() : [...this.resident.keys()];
+  }
+
+  residentBytes(): number {
+    let used = 0;
+    for (const r of this.resident.values()) used += r.sizeBytes ?? 0;
+    return used;
+  }
+
+  /**
+   * How `model` could run here: resident → no eviction; otherwise it must fit in memory and
+   * under the loaded-model limit, after evicting idle models (least recently used first) if
+   * needed. Busy models are never evicted: undefined means the request waits. Unknown sizes
+   * count as 0 — the node's own scheduler is the last line of defence.
+   */
+  planLoad(model: string): LoadPlan | undefined {
+    if (this.isResident(model)) return { evict: [] };
+    const size = this.available?.get(model)?.sizeBytes ?? 0;
+    let used = this.residentBytes();
+    let count = this.resident.size;
+    const fits = () => (this.memoryBytes === undefined || used + size <= this.memoryBytes)
+      && (this.maxLoadedModels === undefined || count + 1 <= this.maxLoadedModels);
+    if (fits()) return { evict: [] };
+    const idle = [...this.resident.entries()]
+      .filter(([name]) => this.inFlightFor(name) === 0)
+      .sort((a, b) => a[1].lastUsedMs - b[1].lastUsedMs);
+    const evict: string[] = [];
+    for (const [name, residency] of idle) {
+      evict.push(name);
+      used -= residency.sizeBytes ?? 0;
+      count--;
+      if (fits()) return { evict };
+    }
+    return undefined;
+  }
+
+  /** A request starts: the model becomes (or stays) resident; the plan's evictions are assumed done. */
+  begin(model: string, plan: LoadPlan, nowMs: number): void {
+    for (const name of plan.evict) this.resident.delete(name);
+    const residency = this.resident.get(model);
+    if (residency) residency.lastUsedMs = nowMs;
+    else if (this.type !== 'openai') {
+      this.resident.set(model, { sizeBytes: this.available?.get(model)?.sizeBytes, lastUsedMs: nowMs });
+    }
+    this.inFlightByModel.set(model, this.inFlightFor(model) + 1);
+    this.inFlight++;
+  }
+
+  end(model: string, nowMs: number): void {
+    const count = this.inFlightFor(model);
+    if (count <= 1) this.inFlightByModel.delete(model);
+    else this.inFlightByModel.set(model, count - 1);
+    if (count > 0) this.inFlight--;
+    const residency = this.resident.get(model);
+    if (residency) residency.lastUsedMs = nowMs;
+  }
+
+  private applyResident(list: readonly ResidentModel[], nowMs: number): void {
+    const previous = new Map(this.resident);
+    this.resident.clear();
+    for (const model of list) {
+      this.resident.set(model.name, {
+        sizeBytes: model.sizeBytes ?? this.available?.get(model.name)?.sizeBytes,
+        lastUsedMs: previous.get(model.name)?.lastUsedMs ?? nowMs,
+      });
+    }
+    // A model still loading does not show in /api/ps yet, but its requests hold it in memory.
+    for (const [name, residency] of previous) {
+      if (!this.resident.has(name) && this.inFlightFor(name) > 0) this.resident.set(name, residency);
+    }
+  }
+}

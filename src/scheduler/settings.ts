@@ -1,0 +1,77 @@
+import type { NodeInit, NodeKind } from './node-state.js';
+
+/** One priority class; the order of `SchedulerSettings.classes` is the priority order. */
+export interface PriorityClass {
+  name: string;
+  /** Deadline: the longest a request may wait for a slot. */
+  maxWaitMs: number;
+}
+
+export interface SchedulerSettings {
+  classes: readonly PriorityClass[];
+  defaultClass: string;
+  maxQueuePerModel: number;
+  maxInFlightPerUser: number;
+  breakerFailures: number;
+  breakerCooldownMs: number;
+  drainRateWindowMs: number;
+  maxRetryAfterSeconds: number;
+  /** Re-place a request that failed before its first byte once, on another node. */
+  retryBeforeFirstByte: boolean;
+}
+
+export const DEFAULT_SETTINGS: SchedulerSettings = {
+  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000 }],
+  defaultClass: 'interactive',
+  maxQueuePerModel: 1000,
+  maxInFlightPerUser: 8,
+  breakerFailures: 5,
+  breakerCooldownMs: 30_000,
+  drainRateWindowMs: 60_000,
+  maxRetryAfterSeconds: 600,
+  retryBeforeFirstByte: true,
+};
+
+/**
+ * The parts of the loaded config the scheduler reads, typed structurally so this folder does
+ * not import src/config (the gateway passes `config` in as it is).
+ */
+export interface SchedulerConfigInput {
+  scheduler: {
+    classes: readonly { name: string; max_wait_ms: number }[];
+    default_class: string;
+    max_queue_per_model: number;
+    max_in_flight_per_user: number;
+    breaker_failures: number;
+    breaker_cooldown_ms: number;
+    drain_rate_window_ms: number;
+    max_retry_after_s: number;
+  };
+  upstream: { retry_before_first_byte: boolean };
+  nodes?: readonly { name: string; type: NodeKind; slots?: number; models?: readonly string[] }[];
+}
+
+export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSettings {
+  const s = config.scheduler;
+  return {
+    classes: s.classes.map((c) => ({ name: c.name, maxWaitMs: c.max_wait_ms })),
+    defaultClass: s.default_class,
+    maxQueuePerModel: s.max_queue_per_model,
+    maxInFlightPerUser: s.max_in_flight_per_user,
+    breakerFailures: s.breaker_failures,
+    breakerCooldownMs: s.breaker_cooldown_ms,
+    drainRateWindowMs: s.drain_rate_window_ms,
+    maxRetryAfterSeconds: s.max_retry_after_s,
+    retryBeforeFirstByte: config.upstream.retry_before_first_byte,
+  };
+}
+
+/** Nodes as the config declares them; discovery and probes fill in the rest with `updateNode`. */
+export function nodesFromConfig(config: SchedulerConfigInput): NodeInit[] {
+  return (config.nodes ?? []).map((n) => ({
+    name: n.name,
+    type: n.type,
+    configuredSlots: n.slots,
+    allowedModels: n.models,
+  }));
+}
