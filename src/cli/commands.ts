@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.command.js';
 import { registerKeysCommand } from './keys.command.js';
+import { registerServeCommand } from './serve.command.js';
 import { registerSimCommand } from './sim.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
   registerConfigCommand(program);
   registerKeysCommand(program);
+  registerServeCommand(program);
   registerSimCommand(program);
 }

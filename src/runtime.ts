@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+import { createApp, type App } from './app.js';
+import type { Backend } from './backends/backend.js';
+import { createBackend, type EmbeddedBackendFactory } from './backends/factory.js';
+import type { Config, NodeConfig } from './config/schema.js';
+import type { UsageEntry } from './core/usage.js';
+import { ApiKeyService } from './services/api-key.service.js';
+import { UsageRecorder } from './services/usage-recorder.js';
+import { openDatabase, type Store } from './store/store.js';
+
+/** The running process: store, nodes, gateway; `stop()` shuts it down gracefully. */
+export interface Runtime {
+  app: App;
+  store: Store;
+  nodes: NodeConfig[];
+  url: string;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** In-process engine factory (`type: embedded`). */
+  createEmbedded?: EmbeddedBackendFactory;
+  /** Probe for a local Ollama when no nodes are configured (default true). */
+  probeLocalOllama?: boolean;
+}
+
+const LOCAL_OLLAMA = 'http://127.0.0.1:11434';
+
+async function answersAsOllama(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/api/version`, { signal: AbortSignal.timeout(500) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The nodes to serve: the configured ones, or with none configured the embedded engine over
+ * ./models (when available) plus a local Ollama if one answers.
+ */
+export async function resolveNodes(config: Config, options: RuntimeOptions): Promise<NodeConfig[]> {
+  if (config.nodes && config.nodes.length > 0) return [...config.nodes];
+  const nodes: NodeConfig[] = [];
+  if (options.createEmbedded) nodes.push({ name: 'local', type: 'embedded', models_dir: './models' });
+  if (options.probeLocalOllama !== false && (await answersAsOllama(LOCAL_OLLAMA))) {
+    nodes.push({ name: 'ollama-local', type: 'ollama', url: LOCAL_OLLAMA });
+  }
+  return nodes;
+}
+
+function webRoot(): string | undefined {
+  const candidate = fileURLToPath(new URL('../web/dist/', import.meta.url));
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? pino({ level: config.log.level });
+  const store = await openDatabase(config.database.url);
+  const applied = await store.migrate();
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  const warn = (message: string, details?: Record<string, unknown>) => logger.warn(details ?? {}, message);
+  const keys = new ApiKeyService(store.apiKeys, { warn });
+  const recorder = new UsageRecorder(store.usage, {
+    flushIntervalMs: config.usage.flush_interval_ms, batchSize: config.usage.batch_size, warn,
+  });
+  const usage = {
+    record: (entry: UsageEntry) => recorder.record({ ...entry, createdAt: entry.createdAt.toISOString() }),
+  };
+  const nodes = await resolveNodes(config, options);
+  const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
+  const app = await createApp({
+    config, backends, keys, usage, webRoot: webRoot(), processMetrics: true,
+    readiness: async () => {
+      try {
+        await store.db.selectFrom('api_keys').select('id').limit(1).execute();
+        return { ready: true, checks: { database: 'ok' } };
+      } catch (error) {
+        return { ready: false, checks: { database: (error as Error).message } };
+      }
+    },
+    logError: (message, fields) => logger.error(fields, message),
+  });
+  const address = await app.server.listen({ host: config.server.host, port: config.server.port });
+  let stopping: Promise<void> | undefined;
+  return {
+    app, store, nodes, logger,
+    url: address.replace('[::1]', 'localhost'),
+    stop() {
+      stopping ??= (async () => {
+        await app.close({ graceMs: config.server.shutdown_grace_ms });
+        await recorder.close();
+        await keys.close();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
