@@ -3,15 +3,19 @@ import { PAPER_TIMEOUT_S } from '../data/paper-appendix-a.js';
 import type { LoadTestRecord } from './load-test.types.js';
 import type { Stats } from './stats.js';
 import type { GroupSummary, LoadTestSummary } from './summarize.js';
-import { boxPlot, escapeXml as esc, formatNumber, lineChart, PALETTE, type Series } from './svg-charts.js';
+import { boxPlot, escapeXml as esc, formatMeanSd, lineChart, PALETTE, type Series } from './svg-charts.js';
 
-function ms(stats: Stats | null, digits = 1): string {
-  return stats ? `${stats.mean.toFixed(digits)} ± ${stats.sd.toFixed(digits)}` : '–';
+function meanSd(stats: Stats | null): string {
+  return stats ? formatMeanSd(stats.mean, stats.sd) : '–';
 }
 
-function num(v: number | null | undefined, digits = 1): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+/** Two or three significant decimals for small numbers, fewer for large ones. */
+function num(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  const a = Math.abs(v);
+  return v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3);
 }
+
 
 function levelName(summary: LoadTestSummary, level: number): string {
   return (summary.setup?.mode ?? summary.cells[0]?.mode) === 'open' ? `${level}/s` : `${level} CQ`;
@@ -104,10 +108,10 @@ function modelTable(summary: LoadTestSummary): string {
   const head = ['Model', 'Level', 'Requests', 'OK', 'Errors', 'Latency s (mean ± sd)', ...(compare ? ['Paper s'] : []), 'p50 / p95 s',
     'TTFT p50 / p95 s', 'ITL ms', 'TPOT ms', 'Tokens / s', ...(goodput ? ['Goodput'] : [])];
   const body = modelsOf(summary).flatMap((model) => summary.models.filter((m) => m.model === model)).map((m) => {
-    const cells = [m.model, levelName(summary, m.level), String(m.requests), String(m.ok), errorsText(m), ms(m.latencyS),
-      ...(compare ? [m.paper ? `${m.paper.meanS.toFixed(1)} ± ${m.paper.sdS.toFixed(1)}` : '–'] : []),
+    const cells = [m.model, levelName(summary, m.level), String(m.requests), String(m.ok), errorsText(m), meanSd(m.latencyS),
+      ...(compare ? [m.paper ? formatMeanSd(m.paper.meanS, m.paper.sdS) : '–'] : []),
       m.latencyS ? `${num(m.latencyS.p50)} / ${num(m.latencyS.p95)}` : '–',
-      m.ttftS ? `${num(m.ttftS.p50, 2)} / ${num(m.ttftS.p95, 2)}` : '–',
+      m.ttftS ? `${num(m.ttftS.p50)} / ${num(m.ttftS.p95)}` : '–',
       num(m.itlMs?.mean), num(m.tpotMs?.mean), num(m.throughputTokensPerS),
       ...(goodput ? [m.goodput ? `${(m.goodput.fraction * 100).toFixed(0)} %` : '–'] : [])];
     return `<tr>${cells.map((c, i) => (i === 0 ? `<th scope="row">${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;
@@ -126,7 +130,7 @@ function paperFormTable(summary: LoadTestSummary): string {
       const cells = levels.flatMap((l) => {
         const c = summary.cells.find((x) => x.model === model && x.promptIndex === index && x.level === l);
         const mark = c && c.errors.timeout > 0 ? '†' : '';
-        const ours = `<td>${c?.latencyS ? `${formatNumber(c.latencyS.mean)} ± ${formatNumber(c.latencyS.sd)}${mark}` : '–'}</td>`;
+        const ours = `<td>${c?.latencyS ? `${formatMeanSd(c.latencyS.mean, c.latencyS.sd)}${mark}` : '–'}</td>`;
         return compare ? [ours, `<td class="paper">${c?.paper ? `${c.paper.meanS} ± ${c.paper.sdS}` : '–'}</td>`] : [ours];
       });
       return `<tr><th scope="row">${esc(model)}</th>${cells.join('')}</tr>`;

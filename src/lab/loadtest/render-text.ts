@@ -1,10 +1,10 @@
 import { ERROR_KINDS } from '../client/stream-chat.js';
 import type { GroupSummary, LoadTestSummary } from './summarize.js';
 import type { Stats } from './stats.js';
+import { formatMeanSd } from './svg-charts.js';
 
-function meanSd(stats: Stats | null, digits = 0): string {
-  if (!stats) return '–';
-  return `${stats.mean.toFixed(digits)} ± ${stats.sd.toFixed(digits)}`;
+function meanSd(stats: Stats | null): string {
+  return stats ? formatMeanSd(stats.mean, stats.sd) : '–';
 }
 
 function levelHeader(summary: LoadTestSummary, level: number): string {
@@ -18,9 +18,9 @@ function marks(cell: GroupSummary): string {
   return `${timeouts > 0 ? '†' : ''}${other > 0 ? '*' : ''}`;
 }
 
-function cellText(cell: GroupSummary | undefined, digits: number): string {
+function cellText(cell: GroupSummary | undefined): string {
   if (!cell) return '';
-  return `${meanSd(cell.latencyS, digits)}${marks(cell)}`;
+  return `${meanSd(cell.latencyS)}${marks(cell)}`;
 }
 
 function pad(rows: string[][]): string {
@@ -37,7 +37,6 @@ export function renderTable(summary: LoadTestSummary): string {
   const levels = summary.setup?.levels ?? [...new Set(summary.cells.map((c) => c.level))];
   const models = summary.setup?.models ?? [...new Set(summary.cells.map((c) => c.model))];
   const compare = summary.compare === 'paper';
-  const digits = summary.cells.some((c) => c.latencyS && c.latencyS.mean < 10) ? 1 : 0;
   const header = ['Model', ...levels.flatMap((l) => (compare ? [levelHeader(summary, l), 'paper'] : [levelHeader(summary, l)]))];
   const out: string[] = ['Time [s] per request, mean ± sd'];
   const prompts = [...new Map(summary.cells.map((c) => [c.promptIndex!, c.prompt!])).entries()].sort((a, b) => a[0] - b[0]);
@@ -50,7 +49,7 @@ export function renderTable(summary: LoadTestSummary): string {
       const row = [model];
       for (const level of levels) {
         const cell = summary.cells.find((c) => c.model === model && c.promptIndex === index && c.level === level);
-        row.push(cellText(cell, digits));
+        row.push(cellText(cell));
         if (compare) row.push(cell?.paper ? `${cell.paper.meanS} ± ${cell.paper.sdS}` : '–');
       }
       rows.push(row);
@@ -66,8 +65,8 @@ export function renderTable(summary: LoadTestSummary): string {
     const row = [model];
     for (const level of levels) {
       const m = summary.models.find((c) => c.model === model && c.level === level);
-      row.push(cellText(m, digits));
-      if (compare) row.push(m?.paper ? `${m.paper.meanS.toFixed(digits)} ± ${m.paper.sdS.toFixed(digits)}` : '–');
+      row.push(cellText(m));
+      if (compare) row.push(m?.paper ? formatMeanSd(m.paper.meanS, m.paper.sdS) : '–');
     }
     pooled.push(row);
   }

@@ -81,12 +81,14 @@ function yAxis(frame: Frame, ticks: number[], yOf: (v: number) => number, label:
 /** Lines over categorical x with optional error bars; one colour per series. */
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 640;
-  const legendRows = spec.legend === false ? 0 : Math.ceil(spec.series.length / 4);
-  const height = (spec.height ?? 320) + legendRows * 18;
+  const rows = spec.legend === false ? 0 : legendRows(spec.series, width - 56);
+  const height = (spec.height ?? 320) + rows * 18;
   const frame: Frame = { left: 56, top: 34, plotWidth: width - 56 - 16, plotHeight: (spec.height ?? 320) - 34 - 48 };
   const values = spec.series.flatMap((s) => s.points.map((p) => p.y + (p.err ?? 0)));
-  if (spec.reference) values.push(spec.reference.y);
-  const ticks = niceTicks(Math.max(0, ...values.filter(Number.isFinite)));
+  const dataMax = Math.max(0, ...values.filter(Number.isFinite));
+  // A reference line far above the data would squash it flat: draw it only when it is in reach.
+  const reference = spec.reference && spec.reference.y <= dataMax * 3 ? spec.reference : undefined;
+  const ticks = niceTicks(Math.max(dataMax, reference?.y ?? 0));
   const yMax = ticks[ticks.length - 1]!;
   const yOf = (v: number) => frame.top + frame.plotHeight - (v / yMax) * frame.plotHeight;
   const step = frame.plotWidth / Math.max(1, spec.xs.length);
@@ -98,10 +100,10 @@ export function lineChart(spec: LineChartSpec): string {
   parts.push(`<line x1="${frame.left}" x2="${frame.left + frame.plotWidth}" y1="${axisY}" y2="${axisY}" stroke="#888"/>`);
   for (const x of spec.xs) parts.push(`<text x="${xOf(x)}" y="${axisY + 16}" text-anchor="middle" font-size="11" fill="#333">${escapeXml(x)}</text>`);
   parts.push(`<text x="${frame.left + frame.plotWidth / 2}" y="${axisY + 34}" text-anchor="middle" font-size="12" fill="#222">${escapeXml(spec.xLabel)}</text>`);
-  if (spec.reference) {
-    const y = yOf(spec.reference.y);
+  if (reference) {
+    const y = yOf(reference.y);
     parts.push(`<line x1="${frame.left}" x2="${frame.left + frame.plotWidth}" y1="${y}" y2="${y}" stroke="#b00" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${frame.left + frame.plotWidth - 4}" y="${y - 4}" text-anchor="end" font-size="10" fill="#b00">${escapeXml(spec.reference.label)}</text>`);
+    parts.push(`<text x="${frame.left + frame.plotWidth - 4}" y="${y - 4}" text-anchor="end" font-size="10" fill="#b00">${escapeXml(reference.label)}</text>`);
   }
   spec.series.forEach((s, si) => {
     // Offset series sideways a little so error bars of equal x do not hide each other.
@@ -128,15 +130,43 @@ export function lineChart(spec: LineChartSpec): string {
 }
 
 function legend(series: Series[], x: number, y: number, width: number): string {
-  const perRow = 4;
-  const colWidth = width / perRow;
-  return series.map((s, i) => {
-    const lx = x + (i % perRow) * colWidth;
-    const ly = y + Math.floor(i / perRow) * 18;
+  // Flow items left to right by their text length, wrapping at the chart's width.
+  let lx = x;
+  let ly = y;
+  return series.map((s) => {
+    const itemWidth = 36 + s.name.length * 6.5;
+    if (lx > x && lx + itemWidth > x + width) {
+      lx = x;
+      ly += 18;
+    }
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-    return `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`
+    const out = `<line x1="${lx}" x2="${lx + 22}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`
       + `<text x="${lx + 28}" y="${ly}" font-size="11" fill="#222">${escapeXml(s.name)}</text>`;
+    lx += itemWidth + 12;
+    return out;
   }).join('');
+}
+
+/** Number of legend rows legend() needs. */
+function legendRows(series: Series[], width: number): number {
+  let rows = 1;
+  let used = 0;
+  for (const s of series) {
+    const itemWidth = 36 + s.name.length * 6.5 + 12;
+    if (used > 0 && used + itemWidth > width) {
+      rows++;
+      used = 0;
+    }
+    used += itemWidth;
+  }
+  return rows;
+}
+
+/** Mean ± sd with decimals chosen by the mean's size, the same for both numbers. */
+export function formatMeanSd(mean: number, sd: number): string {
+  const a = Math.abs(mean);
+  const digits = a >= 10 ? 0 : a >= 1 ? 1 : a >= 0.1 ? 2 : 3;
+  return `${mean.toFixed(digits)} ± ${sd.toFixed(digits)}`;
 }
 
 function svg(width: number, height: number, title: string, parts: string[]): string {
