@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadSimProfileFile, type SimProfile } from '../lab/sim/profile.js';
+import { BUILTIN_PROFILES } from '../lab/sim/profiles.js';
+import { SIM_DEFAULT_PORT, startSimServer } from '../lab/sim/sim-server.js';
+import { CliError } from './program.js';
+
+interface SimOptions {
+  host: string;
+  port: string;
+  profile: string;
+  speed: string;
+  seed: string;
+  errorRate?: string;
+  hangRate?: string;
+  dropRate?: string;
+  json?: boolean;
+}
+
+export function registerSimCommand(program: Command): void {
+  program
+    .command('sim')
+    .description('run a simulated inference server (Ollama + OpenAI protocols) for load tests and development without a GPU')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', `port to listen on (0 = any free port)`, String(SIM_DEFAULT_PORT))
+    .option('--profile <name|file>', `built-in profile (${Object.keys(BUILTIN_PROFILES).join(', ')}) or a .json/.yaml file`, 'paper-server-b')
+    .option('--speed <x>', 'time scale: every simulated delay is divided by x (durations reported stay simulated)', '1')
+    .option('--seed <n>', 'seed for generated text, lengths and injected faults', '0')
+    .option('--error-rate <p>', 'share of requests answered 500 (0–1)')
+    .option('--hang-rate <p>', 'share of requests never answered (0–1)')
+    .option('--drop-rate <p>', 'share of requests whose connection drops mid-stream (0–1)')
+    .option('--json', 'print the start-up line as JSON')
+    .action(async (options: SimOptions) => {
+      const profile = await resolveProfile(options.profile);
+      const sim = await startSimServer({
+        host: options.host,
+        port: parseNumber(options.port, '--port', { integer: true, min: 0, max: 65535 }),
+        profile,
+        speed: parseSpeed(options.speed),
+        seed: parseNumber(options.seed, '--seed', { integer: true, min: 0 }),
+        faults: {
+          errorRate: parseRate(options.errorRate, '--error-rate'),
+          hangRate: parseRate(options.hangRate, '--hang-rate'),
+          dropRate: parseRate(options.dropRate, '--drop-rate'),
+        },
+      }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') throw new CliError(`port ${options.port} is in use; pick another with --port`);
+        throw error;
+      });
+      const summary = { url: sim.url, openai_base_url: `${sim.url}/v1`, profile: profile.name, speed: sim.state.speed, seed: sim.state.seed, models: profile.models.map((m) => m.name) };
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(summary)}\n`
+          : `flexi sim listening on ${sim.url} (OpenAI: ${sim.url}/v1)\n` +
+            `profile ${profile.name}: ${profile.models.length} models, ${profile.memoryGb} GB; speed ×${sim.state.speed}; seed ${sim.state.seed}\n` +
+            `state: ${sim.url}/sim/info — stop with Ctrl-C\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void sim.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}
+
+async function resolveProfile(nameOrPath: string): Promise<SimProfile> {
+  const builtin = BUILTIN_PROFILES[nameOrPath];
+  if (builtin) return builtin;
+  if (!existsSync(nameOrPath)) {
+    throw new CliError(`unknown profile "${nameOrPath}": use one of ${Object.keys(BUILTIN_PROFILES).join(', ')} or a path to a .json/.yaml file`);
+  }
+  try {
+    return await loadSimProfileFile(nameOrPath);
+  } catch (error) {
+    throw new CliError(`cannot load profile: ${(error as Error).message}`);
+  }
+}
+
+function parseNumber(value: string, flag: string, limits: { integer?: boolean; min?: number; max?: number }): number {
+  const n = Number(value);
+  const ok = value.trim() !== '' && Number.isFinite(n) && (!limits.integer || Number.isInteger(n))
+    && (limits.min === undefined || n >= limits.min) && (limits.max === undefined || n <= limits.max);
+  if (!ok) {
+    const range = `${limits.min ?? '-∞'}…${limits.max ?? '∞'}`;
+    throw new CliError(`${flag} must be ${limits.integer ? 'an integer' : 'a number'} in ${range}, got "${value}"`);
+  }
+  return n;
+}
+
+function parseSpeed(value: string): number {
+  const speed = Number(value);
+  if (!(Number.isFinite(speed) && speed > 0)) throw new CliError(`--speed must be a number above 0 (e.g. 10), got "${value}"`);
+  return speed;
+}
+
+function parseRate(value: string | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : parseNumber(value, flag, { min: 0, max: 1 });
+}
