@@ -92,7 +92,7 @@ function setupTable(summary: LoadTestSummary): string {
   ];
   if (counters) {
     const rate = counters.evalDurationMs > 0 ? (counters.evalCount / counters.evalDurationMs) * 1000 : undefined;
-    rows.push(['Server counters', `${counters.requests} requests reported eval_count ${counters.evalCount} tokens in ${(counters.evalDurationMs / 1000).toFixed(1)} s of decode (${num(rate)} tokens/s per request, server time), prompt ${counters.promptEvalCount} tokens`]);
+    rows.push(['Server counters', `${counters.requests} requests reported ${counters.evalCount} output tokens (eval_count) in ${(counters.evalDurationMs / 1000).toFixed(1)} s of decode (eval_duration): ${num(rate)} tokens/s per stream in server time; ${counters.promptEvalCount} prompt tokens`]);
   }
   return `<table class="setup">${rows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
 }

@@ -103,7 +103,8 @@ export function lineChart(spec: LineChartSpec): string {
   if (reference) {
     const y = yOf(reference.y);
     parts.push(`<line x1="${frame.left}" x2="${frame.left + frame.plotWidth}" y1="${y}" y2="${y}" stroke="#b00" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${frame.left + frame.plotWidth - 4}" y="${y - 4}" text-anchor="end" font-size="10" fill="#b00">${escapeXml(reference.label)}</text>`);
+    // Label at the left end: the lowest level (left) is the one least likely to sit near the time-out.
+    parts.push(`<text x="${frame.left + 4}" y="${y - 4}" font-size="10" fill="#b00">${escapeXml(reference.label)}</text>`);
   }
   spec.series.forEach((s, si) => {
     // Offset series sideways a little so error bars of equal x do not hide each other.
