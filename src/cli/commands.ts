@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerBenchCommand } from './bench.command.js';
 import { registerConfigCommand } from './config.command.js';
 import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
@@ -7,5 +8,6 @@ import { registerSimCommand } from './sim.command.js';
 export function registerCommands(program: Command): void {
   registerConfigCommand(program);
   registerLoadtestCommand(program);
+  registerBenchCommand(program);
   registerSimCommand(program);
 }

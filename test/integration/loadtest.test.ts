@@ -1,4 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/program.js';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { runLoadTest } from '../../src/lab/loadtest/run-load-test.js';
@@ -136,5 +140,29 @@ describe('runLoadTest', () => {
     expect(result.setup).toMatchObject({ timeScale: 1000, timeScaleSource: 'x-sim-speed', levels: [200] });
     expect(result.records).toHaveLength(20);
     expect(result.records.every((r) => r.timeScale === 1000 && r.level === 200 && r.mode === 'open' && r.timeoutMs === 300_000)).toBe(true);
+  });
+});
+
+describe('flexi loadtest with bad input', () => {
+  it('prints how to fix an unreachable target, exits non-zero and still writes its files', async () => {
+    const port = await freePortWithNothingListening();
+    const dir = mkdtempSync(join(tmpdir(), 'flexi-lt-bad-'));
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      await runCli(['node', 'flexi', 'loadtest', '--url', `http://127.0.0.1:${port}`, '--models', 'a', '--out', dir, '--json']);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
+    expect(stderr).toMatch(/flexi: cannot reach http:\/\/127\.0\.0\.1:\d+ .*check --url/);
+    expect(existsSync(join(dir, 'requests.jsonl'))).toBe(true);
+    expect(existsSync(join(dir, 'report.html'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).fatalError).toMatch(/cannot reach/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -70,6 +70,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: LoadTestHooks
   await runner.run();
   setup.finishedAt = new Date().toISOString();
   setup.serverCounters = sumServerCounters(runner.records);
+  const lag = pacingWarning(runner.records, timeScale);
+  if (lag) warnings.push(lag);
   if (options.dispatcher === undefined) await dispatcher.close();
   return { setup, records: runner.records, aborted: runner.aborted, fatalError: runner.fatalError, warnings };
 }
@@ -186,4 +188,21 @@ function sumServerCounters(records: LoadTestRecord[]): LoadTestSetup['serverCoun
     promptEvalCount: sum((r) => r.server?.promptEvalCount),
     promptEvalDurationMs: sum((r) => r.server?.promptEvalDurationMs),
   };
+}
+
+/**
+ * With a time scale (a fast simulator), timer and event-loop delays are multiplied too. When the
+ * decode rate seen on the stream falls well below the rate the server reports for the same
+ * requests, the reported times are inflated: say so rather than publish them silently.
+ */
+function pacingWarning(records: LoadTestRecord[], timeScale: number): string | undefined {
+  if (timeScale <= 1) return undefined;
+  const ratios = records.filter((r) => r.ok && !r.warmup && r.server?.evalCount && r.server.evalDurationMs && r.tpotMs && r.tpotMs > 0)
+    .map((r) => (1000 / r.tpotMs!) / ((r.server!.evalCount! / r.server!.evalDurationMs!) * 1000))
+    .sort((a, b) => a - b);
+  if (ratios.length === 0) return undefined;
+  const median = ratios[Math.floor(ratios.length / 2)]!;
+  if (median >= 0.75) return undefined;
+  return `the stream decoded at ${(median * 100).toFixed(0)} % of the rate the server reports (median): at time scale ×${timeScale} `
+    + 'timer and event-loop delays are magnified, so measured times are inflated; rerun the target at a lower speed';
 }
