@@ -71,7 +71,11 @@ export function renderTable(summary: LoadTestSummary): string {
     pooled.push(row);
   }
   out.push(pad(pooled));
-  out.push('', '† some requests timed out (counted at the time waited, as in the paper)   * some requests failed (left out; see errors)');
+  const legend = [
+    ...(summary.cells.some((c) => c.errors.timeout > 0) ? ['† some requests timed out (counted at the time waited, as in the paper)'] : []),
+    ...(summary.cells.some((c) => c.requests - c.ok - c.errors.timeout > 0) ? ['* some requests failed (left out; see errors)'] : []),
+  ];
+  if (legend.length > 0) out.push('', legend.join('   '));
   const errorLines = summary.models.filter((m) => m.ok < m.requests).map((m) => {
     const kinds = ERROR_KINDS.filter((k) => m.errors[k] > 0).map((k) => `${k} ${m.errors[k]}`).join(', ');
     return `  ${m.model} @ ${levelHeader(summary, m.level)}: ${m.requests - m.ok}/${m.requests} failed (${kinds})`;
