@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { registerBenchCommand } from './bench.command.js';
 import { registerConfigCommand } from './config.command.js';
 import { registerKeysCommand } from './keys.command.js';
 import { registerServeCommand } from './serve.command.js';
+import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
@@ -9,5 +11,7 @@ export function registerCommands(program: Command): void {
   registerConfigCommand(program);
   registerKeysCommand(program);
   registerServeCommand(program);
+  registerLoadtestCommand(program);
+  registerBenchCommand(program);
   registerSimCommand(program);
 }
