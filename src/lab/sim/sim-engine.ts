@@ -1,31 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTick } from 'node:timers/promises';
 import { toCanonicalModelName } from '../../core/model-name.js';
 import { createRng, type Rng } from './prng.js';
 import { prefillMs, tokenDelayMs } from './performance.js';
 import type { SimModelProfile, SimProfile } from './profile.js';
-
-/** A request was refused because a queue is full (Ollama answers 503). */
-export class SimBusyError extends Error {
-  constructor(message = 'server busy, please try again.  maximum pending requests exceeded') {
-    super(message);
-    this.name = 'SimBusyError';
-  }
-}
-
-/** A model can never fit the node's memory, even with every other model evicted. */
-export class SimMemoryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SimMemoryError';
-  }
-}
-
-export type SimFaultKind = 'error' | 'hang' | 'drop' | 'garbage';
-export const SIM_FAULT_KINDS: readonly SimFaultKind[] = ['error', 'hang', 'drop', 'garbage'];
-
-/** `waiting`: a request wants it but it does not fit yet (holds no memory). */
-type ModelStatus = 'unloaded' | 'waiting' | 'loading' | 'loaded';
+import {
+  SimBusyError, SimMemoryError, abortable, paceTokens, round, sleepReal, type SimCounters, type SimFaultKind, type SimInfo, type ModelStatus,
+} from './sim-state.js';
 
 interface SlotWaiter {
   resolve(): void;
@@ -50,15 +30,6 @@ interface ModelState {
   loads: number;
   evictions: number;
   completed: number;
-}
-
-export interface SimCounters {
-  requests: number;
-  completed: number;
-  /** Requests whose client went away before the answer was complete. */
-  disconnects: number;
-  rejected: number;
-  faults: Record<SimFaultKind, number>;
 }
 
 export interface SimEngineOptions {
@@ -203,27 +174,16 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
    */
   async *decode(lease: SimLease, count: number, signal: AbortSignal): AsyncGenerator<number> {
     const state = this.getState(lease.model.name);
-    let dueMs = performance.now();
-    let burst = 0;
-    for (let i = 0; i < count; i++) {
+    yield* paceTokens(count, this.speed, signal, () => {
       const delayMs = tokenDelayMs(lease.model, state.running);
       lease.evalMs += delayMs;
-      dueMs += delayMs / this.speed;
-      const waitMs = dueMs - performance.now();
-      if (waitMs >= 1) {
-        burst = 0;
-        await this.sleepReal(waitMs, signal);
-      } else if (++burst % 32 === 0) {
-        await nextTick();
-      }
-      signal.throwIfAborted();
-      yield i;
-    }
+      return delayMs;
+    });
   }
 
   /** Simulated ms → a promise that waits the scaled real time. */
   sleep(simulatedMs: number, signal: AbortSignal): Promise<void> {
-    return this.sleepReal(simulatedMs / this.speed, signal);
+    return sleepReal(simulatedMs / this.speed, signal);
   }
 
   /** Real elapsed ms → simulated ms. */
@@ -459,66 +419,4 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   private wakeMemoryWaiters(): void {
     for (const wake of [...this.memoryWaiters]) wake();
   }
-
-  private sleepReal(ms: number, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    if (ms <= 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-/** GET /sim/info: the node's state, for load tests and schedulers that want to see inside. */
-export interface SimInfo {
-  profile: string;
-  speed: number;
-  seed: number;
-  memory: { budget_gb: number; used_gb: number; free_gb: number };
-  load_queue: number;
-  counters: SimCounters;
-  models: Array<{
-    name: string;
-    status: ModelStatus;
-    size_gb: number;
-    slots: number;
-    in_flight: number;
-    queued: number;
-    waiting_for_load: number;
-    decode_tokens_per_second: number;
-    expires_at: string | null;
-    loads: number;
-    evictions: number;
-    completed: number;
-  }>;
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
