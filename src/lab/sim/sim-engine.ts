@@ -59,7 +59,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   readonly speed: number;
   readonly seed: number;
   readonly counters: SimCounters = {
-    requests: 0, completed: 0, disconnects: 0, rejected: 0, faults: { error: 0, hang: 0, drop: 0, garbage: 0 },
+    requests: 0, completed: 0, disconnects: 0, rejected: 0, pacedStreams: 0, pacingLagMs: 0, faults: { error: 0, hang: 0, drop: 0, garbage: 0 },
   };
   private readonly models = new Map<string, ModelState>();
   private readonly memoryWaiters = new Set<() => void>();
@@ -178,6 +178,9 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
       const delayMs = tokenDelayMs(lease.model, state.running);
       lease.evalMs += delayMs;
       return delayMs;
+    }, (lateRealMs) => {
+      this.counters.pacedStreams++;
+      this.counters.pacingLagMs += lateRealMs * this.speed;
     });
   }
 
@@ -229,7 +232,15 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
       seed: this.seed,
       memory: { budget_gb: this.profile.memoryGb, used_gb: round(used), free_gb: round(this.profile.memoryGb - used) },
       load_queue: this.loadQueueLength,
-      counters: structuredClone(this.counters),
+      counters: {
+        requests: this.counters.requests,
+        completed: this.counters.completed,
+        disconnects: this.counters.disconnects,
+        rejected: this.counters.rejected,
+        faults: { ...this.counters.faults },
+        paced_streams: this.counters.pacedStreams,
+        mean_pacing_lag_ms: this.counters.pacedStreams === 0 ? 0 : round(this.counters.pacingLagMs / this.counters.pacedStreams),
+      },
       models: [...this.models.values()].map((state) => ({
         name: state.profile.name,
         status: state.status,

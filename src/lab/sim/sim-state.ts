@@ -30,6 +30,9 @@ export interface SimCounters {
   /** Requests whose client went away before the answer was complete. */
   disconnects: number;
   rejected: number;
+  /** Streams paced to the end, and how late their last token was in total (simulated ms). */
+  pacedStreams: number;
+  pacingLagMs: number;
   faults: Record<SimFaultKind, number>;
 }
 
@@ -40,7 +43,8 @@ export interface SimInfo {
   seed: number;
   memory: { budget_gb: number; used_gb: number; free_gb: number };
   load_queue: number;
-  counters: SimCounters;
+  /** mean_pacing_lag_ms: how late streams finished on average (simulated ms); large values mean --speed is too high for this machine. */
+  counters: Omit<SimCounters, 'pacedStreams' | 'pacingLagMs'> & { paced_streams: number; mean_pacing_lag_ms: number };
   models: Array<{
     name: string;
     status: ModelStatus;
@@ -99,8 +103,11 @@ export function sleepReal(ms: number, signal: AbortSignal): Promise<void> {
  * Yields 0…count−1, each after `nextDelayMs()` simulated ms scaled by `speed`. When timers fire
  * late (high speed, busy event loop) the next tokens follow at once, so the average rate stays
  * right; every 32 back-to-back tokens yield to the event loop so other streams keep moving.
+ * `onDone` gets how late (real ms) the last token was: the sign that the speed is too high.
  */
-export async function* paceTokens(count: number, speed: number, signal: AbortSignal, nextDelayMs: () => number): AsyncGenerator<number> {
+export async function* paceTokens(
+  count: number, speed: number, signal: AbortSignal, nextDelayMs: () => number, onDone?: (lateRealMs: number) => void,
+): AsyncGenerator<number> {
   let dueMs = performance.now();
   let burst = 0;
   for (let i = 0; i < count; i++) {
@@ -115,4 +122,5 @@ export async function* paceTokens(count: number, speed: number, signal: AbortSig
     signal.throwIfAborted();
     yield i;
   }
+  onDone?.(Math.max(0, performance.now() - dueMs));
 }
