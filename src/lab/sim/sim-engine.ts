@@ -407,6 +407,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   private afterRelease(state: ModelState): void {
     state.lastUsedMs = Date.now();
     if (state.pending > 0 || state.status !== 'loaded') return;
+    this.clearExpiry(state);
     if (state.keepAliveMs === 0) {
       this.evict(state);
     } else if (state.keepAliveMs > 0) {
