@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadSimProfileFile, type SimProfile } from '../lab/sim/profile.js';
+import { calibrationRows, summarizeCalibration } from '../lab/sim/calibration.js';
 import { BUILTIN_PROFILES } from '../lab/sim/profiles.js';
 import { SIM_DEFAULT_PORT, startSimServer } from '../lab/sim/sim-server.js';
 import { CliError } from './program.js';
@@ -14,6 +15,7 @@ interface SimOptions {
   errorRate?: string;
   hangRate?: string;
   dropRate?: string;
+  calibration?: boolean;
   json?: boolean;
 }
 
@@ -29,9 +31,14 @@ export function registerSimCommand(program: Command): void {
     .option('--error-rate <p>', 'share of requests answered 500 (0–1)')
     .option('--hang-rate <p>', 'share of requests never answered (0–1)')
     .option('--drop-rate <p>', 'share of requests whose connection drops mid-stream (0–1)')
-    .option('--json', 'print the start-up line as JSON')
+    .option('--calibration', "print the profile's fit to the paper's Appendix A (1/10/30 CQ) and exit")
+    .option('--json', 'print JSON (the start-up line, or the calibration rows)')
     .action(async (options: SimOptions) => {
       const profile = await resolveProfile(options.profile);
+      if (options.calibration) {
+        printCalibration(profile, options.json === true);
+        return;
+      }
       const sim = await startSimServer({
         host: options.host,
         port: parseNumber(options.port, '--port', { integer: true, min: 0, max: 65535 }),
@@ -65,6 +72,30 @@ export function registerSimCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+function printCalibration(profile: SimProfile, json: boolean): void {
+  const rows = calibrationRows(profile);
+  if (rows.length === 0) throw new CliError(`profile ${profile.name} has none of the paper's models; nothing to compare`);
+  if (json) {
+    const out = rows.map((row) => ({
+      model: row.model, prompt: row.prompt, concurrent_queries: row.concurrency,
+      paper_mean_s: row.paperSeconds, sim_mean_s: Math.round(row.simSeconds * 10) / 10,
+    }));
+    process.stdout.write(`${JSON.stringify({ profile: profile.name, rows: out }, null, 2)}\n`);
+    return;
+  }
+  const lines = [`${profile.name}: mean end-to-end seconds per request, paper / sim (mean over the five prompts; 300 = client time-out)`];
+  lines.push(`${'model'.padEnd(16)}${['1 CQ', '10 CQ', '30 CQ'].map((h) => h.padStart(16)).join('')}`);
+  for (const summary of summarizeCalibration(rows)) {
+    const cells = [1, 10, 30].map((cq) => `${fmt(summary.paper[cq])} / ${fmt(summary.sim[cq])}`.padStart(16));
+    lines.push(`${summary.model.padEnd(16)}${cells.join('')}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function fmt(value: number | undefined): string {
+  return value === undefined ? '–' : value.toFixed(1);
 }
 
 async function resolveProfile(nameOrPath: string): Promise<SimProfile> {

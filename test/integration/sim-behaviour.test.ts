@@ -119,6 +119,14 @@ describe('memory budget', () => {
     expect(info.memory.used_gb).toBe(8);
   });
 
+  it('unloads a model when its keep_alive runs out (in simulated time)', async () => {
+    const sim = await start({ speed: 1000 });
+    await fetch(`${sim.url}/api/generate`, { method: 'POST', body: '{"model":"fast","keep_alive":"5s"}' });
+    expect(model(sim.state.info(), 'fast').expires_at).not.toBeNull();
+    const info = await sim.state.waitFor((i) => model(i, 'fast').status === 'unloaded');
+    expect(model(info, 'fast').evictions).toBe(0);
+  });
+
   it('never evicts a busy model: the request for the other model waits', async () => {
     const sim = await start();
     const holder = await holdSlow(sim);

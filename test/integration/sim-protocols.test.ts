@@ -117,6 +117,11 @@ describe('Ollama protocol', () => {
   it('answers a weather question with a tool call whose arguments are an object', async () => {
     const reply = await ollama.chat({ model: 'tiny', messages: [{ role: 'user', content: 'What is the weather in Hagen?' }], tools: [weatherTool], stream: false });
     expect(reply.message.tool_calls?.[0]?.function).toEqual({ name: 'get_weather', arguments: { location: 'Hagen', days: expect.any(Number) } });
+    const names: string[] = [];
+    for await (const part of await ollama.chat({ model: 'tiny', messages: [{ role: 'user', content: 'weather?' }], tools: [weatherTool], stream: true })) {
+      for (const call of part.message.tool_calls ?? []) names.push(call.function.name);
+    }
+    expect(names).toEqual(['get_weather']);
   });
 
   it('emits valid JSON for format json', async () => {

@@ -40,7 +40,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'phi3', family: 'phi3', architecture: 'phi3', parameterSize: '4B', parameterCount: 4e9, contextLength: 4096,
       embeddingLength: 3072, license: 'MIT', sizeGb: 2.2, loadMs: 1900, ttftMs: 60, prefillTokensPerSecond: 4000,
-      decodeTokensPerSecond: 127, slots: 32, contention: { alpha: 0.17, exponent: 1 },
+      decodeTokensPerSecond: 127, slots: 32, contention: { alpha: 1.42, exponent: 0.3 },
     },
     oneCqSeconds: [4, 5, 3, 4, 4],
   },
@@ -48,7 +48,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'llama3', family: 'llama', architecture: 'llama', parameterSize: '8B', parameterCount: 8e9, contextLength: 8192,
       embeddingLength: 4096, license: 'model specific', sizeGb: 4.7, loadMs: 2900, ttftMs: 100, prefillTokensPerSecond: 3000,
-      decodeTokensPerSecond: 82, slots: 32, contention: { alpha: 0.4, exponent: 1 },
+      decodeTokensPerSecond: 82, slots: 32, contention: { alpha: 1.84, exponent: 0.5 },
     },
     oneCqSeconds: [14, 14, 13, 13, 8],
   },
@@ -56,7 +56,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'mistral', family: 'llama', architecture: 'llama', parameterSize: '7B', parameterCount: 7e9, contextLength: 32768,
       embeddingLength: 4096, license: 'Apache 2.0', capabilities: ['completion', 'tools'], sizeGb: 4.1, loadMs: 2600,
-      ttftMs: 100, prefillTokensPerSecond: 3000, decodeTokensPerSecond: 94, slots: 32, contention: { alpha: 0.4, exponent: 1 },
+      ttftMs: 100, prefillTokensPerSecond: 3000, decodeTokensPerSecond: 94, slots: 32, contention: { alpha: 2.78, exponent: 0.5 },
     },
     oneCqSeconds: [11, 12, 10, 11, 7],
   },
@@ -64,7 +64,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'gemma', family: 'gemma', architecture: 'gemma', parameterSize: '7B', parameterCount: 7e9, contextLength: 8192,
       embeddingLength: 3072, license: 'model specific', sizeGb: 5.0, loadMs: 3000, ttftMs: 120, prefillTokensPerSecond: 2800,
-      decodeTokensPerSecond: 77, slots: 32, contention: { alpha: 0.25, exponent: 1 },
+      decodeTokensPerSecond: 77, slots: 32, contention: { alpha: 1.3, exponent: 0.4 },
     },
     oneCqSeconds: [10, 9, 10, 10, 5],
   },
@@ -72,7 +72,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'llava', family: 'llama', architecture: 'llama', parameterSize: '13B', parameterCount: 13e9, contextLength: 32768,
       embeddingLength: 5120, license: 'Apache 2.0', capabilities: ['completion', 'vision'], sizeGb: 8.0, loadMs: 4200,
-      ttftMs: 150, prefillTokensPerSecond: 1800, decodeTokensPerSecond: 60, slots: 32, contention: { alpha: 0.22, exponent: 1 },
+      ttftMs: 150, prefillTokensPerSecond: 1800, decodeTokensPerSecond: 60, slots: 32, contention: { alpha: 1.02, exponent: 0.4 },
     },
     oneCqSeconds: [8, 14, 6, 13, 7],
   },
@@ -80,7 +80,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'mixtral', family: 'llama', architecture: 'llama', parameterSize: '176B', parameterCount: 176e9, contextLength: 8192,
       embeddingLength: 6144, license: 'Apache 2.0', capabilities: ['completion', 'tools'], sizeGb: 80, loadMs: 33000,
-      ttftMs: 700, prefillTokensPerSecond: 300, decodeTokensPerSecond: 11, slots: 32, contention: { alpha: 0.7, exponent: 1 },
+      ttftMs: 700, prefillTokensPerSecond: 300, decodeTokensPerSecond: 11, slots: 32, contention: { alpha: 0.36, exponent: 1 },
     },
     oneCqSeconds: [76, 83, 59, 56, 21],
   },
@@ -88,7 +88,7 @@ const PAPER_MODELS: PaperModel[] = [
     base: {
       name: 'dbrx', family: 'dbrx', architecture: 'dbrx', parameterSize: '132B', parameterCount: 132e9, contextLength: 32768,
       embeddingLength: 6144, license: 'model specific', sizeGb: 74, loadMs: 30600, ttftMs: 700, prefillTokensPerSecond: 300,
-      decodeTokensPerSecond: 11, slots: 32, contention: { alpha: 0.7, exponent: 1 },
+      decodeTokensPerSecond: 11, slots: 32, contention: { alpha: 1.22, exponent: 0.7 },
     },
     oneCqSeconds: [61, 66, 46, 41, 26],
   },
@@ -97,7 +97,7 @@ const PAPER_MODELS: PaperModel[] = [
       name: 'command-r-plus', family: 'command-r', architecture: 'command-r', parameterSize: '104B', parameterCount: 104e9,
       contextLength: 131072, embeddingLength: 12288, license: 'model specific', capabilities: ['completion', 'tools'],
       sizeGb: 59, loadMs: 24600, ttftMs: 900, prefillTokensPerSecond: 250, decodeTokensPerSecond: 5, slots: 32,
-      contention: { alpha: 0.7, exponent: 1 },
+      contention: { alpha: 0.36, exponent: 1 },
     },
     oneCqSeconds: [106, 110, 101, 80, 21],
   },

@@ -1,31 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { setImmediate as nextTick } from 'node:timers/promises';
 import { toCanonicalModelName } from '../../core/model-name.js';
 import { createRng, type Rng } from './prng.js';
 import { prefillMs, tokenDelayMs } from './performance.js';
 import type { SimModelProfile, SimProfile } from './profile.js';
-
-/** A request was refused because a queue is full (Ollama answers 503). */
-export class SimBusyError extends Error {
-  constructor(message = 'server busy, please try again.  maximum pending requests exceeded') {
-    super(message);
-    this.name = 'SimBusyError';
-  }
-}
-
-/** A model can never fit the node's memory, even with every other model evicted. */
-export class SimMemoryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SimMemoryError';
-  }
-}
-
-export type SimFaultKind = 'error' | 'hang' | 'drop' | 'garbage';
-export const SIM_FAULT_KINDS: readonly SimFaultKind[] = ['error', 'hang', 'drop', 'garbage'];
-
-/** `waiting`: a request wants it but it does not fit yet (holds no memory). */
-type ModelStatus = 'unloaded' | 'waiting' | 'loading' | 'loaded';
+import {
+  SimBusyError, SimMemoryError, abortable, paceTokens, round, sleepReal, type SimCounters, type SimFaultKind, type SimInfo, type ModelStatus,
+} from './sim-state.js';
 
 interface SlotWaiter {
   resolve(): void;
@@ -50,15 +30,6 @@ interface ModelState {
   loads: number;
   evictions: number;
   completed: number;
-}
-
-export interface SimCounters {
-  requests: number;
-  completed: number;
-  /** Requests whose client went away before the answer was complete. */
-  disconnects: number;
-  rejected: number;
-  faults: Record<SimFaultKind, number>;
 }
 
 export interface SimEngineOptions {
@@ -88,7 +59,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   readonly speed: number;
   readonly seed: number;
   readonly counters: SimCounters = {
-    requests: 0, completed: 0, disconnects: 0, rejected: 0, faults: { error: 0, hang: 0, drop: 0, garbage: 0 },
+    requests: 0, completed: 0, disconnects: 0, rejected: 0, pacedStreams: 0, pacingLagMs: 0, faults: { error: 0, hang: 0, drop: 0, garbage: 0 },
   };
   private readonly models = new Map<string, ModelState>();
   private readonly memoryWaiters = new Set<() => void>();
@@ -203,27 +174,19 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
    */
   async *decode(lease: SimLease, count: number, signal: AbortSignal): AsyncGenerator<number> {
     const state = this.getState(lease.model.name);
-    let dueMs = performance.now();
-    let burst = 0;
-    for (let i = 0; i < count; i++) {
+    yield* paceTokens(count, this.speed, signal, () => {
       const delayMs = tokenDelayMs(lease.model, state.running);
       lease.evalMs += delayMs;
-      dueMs += delayMs / this.speed;
-      const waitMs = dueMs - performance.now();
-      if (waitMs >= 1) {
-        burst = 0;
-        await this.sleepReal(waitMs, signal);
-      } else if (++burst % 32 === 0) {
-        await nextTick();
-      }
-      signal.throwIfAborted();
-      yield i;
-    }
+      return delayMs;
+    }, (lateRealMs) => {
+      this.counters.pacedStreams++;
+      this.counters.pacingLagMs += lateRealMs * this.speed;
+    });
   }
 
   /** Simulated ms → a promise that waits the scaled real time. */
   sleep(simulatedMs: number, signal: AbortSignal): Promise<void> {
-    return this.sleepReal(simulatedMs / this.speed, signal);
+    return sleepReal(simulatedMs / this.speed, signal);
   }
 
   /** Real elapsed ms → simulated ms. */
@@ -269,7 +232,15 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
       seed: this.seed,
       memory: { budget_gb: this.profile.memoryGb, used_gb: round(used), free_gb: round(this.profile.memoryGb - used) },
       load_queue: this.loadQueueLength,
-      counters: structuredClone(this.counters),
+      counters: {
+        requests: this.counters.requests,
+        completed: this.counters.completed,
+        disconnects: this.counters.disconnects,
+        rejected: this.counters.rejected,
+        faults: { ...this.counters.faults },
+        paced_streams: this.counters.pacedStreams,
+        mean_pacing_lag_ms: this.counters.pacedStreams === 0 ? 0 : round(this.counters.pacingLagMs / this.counters.pacedStreams),
+      },
       models: [...this.models.values()].map((state) => ({
         name: state.profile.name,
         status: state.status,
@@ -436,6 +407,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   private afterRelease(state: ModelState): void {
     state.lastUsedMs = Date.now();
     if (state.pending > 0 || state.status !== 'loaded') return;
+    this.clearExpiry(state);
     if (state.keepAliveMs === 0) {
       this.evict(state);
     } else if (state.keepAliveMs > 0) {
@@ -459,66 +431,4 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   private wakeMemoryWaiters(): void {
     for (const wake of [...this.memoryWaiters]) wake();
   }
-
-  private sleepReal(ms: number, signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted();
-    if (ms <= 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-}
-
-/** GET /sim/info: the node's state, for load tests and schedulers that want to see inside. */
-export interface SimInfo {
-  profile: string;
-  speed: number;
-  seed: number;
-  memory: { budget_gb: number; used_gb: number; free_gb: number };
-  load_queue: number;
-  counters: SimCounters;
-  models: Array<{
-    name: string;
-    status: ModelStatus;
-    size_gb: number;
-    slots: number;
-    in_flight: number;
-    queued: number;
-    waiting_for_load: number;
-    decode_tokens_per_second: number;
-    expires_at: string | null;
-    loads: number;
-    evictions: number;
-    completed: number;
-  }>;
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

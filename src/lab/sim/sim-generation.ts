@@ -1,4 +1,5 @@
-import { SimBusyError, SimMemoryError, type SimLease } from './sim-engine.js';
+import type { SimLease } from './sim-engine.js';
+import { SimBusyError, SimMemoryError } from './sim-state.js';
 import { SimHttpError, type SimRequestContext } from './sim-http.js';
 import type { SimReply } from './sim-reply.js';
 

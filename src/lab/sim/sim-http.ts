@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SimEngine, SimFaultKind } from './sim-engine.js';
+import type { SimEngine } from './sim-engine.js';
+import type { SimFaultKind } from './sim-state.js';
 
 /** An error answered before the first byte, in the protocol of the route that raised it. */
 export class SimHttpError extends Error {

@@ -7,7 +7,8 @@ import {
 } from './ollama-routes.js';
 import { handleChatCompletions, handleCompletions, handleEmbeddings, handleGetModel, handleListModels } from './openai-routes.js';
 import { wasDropped } from './sim-generation.js';
-import { SimEngine, SIM_FAULT_KINDS, type SimFaultKind } from './sim-engine.js';
+import { SimEngine } from './sim-engine.js';
+import { SIM_FAULT_KINDS, type SimFaultKind } from './sim-state.js';
 import { SimHttpError, readJsonBody, sendError, sendJson, type SimRequestContext } from './sim-http.js';
 import type { SimFaults, SimProfile } from './profile.js';
 import { PAPER_SERVER_B } from './profiles.js';
