@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../../../test/helpers/gguf-writer.js';
 import { FlexiError } from '../../core/errors.js';
 import type { ChatEvent, ChatRequest } from '../../core/types.js';
-import { EmbeddedBackend, type EmbeddedBackendOptions } from './embedded.backend.js';
+import { loadConfig } from '../../config/load.js';
+import { createEmbeddedBackend, EmbeddedBackend, type EmbeddedBackendOptions } from './embedded.backend.js';
 import type { Timers } from './model-residency.js';
 
 // Created at collection time: describe blocks build their backends before beforeAll runs.
@@ -77,6 +78,18 @@ describe('EmbeddedBackend model files', () => {
     expect(details.modelInfo?.['general.architecture']).toBe('llama');
     expect(details.modelInfo?.['llama.embedding_length']).toBe(64);
     expect(details.modelInfo?.['general.parameter_count']).toBe(120640);
+  });
+
+  it('is built from a node and the embedded config section', async () => {
+    const config = loadConfig({ fileText: `embedded:\n  context_size: 512\n  threads: 2\nnodes:\n  - {name: local, type: embedded, models_dir: ${JSON.stringify(dir)}, slots: 3}\n` });
+    const backend = createEmbeddedBackend(config.nodes![0]!, config);
+    expect(backend).toMatchObject({ name: 'local', type: 'embedded', modelsDir: dir, threads: 2 });
+    const health = await backend.health();
+    expect(health.ok).toBe(true);
+    expect(health.version).toContain('node-llama-cpp');
+    const missing = createEmbeddedBackend({ name: 'x', type: 'embedded', models_dir: join(dir, 'absent') }, config);
+    expect((await missing.health()).ok).toBe(false);
+    expect(await missing.listModels()).toEqual([]);
   });
 
   it('answers model_not_found for a model that has no file', async () => {
