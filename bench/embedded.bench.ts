@@ -10,7 +10,7 @@
  * reuse the concurrency measurement.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaCompletion, TokenBias } from 'node-llama-cpp';
 import { writeTinyLlamaGguf } from '../test/helpers/gguf-writer.js';
@@ -22,11 +22,14 @@ export interface AggregateResult {
   tokens: number;
   seconds: number;
   tokensPerSecond: number;
+  /** Process CPU time per token: robust where other processes share the cores. */
+  cpuMsPerToken: number;
 }
 
 /** Runs `concurrency` replies at once (or one after another) and returns tokens per wall second. */
 export async function measureAggregate(generateOne: (index: number) => Promise<number>, concurrency: number, sequential = false): Promise<AggregateResult> {
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   let tokens = 0;
   if (sequential) {
     for (let i = 0; i < concurrency; i++) tokens += await generateOne(i);
@@ -34,7 +37,8 @@ export async function measureAggregate(generateOne: (index: number) => Promise<n
     tokens = (await Promise.all(Array.from({ length: concurrency }, (_, i) => generateOne(i)))).reduce((a, b) => a + b, 0);
   }
   const seconds = (performance.now() - start) / 1000;
-  return { concurrency, tokens, seconds, tokensPerSecond: tokens / seconds };
+  const cpu = process.cpuUsage(cpuStart);
+  return { concurrency, tokens, seconds, tokensPerSecond: tokens / seconds, cpuMsPerToken: (cpu.user + cpu.system) / 1000 / tokens };
 }
 
 export interface EmbeddedBenchOptions {
@@ -133,10 +137,12 @@ function printReport(report: EmbeddedBenchReport, tokensPerReply: number): void 
     `| RSS per loaded model (measured) | ${mb(report.rssPerModelBytes)} |`,
     `| memory estimate used for the budget | ${mb(report.estimatedModelBytes)} |`,
     '',
-    '| streams | batched tok/s | one after another tok/s | speed-up |',
-    '|---|---|---|---|',
+    '| streams | batched tok/s | one after another tok/s | speed-up | batched CPU ms/token | one after another CPU ms/token |',
+    '|---|---|---|---|---|---|',
     ...report.aggregate.map(({ concurrency, batched, sequential }) =>
-      `| ${concurrency} | ${batched.tokensPerSecond.toFixed(0)} | ${sequential.tokensPerSecond.toFixed(0)} | ${(batched.tokensPerSecond / sequential.tokensPerSecond).toFixed(2)}× |`),
+      `| ${concurrency} | ${batched.tokensPerSecond.toFixed(0)} | ${sequential.tokensPerSecond.toFixed(0)} | ${(batched.tokensPerSecond / sequential.tokensPerSecond).toFixed(2)}× | ${batched.cpuMsPerToken.toFixed(2)} | ${sequential.cpuMsPerToken.toFixed(2)} |`),
+    '',
+    `load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores (tok/s is only meaningful on an otherwise idle machine)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
