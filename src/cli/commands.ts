@@ -5,6 +5,7 @@ import { registerKeysCommand } from './keys.command.js';
 import { registerServeCommand } from './serve.command.js';
 import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
+import { registerModelsCommand } from './models.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerLoadtestCommand(program);
   registerBenchCommand(program);
   registerSimCommand(program);
+  registerModelsCommand(program);
 }

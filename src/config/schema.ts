@@ -72,6 +72,14 @@ export const configSchema = z.object({
     flush_interval_ms: durationMs('Usage records are written in batches at this interval (and on shutdown).', 1000),
     batch_size: z.number().int().min(1).default(500).describe('Largest batch of usage records per write.'),
   }).strict().prefault({}).describe('Usage accounting.'),
+  embedded: z.object({
+    gpu: z.union([z.enum(['auto', 'cuda', 'vulkan', 'cpu']), z.literal(false)]).default('auto').describe('GPU for `embedded` nodes: `auto` uses a CUDA/Vulkan build when one is installed and falls back to CPU; `cuda`/`vulkan` require that build (see docs/embedded.md); `cpu` (or `false`) forces the CPU.'),
+    threads: z.number().int().min(0).max(256).default(0).describe('CPU threads per evaluation; 0 = automatic (1 on ≤ 2 cores, else half the cores, at most 8). More threads than cores make llama.cpp slower, not faster.'),
+    context_size: z.number().int().min(64).default(4096).describe('Context window per request slot, in tokens; capped at the model\'s training context.'),
+    default_slots: z.number().int().min(1).max(64).default(4).describe('Parallel request slots per loaded model when the node sets no `slots`. Requests beyond the slots wait in a FIFO.'),
+    keep_alive_seconds: z.number().int().default(300).describe('How long a model stays loaded after its last request when the request sets no keep_alive (Ollama semantics: 0 unloads after the reply, negative keeps it loaded).'),
+    memory_budget_bytes: z.number().int().min(0).default(0).describe('Largest total estimated memory (weights + KV cache) of the models an embedded node keeps loaded; idle models are unloaded to make room. 0 = 75% of the machine\'s RAM.'),
+  }).strict().prefault({}).describe('In-process llama.cpp engine (node-llama-cpp) used by nodes of type `embedded`.'),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
   }).strict().prefault({}).describe('Logging.'),

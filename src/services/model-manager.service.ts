@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Backend } from '../backends/backend.js';
+import { modelNameFromFile, readGgufModelFile } from '../backends/embedded/gguf-metadata.js';
+import { FlexiError } from '../core/errors.js';
+import { toCanonicalModelName } from '../core/model-name.js';
+import type { ModelDetails, ModelInfo } from '../core/types.js';
+import { readNdjson } from '../lib/lines.js';
+
+export interface ModelManagerOptions {
+  /** Nodes whose models `list` and `show` report. */
+  backends: readonly Backend[];
+  /** Folders of GGUF files (embedded nodes); the first is where `pull` writes. */
+  modelsDirs: readonly string[];
+  fetch?: typeof fetch;
+}
+
+export interface ModelListEntry extends ModelInfo {
+  node: string;
+  loaded: boolean;
+}
+
+export interface ModelListResult {
+  models: ModelListEntry[];
+  /** Nodes that could not be asked, with the reason. */
+  errors: { node: string; message: string }[];
+}
+
+export interface PullProgress {
+  status: string;
+  completedBytes: number;
+  totalBytes?: number;
+}
+
+export interface PullOptions {
+  /** Expected SHA-256 of the file (hex); a mismatch deletes the download. */
+  sha256?: string;
+  /** File name to store as (`name.gguf`); default: the URL's last path segment. */
+  fileName?: string;
+  onProgress?: (progress: PullProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface PullResult {
+  name: string;
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Bytes that were already there from an interrupted pull. */
+  resumedFromBytes: number;
+}
+
+/**
+ * `hf:owner/repo/path/file.gguf` → the Hugging Face download URL (main branch); http(s) URLs
+ * pass through. Anything else is an invalid source.
+ */
+export function resolvePullSource(source: string): URL {
+  if (source.startsWith('hf:')) {
+    const parts = source.slice(3).split('/').filter(Boolean);
+    if (parts.length < 3) throw new FlexiError('invalid_request', `source: "${source}" must look like hf:owner/repo/file.gguf.`, { param: 'source' });
+    const [owner, repo, ...file] = parts;
+    return new URL(`https://huggingface.co/${owner}/${repo}/resolve/main/${file.map(encodeURIComponent).join('/')}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    throw new FlexiError('invalid_request', `source: "${source}" is neither an hf:owner/repo/file.gguf URI nor an http(s) URL.`, { param: 'source' });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new FlexiError('invalid_request', `source: only hf:, https: and http: sources are supported, got ${url.protocol}`, { param: 'source' });
+  }
+  return url;
+}
+
+/**
+ * Lists, shows, removes and downloads models. The CLI (`flexi models`) and later the admin API
+ * call this; list/show go through the Backend interface so every node type can take part.
+ */
+export class ModelManagerService {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: ModelManagerOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  async list(signal?: AbortSignal): Promise<ModelListResult> {
+    const models: ModelListEntry[] = [];
+    const errors: ModelListResult['errors'] = [];
+    await Promise.all(this.options.backends.map(async (backend) => {
+      try {
+        const [available, loaded] = await Promise.all([backend.listModels(signal), backend.loadedModels(signal)]);
+        const resident = new Set(loaded.map((model) => model.name));
+        for (const model of available) models.push({ ...model, node: backend.name, loaded: resident.has(model.name) });
+      } catch (error) {
+        errors.push({ node: backend.name, message: (error as Error).message });
+      }
+    }));
+    models.sort((a, b) => a.name.localeCompare(b.name) || a.node.localeCompare(b.node));
+    return { models, errors };
+  }
+
+  /** Details from the first node that has the model; throws model_not_found. */
+  async show(name: string, signal?: AbortSignal): Promise<ModelDetails & { node: string }> {
+    for (const backend of this.options.backends) {
+      try {
+        return { ...(await backend.showModel(name, signal)), node: backend.name };
+      } catch (error) {
+        if (!(error instanceof FlexiError && error.code === 'model_not_found')) throw error;
+      }
+    }
+    throw new FlexiError('model_not_found', `Model ${name} is on no configured node. \`flexi models list\` shows what is available.`, { param: 'model' });
+  }
+
+  /** Deletes a model's GGUF file from the model folders. */
+  async remove(name: string): Promise<{ name: string; path: string }> {
+    const wanted = toCanonicalModelName(name);
+    for (const dir of this.options.modelsDirs) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const file = names.find((candidate) => candidate.toLowerCase().endsWith('.gguf') && modelNameFromFile(candidate) === wanted);
+      if (file) {
+        const path = resolve(dir, file);
+        await rm(path);
+        return { name: wanted, path };
+      }
+    }
+    throw new FlexiError('model_not_found', `No file for ${name} in ${this.options.modelsDirs.join(', ')}.`, { param: 'model' });
+  }
+
+  /**
+   * Downloads a GGUF file into the first model folder: into `<file>.partial` (resumed with an HTTP
+   * Range request when a previous pull was interrupted), checked (GGUF header, optional SHA-256),
+   * then renamed into place, so a half-written file is never served as a model.
+   */
+  async pull(source: string, options: PullOptions = {}): Promise<PullResult> {
+    const url = resolvePullSource(source);
+    const fileName = options.fileName ?? decodeURIComponent(basename(url.pathname));
+    if (!/^[^/\\]+\.gguf$/i.test(fileName)) {
+      throw new FlexiError('invalid_request', `The file name "${fileName}" must end in .gguf; pass a file name for the download.`, { param: 'source' });
+    }
+    const dir = this.options.modelsDirs[0];
+    if (!dir) throw new FlexiError('invalid_request', 'No model folder is configured to pull into.');
+    await mkdir(dir, { recursive: true });
+    const target = resolve(dir, fileName);
+    if (await exists(target)) {
+      throw new FlexiError('conflict', `${target} already exists; remove it first with \`flexi models rm ${modelNameFromFile(target)}\`.`);
+    }
+    const partial = `${target}.partial`;
+    const resumedFromBytes = await this.download(url, partial, options);
+    const sizeBytes = (await stat(partial)).size;
+    options.onProgress?.({ status: 'verifying', completedBytes: sizeBytes, totalBytes: sizeBytes });
+    await verifyGguf(partial, source);
+    const sha256 = await sha256Of(partial);
+    if (options.sha256 && options.sha256.toLowerCase() !== sha256) {
+      await rm(partial, { force: true });
+      throw new FlexiError('invalid_request', `SHA-256 mismatch for ${fileName}: expected ${options.sha256.toLowerCase()}, got ${sha256}. The download was deleted.`, { param: 'sha256' });
+    }
+    await rename(partial, target);
+    options.onProgress?.({ status: 'success', completedBytes: sizeBytes, totalBytes: sizeBytes });
+    return { name: modelNameFromFile(target), path: target, sizeBytes, sha256, resumedFromBytes };
+  }
+
+  private async download(url: URL, partial: string, options: PullOptions): Promise<number> {
+    let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
+    const response = await this.fetch(url, {
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      redirect: 'follow',
+      signal: options.signal,
+    }).catch((error: unknown) => {
+      throw new FlexiError('backend_unavailable', `Cannot reach ${url.host}: ${(error as Error).message}`, { cause: error });
+    });
+    if (response.status === 416 && offset > 0) {
+      // The partial file is already whole (or the server disagrees about it): start over.
+      await response.body?.cancel();
+      await rm(partial, { force: true });
+      return this.download(url, partial, options);
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      throw new FlexiError(response.status === 404 ? 'model_not_found' : 'backend_error', `Download of ${url.href} failed: HTTP ${response.status} ${response.statusText}`);
+    }
+    const resumed = response.status === 206;
+    if (!resumed) offset = 0;
+    const length = Number(response.headers.get('content-length') ?? NaN);
+    const totalBytes = Number.isFinite(length) ? offset + length : undefined;
+    let completedBytes = offset;
+    options.onProgress?.({ status: 'downloading', completedBytes, totalBytes });
+    // Each chunk is written before the next is read, so a broken connection leaves every byte
+    // received on disk for the next pull to resume from.
+    const file = await open(partial, resumed ? 'a' : 'w');
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        await file.write(chunk);
+        completedBytes += chunk.length;
+        options.onProgress?.({ status: 'downloading', completedBytes, totalBytes });
+        options.signal?.throwIfAborted();
+      }
+    } catch (error) {
+      if (options.signal?.aborted) throw new FlexiError('client_closed_request', `Download of ${url.href} was cancelled at ${completedBytes} bytes; run the pull again to resume.`, { cause: error });
+      throw new FlexiError('backend_error', `Download of ${url.href} broke off at ${completedBytes} bytes (${(error as Error).message}); run the pull again to resume.`, { cause: error });
+    } finally {
+      await file.close();
+    }
+    if (totalBytes !== undefined && completedBytes !== totalBytes) {
+      throw new FlexiError('backend_error', `Download of ${url.href} ended after ${completedBytes} of ${totalBytes} bytes; run the pull again to resume.`);
+    }
+    return resumed ? offset : 0;
+  }
+
+  /** Asks an Ollama node to pull a model (POST /api/pull), streaming its progress. */
+  async pullOllama(baseUrl: string, model: string, options: Pick<PullOptions, 'onProgress' | 'signal'> = {}): Promise<void> {
+    const response = await this.fetch(new URL('/api/pull', baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream: true }),
+      signal: options.signal,
+    }).catch((error: unknown) => {
+      throw new FlexiError('backend_unavailable', `Cannot reach Ollama at ${baseUrl}: ${(error as Error).message}`, { cause: error });
+    });
+    if (!response.ok || !response.body) {
+      const text = await response.text().catch(() => '');
+      throw new FlexiError('backend_error', `Ollama at ${baseUrl} refused the pull: HTTP ${response.status} ${text.slice(0, 200)}`);
+    }
+    for await (const line of readNdjson(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>))) {
+      const event = line as { status?: string; error?: string; total?: number; completed?: number };
+      if (event.error) throw new FlexiError('backend_error', `Ollama at ${baseUrl}: ${event.error}`);
+      options.onProgress?.({ status: event.status ?? '', completedBytes: event.completed ?? 0, totalBytes: event.total });
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+async function verifyGguf(path: string, source: string): Promise<void> {
+  const handle = await open(path, 'r');
+  const magic = Buffer.alloc(4);
+  try {
+    await handle.read(magic, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  const problem = magic.toString('latin1') !== 'GGUF'
+    ? 'it does not start with the GGUF magic bytes'
+    : await readGgufModelFile(path).then(() => undefined, (error: Error) => error.message);
+  if (problem) {
+    await rm(path, { force: true });
+    throw new FlexiError('invalid_request', `${source} is not a GGUF model: ${problem}. The download was deleted.`, { param: 'source' });
+  }
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
