@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Backend } from './backends/backend.js';
-import type { Config } from './config/schema.js';
+import type { Config, NodeConfig } from './config/schema.js';
+import { systemClock } from './lib/clock.js';
+import { toCanonicalModelName } from './core/model-name.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { settingsFromConfig } from './scheduler/settings.js';
+import type { NodeInit } from './scheduler/node-state.js';
 import type { UsageSink } from './core/usage.js';
 import { Authenticator, type KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
@@ -8,11 +13,15 @@ import type { ReadinessCheck } from './http/system.route.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
+import { NodeMonitor } from './services/node-monitor.service.js';
+import { SchedulerDispatcher } from './services/scheduler-dispatcher.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 
 export interface AppDeps {
   config: Config;
   backends: Backend[];
+  /** The node configs behind `backends` (default `config.nodes`); slots and model restrictions come from here. */
+  nodes?: readonly NodeConfig[];
   keys?: KeyVerifier;
   usage?: UsageSink;
   dispatcher?: Dispatcher;
@@ -30,11 +39,22 @@ export interface App {
   inference: InferenceService;
   metrics: GatewayMetrics;
   dispatcher: Dispatcher;
+  /** The scheduler, unless `scheduler.enabled` is false or a dispatcher was injected. */
+  scheduler?: Scheduler;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
    */
   close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** Scheduler view of each node: configured slots (embedded nodes default to their slot count). */
+function schedulerNodes(backends: readonly Backend[], nodeConfigs: readonly NodeConfig[], config: Config): NodeInit[] {
+  return backends.map((backend) => {
+    const node = nodeConfigs.find((n) => n.name === backend.name);
+    const slots = node?.slots ?? (backend.type === 'embedded' ? config.embedded.default_slots : undefined);
+    return { name: backend.name, type: backend.type, configuredSlots: slots, allowedModels: node?.models?.map(toCanonicalModelName) };
+  });
 }
 
 function totalInFlight(dispatcher: Dispatcher): number {
@@ -46,15 +66,27 @@ function totalInFlight(dispatcher: Dispatcher): number {
 /** Builds the whole gateway without listening (tests call `app.server.inject` or `listen`). */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
+  const nodeConfigs = deps.nodes ?? config.nodes ?? [];
   const nodeModels = new Map<string, readonly string[]>();
-  for (const node of config.nodes ?? []) if (node.models) nodeModels.set(node.name, node.models);
+  for (const node of nodeConfigs) if (node.models) nodeModels.set(node.name, node.models);
+  const logError = deps.logError ?? (() => undefined);
+  let scheduler: Scheduler | undefined;
+  let monitor: NodeMonitor | undefined;
+  if (!deps.dispatcher && config.scheduler.enabled) {
+    scheduler = new Scheduler({ clock: systemClock, settings: settingsFromConfig(config), nodes: schedulerNodes(deps.backends, nodeConfigs, config) });
+    monitor = new NodeMonitor({
+      scheduler, backends: deps.backends, probeIntervalMs: config.scheduler.probe_interval_ms,
+      onProbeError: (node, error) => logError('node probe failed', { node, error: (error as Error).message }),
+    });
+  }
   const registry = new ModelRegistry({
     backends: deps.backends,
     aliases: config.models.aliases,
     nodeModels,
-    onNodeError: (node, error) => deps.logError?.('listing models failed', { node, error: (error as Error).message }),
+    onNodeError: (node, error) => logError('listing models failed', { node, error: (error as Error).message }),
+    onNodeListed: (node, models) => monitor?.onNodeListed(node, models),
   });
-  const dispatcher = deps.dispatcher ?? new DirectDispatcher();
+  const dispatcher = deps.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, deps.backends) : new DirectDispatcher());
   const metrics = new GatewayMetrics({ inFlight: () => dispatcher.inFlight(), defaultMetrics: deps.processMetrics ?? false });
   const inference = new InferenceService({
     registry,
@@ -77,9 +109,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metrics,
     readiness,
     webRoot: deps.webRoot,
-    logError: deps.logError ?? (() => undefined),
+    logError,
   });
   await registry.refresh();
+  if (monitor) {
+    await monitor.probeAll();
+    monitor.start();
+  }
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
   return {
@@ -88,8 +124,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     inference,
     metrics,
     dispatcher,
+    scheduler,
     async close(options = {}) {
       clearInterval(refreshTimer);
+      monitor?.stop();
       const closing = server.close();
       const deadline = performance.now() + (options.graceMs ?? 0);
       while (performance.now() < deadline && totalInFlight(dispatcher) > 0) {
@@ -97,6 +135,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       server.server.closeAllConnections();
       await closing;
+      scheduler?.close();
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
     },
   };

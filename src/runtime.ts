@@ -74,7 +74,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
   const app = await createApp({
-    config, backends, keys, usage, webRoot: webRoot(), processMetrics: true,
+    config, backends, nodes, keys, usage, webRoot: webRoot(), processMetrics: true,
     readiness: async () => {
       try {
         await store.db.selectFrom('api_keys').select('id').limit(1).execute();

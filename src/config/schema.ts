@@ -28,6 +28,8 @@ export const priorityClassSchema = z.object({
 }).strict();
 
 export const schedulerConfigSchema = z.object({
+  enabled: z.boolean().default(true).describe('Queue and place requests with the scheduler. `false` forwards at once to the least-busy node with no queue (a plain load balancer; for comparisons only).'),
+  probe_interval_ms: z.number().int().min(200).default(5000).describe('How often every node is probed for health and, for Ollama/sim/embedded nodes, for the models resident in memory (`/api/ps`).'),
   classes: z.array(priorityClassSchema).min(1).default([
     { name: 'interactive', max_wait_ms: 60_000 },
     { name: 'batch', max_wait_ms: 600_000 },

@@ -8,31 +8,36 @@ export interface Requester {
   subject: string;
   /** Scheduler priority class, e.g. `interactive` or `batch`. */
   priorityClass?: string;
+  /** Fair-share weight (from the role); default 1. */
   weight?: number;
+  /** Most requests this subject may run at once (from the role). */
+  maxConcurrent?: number;
 }
 
 export interface AcquireArgs {
   model: ModelEntry;
   requester: Requester;
-  /** Nodes that already failed this request before its first byte. */
-  exclude: ReadonlySet<string>;
   signal: AbortSignal;
   /** Called while the request waits (queue position, estimated wait). */
   onWaiting?: (info: { position: number; estimatedWaitMs?: number }) => void;
 }
 
 export interface ReleaseOutcome {
+  /** False only when the node failed (refused, 5xx, timeout): it counts against the node's health. */
   ok: boolean;
-  /** Whether any byte was produced (a failure before it may be retried elsewhere). */
-  firstByte: boolean;
 }
 
-/** The right to run one request on one node; released exactly once. */
+/** The right to run one request on one node; ended exactly once (release or retryElsewhere). */
 export interface NodeLease {
   readonly backend: Backend;
   /** Time spent waiting for the lease. */
   readonly queueMs: number;
   release(outcome: ReleaseOutcome): void;
+  /**
+   * The node failed before the first byte reached the client: ends this lease as failed and
+   * resolves to a lease on another node serving the model, or undefined when there is none.
+   */
+  retryElsewhere(): Promise<NodeLease | undefined>;
 }
 
 /** Picks a node for a request (and may make it wait). The scheduler implements this. */
@@ -51,9 +56,13 @@ export class DirectDispatcher implements Dispatcher {
   private rotation = 0;
 
   acquire(args: AcquireArgs): Promise<NodeLease> {
-    const candidates = args.model.nodes.filter((node) => !args.exclude.has(node.name));
+    return Promise.resolve(this.place(args, new Set()));
+  }
+
+  private place(args: AcquireArgs, exclude: ReadonlySet<string>): NodeLease {
+    const candidates = args.model.nodes.filter((node) => !exclude.has(node.name));
     if (candidates.length === 0) {
-      return Promise.reject(new FlexiError('backend_unavailable', `No other node serves '${args.model.name}'.`));
+      throw new FlexiError('backend_unavailable', `No node serving '${args.model.name}' is available.`);
     }
     let best: Backend | undefined;
     let bestCount = Infinity;
@@ -70,15 +79,21 @@ export class DirectDispatcher implements Dispatcher {
     const backend = best!;
     this.counts.set(backend.name, bestCount + 1);
     let released = false;
-    return Promise.resolve({
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.counts.set(backend.name, (this.counts.get(backend.name) ?? 1) - 1);
+    };
+    return {
       backend,
       queueMs: 0,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.counts.set(backend.name, (this.counts.get(backend.name) ?? 1) - 1);
+      release,
+      retryElsewhere: async () => {
+        release();
+        const tried = new Set(exclude).add(backend.name);
+        return candidates.length > 1 ? this.place(args, tried) : undefined;
       },
-    });
+    };
   }
 
   inFlight(): ReadonlyMap<string, number> {

@@ -46,11 +46,15 @@ export interface InferenceServiceOptions {
   retryBeforeFirstByte: boolean;
 }
 
-const RETRYABLE_BEFORE_FIRST_BYTE: ReadonlySet<string> = new Set(['backend_unavailable', 'backend_error', 'backend_timeout']);
+/** Failures that are the node's fault: they count against its health and may move the request. */
+const NODE_FAULTS: ReadonlySet<string> = new Set(['backend_unavailable', 'backend_error', 'backend_timeout']);
 
 type Invoke<R> = (backend: Backend, request: R, signal: AbortSignal) => AsyncIterable<ChatEvent>;
 
 export class InferenceService {
+  /** Requests already moved once (a request is retried at most once). */
+  private readonly retried = new WeakSet<RequestContext>();
+
   constructor(private readonly options: InferenceServiceOptions) {}
 
   startChat(request: ChatRequest, context: RequestContext): Promise<StartedGeneration> {
@@ -69,19 +73,18 @@ export class InferenceService {
   async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string }> {
     const entry = await this.options.registry.get(request.model);
     const req = { ...request, model: entry.name };
-    const exclude = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.acquire(entry, context, exclude);
+    let lease = await this.acquire(entry, context);
+    for (;;) {
       try {
         const result = await lease.backend.embed(req, context.signal);
-        lease.release({ ok: true, firstByte: true });
+        lease.release({ ok: true });
         this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
         return { ...result, model: entry.name, node: lease.backend.name };
       } catch (error) {
-        lease.release({ ok: false, firstByte: false });
-        const failure = toFlexiError(error);
-        if (this.shouldRetry(failure, attempt, entry, exclude, lease.backend.name, context)) {
-          exclude.add(lease.backend.name);
+        const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
+        const next = await this.retry(lease, failure, context);
+        if (next) {
+          lease = next;
           continue;
         }
         this.finishError(context, entry.name, lease, failure);
@@ -100,19 +103,18 @@ export class InferenceService {
   private async start<R extends { model: string }>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
     const entry = await this.options.registry.get(request.model);
     const req = { ...request, model: entry.name };
-    const exclude = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.acquire(entry, context, exclude);
+    let lease = await this.acquire(entry, context);
+    for (;;) {
       const iterator = invoke(lease.backend, req, context.signal)[Symbol.asyncIterator]();
       let first: IteratorResult<ChatEvent>;
       try {
         first = await iterator.next();
         if (first.done) throw new FlexiError('backend_error', `Node '${lease.backend.name}' ended the stream without output.`);
       } catch (error) {
-        lease.release({ ok: false, firstByte: false });
         const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
-        if (this.shouldRetry(failure, attempt, entry, exclude, lease.backend.name, context)) {
-          exclude.add(lease.backend.name);
+        const next = await this.retry(lease, failure, context);
+        if (next) {
+          lease = next;
           continue;
         }
         this.finishError(context, entry.name, lease, failure);
@@ -126,6 +128,24 @@ export class InferenceService {
         node: lease.backend.name,
         queueMs: lease.queueMs,
       };
+    }
+  }
+
+  /**
+   * After a failure before the first byte: a node fault moves the request to another node once
+   * (when enabled); anything else ends the lease. Returns the new lease, if any.
+   */
+  private async retry(lease: NodeLease, failure: FlexiError, context: RequestContext): Promise<NodeLease | undefined> {
+    const nodeFault = NODE_FAULTS.has(failure.code);
+    if (!nodeFault || context.signal.aborted || !this.options.retryBeforeFirstByte || this.retried.has(context)) {
+      lease.release({ ok: !nodeFault });
+      return undefined;
+    }
+    this.retried.add(context);
+    try {
+      return await lease.retryElsewhere();
+    } catch {
+      return undefined;
     }
   }
 
@@ -154,7 +174,7 @@ export class InferenceService {
         failure = new FlexiError('client_closed_request');
         void iterator.return?.();
       }
-      lease.release({ ok: !failure || failure.code === 'client_closed_request', firstByte: true });
+      lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
       if (done) {
         this.finish(context, model, lease, {
           status: 200, promptTokens: done.usage.promptTokens, completionTokens: done.usage.completionTokens, ttftMs,
@@ -165,19 +185,11 @@ export class InferenceService {
     }
   }
 
-  private acquire(entry: ModelEntry, context: RequestContext, exclude: ReadonlySet<string>): Promise<NodeLease> {
+  private acquire(entry: ModelEntry, context: RequestContext): Promise<NodeLease> {
     if (context.signal.aborted) return Promise.reject(new FlexiError('client_closed_request'));
     return this.options.dispatcher.acquire({
-      model: entry, requester: context.requester, exclude, signal: context.signal, onWaiting: context.onWaiting,
+      model: entry, requester: context.requester, signal: context.signal, onWaiting: context.onWaiting,
     });
-  }
-
-  private shouldRetry(
-    failure: FlexiError, attempt: number, entry: ModelEntry, exclude: ReadonlySet<string>, failedNode: string, context: RequestContext,
-  ): boolean {
-    if (!this.options.retryBeforeFirstByte || attempt > 0 || context.signal.aborted) return false;
-    if (!RETRYABLE_BEFORE_FIRST_BYTE.has(failure.code)) return false;
-    return entry.nodes.some((node) => node.name !== failedNode && !exclude.has(node.name));
   }
 
   private finish(

@@ -24,6 +24,8 @@ export interface ModelRegistryOptions {
   /** Minimum gap between on-demand refreshes triggered by unknown model names. */
   minOnDemandRefreshMs?: number;
   onNodeError?: (node: string, error: unknown) => void;
+  /** Each node's listing after a refresh (undefined when the node failed to answer). */
+  onNodeListed?: (node: string, models: readonly ModelInfo[] | undefined) => void;
 }
 
 /**
@@ -62,10 +64,12 @@ export class ModelRegistry {
       try {
         const models = await backend.listModels(AbortSignal.timeout(timeoutMs));
         this.nodeErrors.delete(backend.name);
+        this.options.onNodeListed?.(backend.name, models);
         return { backend, models };
       } catch (error) {
         this.nodeErrors.set(backend.name, error instanceof Error ? error.message : String(error));
         this.options.onNodeError?.(backend.name, error);
+        this.options.onNodeListed?.(backend.name, undefined);
         return { backend, models: [] as ModelInfo[] };
       }
     }));
