@@ -87,7 +87,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     onNodeListed: (node, models) => monitor?.onNodeListed(node, models),
   });
   const dispatcher = deps.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, deps.backends) : new DirectDispatcher());
-  const metrics = new GatewayMetrics({ inFlight: () => dispatcher.inFlight(), defaultMetrics: deps.processMetrics ?? false });
+  const metrics = new GatewayMetrics({
+    inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler!.snapshot()), defaultMetrics: deps.processMetrics ?? false,
+  });
   const inference = new InferenceService({
     registry,
     dispatcher,
@@ -104,7 +106,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
     auth: new Authenticator(config.auth.mode, deps.keys),
+    authMode: config.auth.mode,
     inference,
+    dispatcher,
+    scheduler,
     registry,
     metrics,
     readiness,

@@ -6,6 +6,7 @@ import { registerServeCommand } from './serve.command.js';
 import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
 import { registerModelsCommand } from './models.command.js';
+import { registerNodesCommand } from './nodes.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerBenchCommand(program);
   registerSimCommand(program);
   registerModelsCommand(program);
+  registerNodesCommand(program);
 }

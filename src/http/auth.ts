@@ -42,3 +42,14 @@ export class Authenticator {
     return { apiKeyId: verified.id, subject: `key:${verified.id}`, role: verified.role ?? undefined };
   }
 }
+
+/**
+ * Whether a principal may use the admin API. Until roles exist, operator keys (created with
+ * `flexi keys create` without a role) and keys with role `admin` are admins; with `auth.mode:
+ * none` everyone is (development only).
+ */
+export function isAdmin(principal: Principal | undefined, authMode: 'keys' | 'none'): boolean {
+  if (authMode === 'none') return true;
+  if (!principal?.apiKeyId) return false;
+  return principal.role === undefined || principal.role === 'admin';
+}

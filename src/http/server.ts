@@ -4,6 +4,9 @@ import fastifyStatic from '@fastify/static';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference.service.js';
+import type { Dispatcher } from '../services/dispatcher.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { registerAdminNodeRoutes } from './admin-nodes.route.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { Authenticator } from './auth.js';
@@ -16,7 +19,10 @@ export interface HttpServerDeps {
   bodyLimitBytes: number;
   trustProxy: boolean;
   auth: Authenticator;
+  authMode: 'keys' | 'none';
   inference: InferenceService;
+  dispatcher: Dispatcher;
+  scheduler?: Scheduler;
   registry: ModelRegistry;
   metrics: GatewayMetrics;
   readiness: ReadinessCheck;
@@ -31,7 +37,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Routes that need no API key. */
 function isPublic(url: string): boolean {
-  return !(url.startsWith('/v1/') || url.startsWith('/api/')) || url.startsWith('/api/version');
+  return !(url.startsWith('/v1/') || url.startsWith('/api/') || url.startsWith('/admin/')) || url.startsWith('/api/version');
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
@@ -103,6 +109,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerOllamaVersionRoute(app);
   registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry });
   registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry });
+  registerAdminNodeRoutes(app, { scheduler: deps.scheduler, dispatcher: deps.dispatcher, registry: deps.registry, authMode: deps.authMode });
 
   if (deps.webRoot && existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });

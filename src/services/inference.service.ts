@@ -206,6 +206,7 @@ export class InferenceService {
       model,
       node: lease.backend.name,
       queueMs: lease.queueMs,
+      priorityClass: context.requester.priorityClass,
       durationMs: performance.now() - context.startedAtMs,
       ...fields,
     };
