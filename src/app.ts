@@ -14,6 +14,7 @@ import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
+import { NodeAdminService } from './services/node-admin.service.js';
 import { SchedulerDispatcher } from './services/scheduler-dispatcher.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 
@@ -109,7 +110,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     authMode: config.auth.mode,
     inference,
     dispatcher,
-    scheduler,
+    nodeAdmin: scheduler && new NodeAdminService(scheduler),
     registry,
     metrics,
     readiness,

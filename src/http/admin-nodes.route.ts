@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { FlexiError } from '../core/errors.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { NodeAdminService } from '../services/node-admin.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import { isAdmin } from './auth.js';
 
 export interface AdminNodeRouteDeps {
-  scheduler?: Scheduler;
+  nodeAdmin?: NodeAdminService;
   dispatcher: Dispatcher;
   registry: ModelRegistry;
   authMode: 'keys' | 'none';
@@ -19,15 +19,15 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
     if (!isAdmin(request.principal, deps.authMode)) throw new FlexiError('permission_denied', 'The admin API needs an admin key.');
   });
 
-  const requireScheduler = (): Scheduler => {
-    if (!deps.scheduler) throw new FlexiError('not_found', 'The scheduler is disabled (scheduler.enabled: false).');
-    return deps.scheduler;
+  const requireScheduler = (): NodeAdminService => {
+    if (!deps.nodeAdmin) throw new FlexiError('not_found', 'The scheduler is disabled (scheduler.enabled: false).');
+    return deps.nodeAdmin;
   };
 
   app.get('/admin/v1/scheduler', async () => requireScheduler().snapshot());
 
   app.get('/admin/v1/nodes', async () => {
-    const snapshot = deps.scheduler?.snapshot();
+    const snapshot = deps.nodeAdmin?.snapshot();
     const inFlight = deps.dispatcher.inFlight();
     return {
       object: 'list',

@@ -5,7 +5,7 @@ import { FlexiError, toFlexiError } from '../core/errors.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -22,7 +22,7 @@ export interface HttpServerDeps {
   authMode: 'keys' | 'none';
   inference: InferenceService;
   dispatcher: Dispatcher;
-  scheduler?: Scheduler;
+  nodeAdmin?: NodeAdminService;
   registry: ModelRegistry;
   metrics: GatewayMetrics;
   readiness: ReadinessCheck;
@@ -109,7 +109,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerOllamaVersionRoute(app);
   registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry });
   registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry });
-  registerAdminNodeRoutes(app, { scheduler: deps.scheduler, dispatcher: deps.dispatcher, registry: deps.registry, authMode: deps.authMode });
+  registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry, authMode: deps.authMode });
 
   if (deps.webRoot && existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
