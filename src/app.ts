@@ -2,18 +2,26 @@ import type { FastifyInstance } from 'fastify';
 import type { Backend } from './backends/backend.js';
 import type { Config } from './config/schema.js';
 import type { UsageSink } from './core/usage.js';
-import { Authenticator, type KeyVerifier } from './http/auth.js';
+import type { KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
+import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
+import type { CounterStore } from './store/counter-store.js';
+import type { Store } from './store/store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 
 export interface AppDeps {
   config: Config;
   backends: Backend[];
+  /** Key verifier for builds without a database (tests); with `store`, keys come from it. */
   keys?: KeyVerifier;
+  /** The database: users, sessions, keys, groups, audit (enables /auth and /admin/v1). */
+  store?: Store;
+  /** Shared counters (`createCounterStore(config.redis.url)`); in-process when absent. */
+  counters?: CounterStore;
   usage?: UsageSink;
   dispatcher?: Dispatcher;
   /** Extra readiness checks (e.g. the database). */
@@ -30,6 +38,7 @@ export interface App {
   inference: InferenceService;
   metrics: GatewayMetrics;
   dispatcher: Dispatcher;
+  identity: Identity;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -68,10 +77,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const models = registry.list().length;
     return { ready: extra.ready, checks: { ...extra.checks, models, nodes: deps.backends.map((b) => ({ name: b.name, error: registry.nodeError(b.name) ?? null })) } };
   };
+  const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
+    warn: (message, details) => deps.logError?.(message, details ?? {}) });
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
-    auth: new Authenticator(config.auth.mode, deps.keys),
+    access: identity.access,
+    identity,
+    cookies: { secret: config.auth.cookie_secret, secure: config.auth.cookie_secure, sessionTtlMs: config.auth.session_ttl_ms },
     inference,
     registry,
     metrics,
@@ -88,6 +101,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     inference,
     metrics,
     dispatcher,
+    identity,
     async close(options = {}) {
       clearInterval(refreshTimer);
       const closing = server.close();
@@ -98,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       server.server.closeAllConnections();
       await closing;
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
+      await identity.close();
     },
   };
 }
