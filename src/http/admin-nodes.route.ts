@@ -3,20 +3,18 @@ import { FlexiError } from '../core/errors.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
-import { isAdmin } from './auth.js';
 
 export interface AdminNodeRouteDeps {
   nodeAdmin?: NodeAdminService;
   dispatcher: Dispatcher;
   registry: ModelRegistry;
-  authMode: 'keys' | 'none';
 }
 
 /** Live scheduler state and node drain: `GET /admin/v1/scheduler`, `/admin/v1/nodes`, drain/undrain. */
 export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRouteDeps): void {
   app.addHook('preHandler', async (request) => {
     if (!request.url.startsWith('/admin/v1/scheduler') && !request.url.startsWith('/admin/v1/nodes')) return;
-    if (!isAdmin(request.principal, deps.authMode)) throw new FlexiError('permission_denied', 'The admin API needs an admin key.');
+    if (!request.principal?.policy.admin) throw new FlexiError('permission_denied', 'The admin API needs an admin role.');
   });
 
   const requireScheduler = (): NodeAdminService => {

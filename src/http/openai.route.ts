@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, type OpenAiModel } from '../api/openai.js';
 import { parseBody } from '../api/validation.js';
 import { toDisplayModelName } from '../core/model-name.js';
@@ -7,17 +7,17 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { ModelEntry, ModelRegistry } from '../services/model-registry.service.js';
 import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
 import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
+import type { Principal } from './auth.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, PendingSseStream, writeStream, type StreamEncoder } from './stream-writer.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext, StartedGeneration } from '../services/inference.service.js';
 
 export interface OpenAiRouteDeps {
   inference: InferenceService;
   registry: ModelRegistry;
-  /** Models a principal may see (identity/policy issue); all when absent. */
-  isModelVisible?: (model: string) => boolean;
+  /** Models the request's principal may see; all when absent. */
+  isModelVisible?: (principal: Principal | undefined, model: string) => boolean;
 }
 
 /**
@@ -130,15 +130,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     });
   });
 
-  const visible = (name: string) => deps.isModelVisible?.(name) ?? true;
+  const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', async (request) => {
     const data: OpenAiModel[] = [];
     for (const entry of registry.list()) {
-      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
     }
     for (const { alias, entry } of registry.aliasEntries()) {
-      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
     }
     return { object: 'list', data };
   });
@@ -146,7 +146,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.get('/v1/models/*', async (request) => {
     const id = decodeURIComponent((request.params as { '*': string })['*']);
     const entry = registry.find(id) ?? (await registry.get(id).catch(() => undefined));
-    if (!entry || !visible(entry.name)) {
+    if (!entry || !visible(request, entry.name)) {
       throw new FlexiError('model_not_found', `The model '${id}' does not exist.`, { param: 'model' });
     }
     return toOpenAiModel(id, entry);
