@@ -1,6 +1,6 @@
 import type { EffectivePolicy } from '../services/policy.service.js';
-import type { ApiKeyRecord } from '../store/api-key.repository.js';
-import type { UserRecord } from '../store/user.repository.js';
+import type { ApiKeyRecord } from '../services/api-key.service.js';
+import type { UserRecord } from '../services/user.service.js';
 
 /** Wire shapes (snake_case) of identity records; never a key, a hash or a password. */
 export function userToJson(user: UserRecord) {

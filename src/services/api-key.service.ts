@@ -202,3 +202,4 @@ export class ApiKeyService {
     }
   }
 }
+export type { ApiKeyRecord } from '../store/api-key.repository.js';

@@ -209,3 +209,4 @@ export class UserService {
     return user;
   }
 }
+export type { UserRecord } from '../store/user.repository.js';

@@ -126,7 +126,7 @@ describe('the scheduler in the request path', () => {
     const latch = makeLatch();
     const backend = new ScriptedBackend({ name: 'one', gate: latch.wait });
     gateway = await startGateway([backend], {
-      config: { fileText: 'nodes:\n  - { name: one, type: sim, url: "http://127.0.0.1:9", slots: 1 }\nscheduler:\n  classes: [{ name: interactive, max_wait_ms: 300 }]\n' },
+      config: { fileText: 'nodes:\n  - { name: one, type: sim, url: "http://127.0.0.1:9", slots: 1 }\nscheduler:\n  classes: [{ name: interactive, max_wait_ms: 300 }, { name: standard, max_wait_ms: 300 }, { name: batch, max_wait_ms: 300 }]\n' },
     });
     const running = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: chat() });
     await until(() => backend.active === 1);
