@@ -94,6 +94,8 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     let firstChunkNs: bigint | undefined;
     try {
       for await (const text of channel) {
+        // Tokens already buffered when the client left are not delivered.
+        if (signal.aborted) throw abortError();
         firstChunkNs ??= nowNs();
         if (text !== '') yield { type: 'delta', content: text };
       }
@@ -102,6 +104,8 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
       if (isFlexiError(error)) throw error;
       throw new FlexiError('backend_error', `${model.name}: generation failed: ${(error as Error).message}`, { cause: error });
     }
+    // A generation that ran out just as the client left still ends as cancelled, never as done.
+    if (signal.aborted) throw abortError();
     const endNs = nowNs();
     firstChunkNs ??= endNs;
     const completionTokens = sequence.tokenMeter.getState().usedOutputTokens - outputBefore;
