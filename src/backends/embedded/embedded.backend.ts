@@ -110,10 +110,14 @@ export class EmbeddedBackend implements Backend {
     this.requests += 1;
     try {
       const grammar = await this.grammarFor(format);
-      yield* runGeneration({
+      for await (const event of runGeneration({
         model: lease.model, input, options, grammar, ignoreEos: this.options.ignoreEos ?? false,
         loadNs: lease.loadNs, startedAtNs,
-      }, signal);
+      }, signal)) {
+        // The model is released before `done` (see runGeneration): keep_alive starts with the reply's end.
+        if (event.type === 'done') lease.release();
+        yield event;
+      }
     } finally {
       lease.release();
     }
