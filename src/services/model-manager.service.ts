@@ -121,14 +121,17 @@ export class ModelManagerService {
 
   /** Details from the first node that has the model; throws model_not_found. */
   async show(name: string, signal?: AbortSignal): Promise<ModelDetails & { node: string }> {
+    // A node that is down must not hide the model on the next one.
+    const unreachable: string[] = [];
     for (const backend of this.options.backends) {
       try {
         return { ...(await backend.showModel(name, signal)), node: backend.name };
       } catch (error) {
-        if (!(error instanceof FlexiError && error.code === 'model_not_found')) throw error;
+        if (!(error instanceof FlexiError && error.code === 'model_not_found')) unreachable.push(`${backend.name} (${(error as Error).message})`);
       }
     }
-    throw new FlexiError('model_not_found', `Model ${name} is on no configured node. \`flexi models list\` shows what is available.`, { param: 'model' });
+    const also = unreachable.length ? ` Nodes that did not answer: ${unreachable.join('; ')}.` : '';
+    throw new FlexiError('model_not_found', `Model ${name} is on no configured node. \`flexi models list\` shows what is available.${also}`, { param: 'model' });
   }
 
   /** Deletes a model's GGUF file from the model folders. */
