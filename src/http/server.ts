@@ -8,6 +8,8 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
+import { registerAdminModelRoutes } from './admin-models.route.js';
+import { ModelManagerService } from '../services/model-manager.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { AccessControl } from '../services/access-control.service.js';
@@ -120,6 +122,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
   registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
   registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry });
+  registerAdminModelRoutes(app, {
+    manager: ModelManagerService.fromBackends(deps.registry.backends),
+    isAdmin: (request) => request.principal?.policy.admin === true,
+    onModelsChanged: () => deps.registry.refresh(),
+  });
   const identity = deps.identity;
   if (identity?.users && identity.admin && identity.audit && identity.usageReport) {
     registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
