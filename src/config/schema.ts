@@ -45,6 +45,9 @@ export const schedulerConfigSchema = z.object({
 }).strict().refine((s) => s.classes.some((c) => c.name === s.default_class), { message: 'default_class must name one of classes', path: ['default_class'] })
   .refine((s) => new Set(s.classes.map((c) => c.name)).size === s.classes.length, { message: 'class names must be unique', path: ['classes'] });
 
+const retentionDays = (description: string, def: number | null) =>
+  z.number().int().min(0).nullable().default(def).describe(`${description} \`0\` or \`null\`: kept until deleted by hand.`);
+
 const limit = (description: string) =>
   z.number().int().min(0).nullable().default(null).describe(`${description} \`null\`: unlimited.`);
 
@@ -133,6 +136,18 @@ export const configSchema = z.object({
   }).strict().prefault({}).describe('Shared counters for scale-out.'),
   privacy: z.object({
     pseudonym_secret: z.string().min(16).default('flexi-dev-pseudonym-secret-change-me').meta({ secret: true }).describe('Key of the HMAC that turns user ids into the pseudonyms stored in usage records. Set a long random value; changing it breaks the link to older records.'),
+    retention: z.object({
+      chats: retentionDays('Days a web chat is kept after its last change; then it is deleted with its messages.', 365),
+      usage_records: retentionDays('Days usage records (pseudonymous accounting: model, tokens, timings) are kept.', 365),
+      audit_log: retentionDays('Days audit-log entries are kept.', 365),
+      documents: retentionDays('Days an uploaded document (course material) is kept after its last change.', null),
+      inactive_accounts: retentionDays('Days after the last sign-in or API-key use after which an account is erased with everything linked to it. Accounts with an admin role are kept.', 730),
+      sessions: retentionDays('Days an ended browser session is kept after it expired.', 30),
+    }).strict().prefault({}).describe('Retention period per data class; `flexi privacy purge` and the serving process delete what is older.'),
+    purge_interval_ms: durationMs('How often the serving process deletes what is past its retention period (first run at start). 0: never; run `flexi privacy purge` from cron instead.', 3_600_000),
+    internal_domains: z.array(z.string().min(1)).default([]).describe('DNS domains of the organisation (e.g. `uni-example.de`): nodes under them count as inside the organisation in the record of processing activities. Loopback and private addresses, single-label host names and `.local` always do.'),
+    controller: z.string().optional().describe('Name and address of the controller, printed in the record of processing activities (`flexi privacy record`).'),
+    dpo_contact: z.string().optional().describe('Contact of the data-protection officer, printed in the record of processing activities.'),
   }).strict().prefault({}).describe('Data protection.'),
   nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
   models: z.object({

@@ -18,6 +18,8 @@ import type { Principal } from './auth.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
+import { registerPrivacyRoutes } from './privacy.route.js';
+import type { PrivacyService } from '../services/privacy/privacy.service.js';
 import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
 
 export interface HttpServerDeps {
@@ -26,6 +28,8 @@ export interface HttpServerDeps {
   access: AccessControl;
   /** With a database: the /auth (browser login, own keys) and /admin/v1 routes. */
   identity?: Identity;
+  /** With a database: a user's own export and erasure (/ui/v1/me). */
+  privacy?: PrivacyService;
   cookies: { secret: string; secure: boolean; sessionTtlMs: number };
   inference: InferenceService;
   dispatcher: Dispatcher;
@@ -124,6 +128,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   if (identity?.users && identity.admin && identity.audit && identity.usageReport) {
     registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
     registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
+    if (deps.privacy) registerPrivacyRoutes(app, { privacy: deps.privacy, identity });
   }
 
   if (deps.webRoot && existsSync(deps.webRoot)) {
