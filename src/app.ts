@@ -10,6 +10,8 @@ import type { UsageSink } from './core/usage.js';
 import type { KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
+import { AgreementService } from './services/agreement.service.js';
+import { ChatService } from './services/chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
@@ -51,6 +53,9 @@ export interface App {
   /** The scheduler, unless `scheduler.enabled` is false or a dispatcher was injected. */
   scheduler?: Scheduler;
   identity: Identity;
+  /** With a store: web chats and the user agreement. */
+  chats?: ChatService;
+  agreement?: AgreementService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -114,6 +119,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
+  const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
+  const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
@@ -126,6 +133,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry,
     metrics,
     readiness,
+    ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },
     webRoot: deps.webRoot,
     logError,
   });
@@ -144,6 +152,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     dispatcher,
     scheduler,
     identity,
+    chats,
+    agreement,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();
