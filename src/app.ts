@@ -10,6 +10,8 @@ import type { UsageSink } from './core/usage.js';
 import type { KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
+import { AgreementService } from './services/agreement.service.js';
+import { ChatService } from './services/chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
@@ -57,6 +59,9 @@ export interface App {
   identity: Identity;
   /** Export, erasure and retention; present with a database. */
   privacy?: PrivacyService;
+  /** With a store: web chats and the user agreement. */
+  chats?: ChatService;
+  agreement?: AgreementService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -121,6 +126,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
   const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
+  const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
+  const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
@@ -134,6 +141,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry,
     metrics,
     readiness,
+    ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },
     webRoot: deps.webRoot,
     logError,
   });
@@ -153,6 +161,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     scheduler,
     identity,
     privacy,
+    chats,
+    agreement,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();

@@ -10,43 +10,7 @@ import { toTimestamp } from '../../src/store/database.js';
 import { PersonalDataRepository } from '../../src/store/personal-data.repository.js';
 import type { Store } from '../../src/store/store.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- tables of features that may not be migrated yet */
-
-/**
- * Stand-ins for the web UI's tables (chats, chat_messages, agreement_acceptances) where its
- * migration has not landed in this build, so the registry's entries for them are exercised.
- * Only columns the registry and these fixtures rely on.
- */
-export async function ensureFeatureTables(store: Store): Promise<void> {
-  const db = store.db as unknown as Kysely<any>;
-  const tables = new Set(await new PersonalDataRepository(store.db).listTables());
-  if (!tables.has('chats')) {
-    await db.schema.createTable('chats')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-      .addColumn('title', 'text')
-      .addColumn('model', 'text')
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('updated_at', 'text', (c) => c.notNull())
-      .execute();
-  }
-  if (!tables.has('chat_messages')) {
-    await db.schema.createTable('chat_messages')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('chat_id', 'text', (c) => c.notNull().references('chats.id').onDelete('cascade'))
-      .addColumn('role', 'text', (c) => c.notNull())
-      .addColumn('content', 'text', (c) => c.notNull())
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .execute();
-  }
-  if (!tables.has('agreement_acceptances')) {
-    await db.schema.createTable('agreement_acceptances')
-      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-      .addColumn('version', 'text', (c) => c.notNull())
-      .addColumn('accepted_at', 'text', (c) => c.notNull())
-      .execute();
-  }
-}
+/* eslint-disable @typescript-eslint/no-explicit-any -- rows written as the web UI's repositories would, at chosen times */
 
 export interface PrivacyHarness {
   config: Config;
@@ -68,7 +32,7 @@ export async function insertChat(store: Store, userId: string, at: string, texts
   const id = `chat_${randomId(12)}`;
   await db.insertInto('chats').values({ id, user_id: userId, title: texts[0]!.slice(0, 40), model: 'tiny:latest', created_at: at, updated_at: at }).execute();
   for (const [i, content] of texts.entries()) {
-    await db.insertInto('chat_messages').values({ id: `msg_${randomId(12)}`, chat_id: id, role: i % 2 === 0 ? 'user' : 'assistant', content, created_at: at }).execute();
+    await db.insertInto('chat_messages').values({ id: `msg_${randomId(12)}`, chat_id: id, user_id: userId, position: i, role: i % 2 === 0 ? 'user' : 'assistant', content, created_at: at }).execute();
   }
   return id;
 }
@@ -111,8 +75,7 @@ export async function seedPerson(store: Store, harness: PrivacyHarness, tag: str
   })));
   const chatTexts = [`${tag}: my thesis on protein folding, secret draft`, `${tag}-answer: here is feedback on protein folding`];
   const chatIds = [await insertChat(store, user.id, at, chatTexts)];
-  const db = store.db as unknown as Kysely<any>;
-  await db.insertInto('agreement_acceptances').values({ user_id: user.id, version: '2026-01', accepted_at: at }).execute();
+  await store.agreements.accept(user.id, '2026-01', at);
   return {
     userId: user.id, email, name, pseudonym, identitySubject, identityEmail, keyId: key.record.id, sessionId: session.id, chatIds, chatTexts, usageRows,
   };

@@ -54,6 +54,8 @@ describe('/ui/v1/me', () => {
   it('exports the signed-in user\'s own data as a download, and only with a session', async () => {
     const { key } = await userWithKey(gateway.identity, 'erin@uni.example', ['student']);
     const { cookies } = await login('erin@uni.example', 'correct horse battery');
+    // Erin has not accepted the user agreement: chats are closed to her, her own data is not.
+    expect((await request('GET', '/ui/v1/chats', { cookies })).json().error.code).toBe('agreement_required');
     const response = await request('GET', '/ui/v1/me/export', { cookies });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-disposition']).toMatch(/^attachment; filename="flexi-my-data-\d{4}-\d\d-\d\d\.json"$/);

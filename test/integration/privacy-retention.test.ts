@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/lib/clock.js';
 import { toTimestamp } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import { describeEachDatabase } from '../helpers/db.js';
-import { ensureFeatureTables, insertChat, privacyHarness } from '../helpers/privacy-fixtures.js';
+import { insertChat, privacyHarness } from '../helpers/privacy-fixtures.js';
 
 const DAY_MS = 86_400_000;
 const NOW_MS = Date.UTC(2026, 5, 1, 12);
@@ -39,7 +39,6 @@ const ids = async (store: Store, table: 'usage_records' | 'audit_log' | 'session
 describeEachDatabase('privacy: retention with an injected clock', (getStore) => {
   it('deletes exactly the expired rows of each class; the dry run only counts them', async () => {
     const store = getStore();
-    await ensureFeatureTables(store);
     const clock = new ManualClock(NOW_MS);
     const harness = privacyHarness(store, { configText: CONFIG, clock });
     try {

@@ -48,19 +48,20 @@ export interface PersonalDataClass extends PersonalTable {
 export const PERSONAL_DATA_CLASSES: readonly PersonalDataClass[] = [
   {
     name: 'chat_messages', table: 'chat_messages', link: { kind: 'parent', column: 'chat_id', parent: 'chats', parentColumn: 'user_id' },
-    agedBy: ['updated_at', 'created_at'], erase: 'delete', retention: 'chats', optional: true,
+    // Linked through the chat, not the denormalised user_id: retention ages a message with its chat's last change.
+    erase: 'delete', retention: 'chats',
     category: 'Chat content', data: 'prompts and answers of the user\'s web chats, model, time',
     purpose: 'show the user their chat history', access: 'the user only (no API returns another user\'s chats)',
   },
   {
     name: 'chats', table: 'chats', link: { kind: 'column', column: 'user_id' }, agedBy: ['updated_at', 'created_at'],
-    erase: 'delete', retention: 'chats', identifiers: ['id'], optional: true,
-    category: 'Chat content', data: 'chat titles, model, settings, times',
+    erase: 'delete', retention: 'chats', identifiers: ['id'],
+    category: 'Chat content', data: 'chat titles, model, system prompt, settings, times',
     purpose: 'show the user their chat history', access: 'the user only',
   },
   {
     name: 'agreement_acceptances', table: 'agreement_acceptances', link: { kind: 'column', column: 'user_id' },
-    erase: 'delete', optional: true,
+    erase: 'delete',
     category: 'Consent', data: 'version of the user agreement accepted and when',
     purpose: 'prove that the user accepted the current terms of use', access: 'admins',
   },

@@ -126,7 +126,7 @@ export function renderProcessingRecord(config: Config, options: ProcessingRecord
     '',
     ...table(['category', 'data', 'stored in', 'who can read it', 'retention'], classes.map((c) => [c.category, c.data, `\`${c.table}\`${c.optional ? ' *' : ''}`, c.access, days(config, c.retention)])),
     '',
-    '\\* exists only where its feature (web chats, user agreement, course documents) is installed. Not stored: prompts and answers of API requests, IP addresses.',
+    '\\* exists only where its feature (course documents) is installed. Not stored: prompts and answers of API requests, IP addresses.',
     '',
     ...recipients(config),
     '## 6. Transfers to third countries',
