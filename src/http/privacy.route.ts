@@ -52,7 +52,8 @@ export function registerPrivacyRoutes(app: FastifyInstance, deps: PrivacyRouteDe
       await identity.loginThrottle.check(user.email, request.ip);
       if (!(await users.verifyPassword(user.email, body.password))) {
         await identity.loginThrottle.failed(user.email, request.ip);
-        throw new FlexiError('unauthorized', 'Wrong password; your account was not erased.');
+        // 403, not 401: the session is fine, and a 401 would tell the web UI to sign the user out.
+        throw new FlexiError('permission_denied', 'Wrong password; your account was not erased.');
       }
     } else if (typeof body.confirm === 'string') {
       if (await privacy.hasPassword(user.email)) {

@@ -77,7 +77,7 @@ describe('/ui/v1/me', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.param).toBe('password');
     expect((await request('DELETE', '/ui/v1/me', { cookies, csrf, body: { confirm: 'frank@uni.example' } })).statusCode).toBe(400);
-    expect((await request('DELETE', '/ui/v1/me', { cookies, csrf, body: { password: 'wrong password' } })).statusCode).toBe(401);
+    expect((await request('DELETE', '/ui/v1/me', { cookies, csrf, body: { password: 'wrong password' } })).statusCode).toBe(403);
     expect(await store.users.findById(user.id)).toBeDefined();
 
     const response = await request('DELETE', '/ui/v1/me', { cookies, csrf, body: { password: 'correct horse battery' } });
