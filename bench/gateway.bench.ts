@@ -7,7 +7,10 @@
  *   npm run bench:gateway -- --quick         (a quarter of the requests, for a smoke run)
  *   npm run bench:gateway -- --cpu-prof      (Flexi writes a .cpuprofile to bench/out/prof/)
  *   npm run bench:gateway -- --tsx           (Flexi from src/ via tsx instead of dist/)
- *   npm run bench:gateway -- --streams 1000  (open streams for the memory measurement)
+ *   npm run bench:gateway -- --streams 1000  (open streams for the memory measurement; 0 skips it)
+ *   npm run bench:gateway -- --scenarios openai_c1,openai_c64   (run only these)
+ *   npm run bench:gateway -- --baseline bench/out/base-dist       (A/B: a second Flexi built
+ *                                   from another commit, measured in the same rounds)
  *
  * Rounds interleave the targets (rotating their order) so that a burst of load from other
  * processes on a shared machine hits all three alike. docs/benchmarks.md explains the numbers.
@@ -20,12 +23,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Pool } from 'undici';
 import { readCpuMs, startChild, stopAll, type Child } from './lib/children.js';
-import { chatBody, chatOnce, createPool, latencyStats, runLoad, type ChatCall, type LatencyStats, type Protocol } from './lib/load.js';
+import { renderChecks, renderMemoryTable, renderResultsTable, targetChecks, type Results, type ScenarioInfo, type ScenarioResult, type TargetInfo } from './lib/gateway-report.js';
+import { chatBody, chatOnce, createPool, latencyStats, runLoad, type ChatCall, type Protocol } from './lib/load.js';
 import { ensureBuilt } from './lib/ensure-built.js';
-import { measureStreamMemory, sampleMemory, type MemoryResult } from './lib/stream-memory.js';
+import { measureStreamMemory, sampleMemory, type MemorySample, type StreamMemory } from './lib/stream-memory.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'bench', 'out');
+/** Lets the benchmark trigger a full GC (SIGUSR2) before it reads a process's RSS. */
+const GC_HOOK = ['--expose-gc', '--import', join(ROOT, 'bench', 'lib', 'gc-on-signal.mjs')];
 
 const { values: args } = parseArgs({
   options: {
@@ -34,12 +40,14 @@ const { values: args } = parseArgs({
     tsx: { type: 'boolean', default: false },
     streams: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '4' },
+    scenarios: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 
 const SCALE = args.quick ? 0.25 : 1;
 const ROUNDS = Math.max(1, Number(args.rounds));
-const STREAMS = Math.max(1, Number(args.streams));
+const STREAMS = Math.max(0, Number(args.streams));
 const n = (count: number) => Math.max(20, Math.round((count * SCALE) / ROUNDS));
 
 /** Fast model: no prefill or decode delay, 8 tokens; slow model: 1 token/s so streams stay open. */
@@ -53,56 +61,46 @@ const PROFILE = {
   ],
 };
 
-type TargetName = 'direct' | 'pipe' | 'flexi';
-const TARGET_NAMES: TargetName[] = ['direct', 'pipe', 'flexi'];
-
-interface Target {
-  name: TargetName;
+interface Target extends TargetInfo {
   url: string;
   /** The process between client and sim (none for direct). */
   child?: Child;
   pool: Pool;
+  headers: Record<string, string>;
 }
 
-interface ScenarioResult {
-  latency: LatencyStats;
-  ttft?: LatencyStats;
-  requestsPerSecond: number;
-  /** CPU of the gateway process (pipe/Flexi) per request; the sim's for direct. */
-  cpuMsPerRequest?: number;
-  simCpuMsPerRequest: number;
-}
-
-interface Scenario {
-  id: string;
-  label: string;
+interface Scenario extends ScenarioInfo {
   call: ChatCall;
-  concurrency: number;
   /** Requests per target over all rounds. */
   requests: number;
 }
 
-const SCENARIOS: Scenario[] = [
-  { id: 'openai_c1', label: 'OpenAI chat, c=1', call: { protocol: 'openai', stream: false, model: 'fast' }, concurrency: 1, requests: 2000 },
-  { id: 'openai_stream_c1', label: 'OpenAI stream, c=1', call: { protocol: 'openai', stream: true, model: 'fast' }, concurrency: 1, requests: 1000 },
-  { id: 'openai_c64', label: 'OpenAI chat, c=64', call: { protocol: 'openai', stream: false, model: 'fast' }, concurrency: 64, requests: 8000 },
-  { id: 'ollama_c1', label: 'Ollama chat, c=1', call: { protocol: 'ollama', stream: false, model: 'fast' }, concurrency: 1, requests: 1000 },
-  { id: 'ollama_stream_c1', label: 'Ollama stream, c=1', call: { protocol: 'ollama', stream: true, model: 'fast' }, concurrency: 1, requests: 1000 },
-  { id: 'ollama_c64', label: 'Ollama chat, c=64', call: { protocol: 'ollama', stream: false, model: 'fast' }, concurrency: 64, requests: 4000 },
-];
+const scenario = (id: string, label: string, protocol: Protocol, stream: boolean, concurrency: number, requests: number): Scenario => ({
+  id, label, stream, concurrency, requests, call: { protocol, stream, model: 'fast' },
+});
 
-async function runScenario(scenario: Scenario, targets: Target[], headers: Record<string, string>, sim: Child): Promise<Record<TargetName, ScenarioResult>> {
+const ALL_SCENARIOS: Scenario[] = [
+  scenario('openai_c1', 'OpenAI chat, c=1', 'openai', false, 1, 2000),
+  scenario('openai_stream_c1', 'OpenAI stream, c=1', 'openai', true, 1, 1000),
+  scenario('openai_c64', 'OpenAI chat, c=64', 'openai', false, 64, 8000),
+  scenario('ollama_c1', 'Ollama chat, c=1', 'ollama', false, 1, 1000),
+  scenario('ollama_stream_c1', 'Ollama stream, c=1', 'ollama', true, 1, 1000),
+  scenario('ollama_c64', 'Ollama chat, c=64', 'ollama', false, 64, 4000),
+];
+const SCENARIOS = args.scenarios ? ALL_SCENARIOS.filter((s) => args.scenarios!.split(',').includes(s.id)) : ALL_SCENARIOS;
+
+async function runScenario(scenario: Scenario, targets: Target[], sim: Child): Promise<Record<string, ScenarioResult>> {
   const body = chatBody(scenario.call);
-  const acc = new Map<TargetName, { totals: number[]; ttfts: number[]; wallMs: number; count: number; cpuMs: number; simCpuMs: number }>();
-  for (const t of targets) acc.set(t.name, { totals: [], ttfts: [], wallMs: 0, count: 0, cpuMs: 0, simCpuMs: 0 });
+  const acc = new Map<string, { totals: number[]; ttfts: number[]; wallMs: number; count: number; cpuMs: number; simCpuMs: number }>();
+  for (const t of targets) acc.set(t.id, { totals: [], ttfts: [], wallMs: 0, count: 0, cpuMs: 0, simCpuMs: 0 });
   const perRound = n(scenario.requests);
   for (let round = 0; round < ROUNDS; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const target of order) {
-      const a = acc.get(target.name)!;
+      const a = acc.get(target.id)!;
       const cpuBefore = target.child ? readCpuMs(target.child.pid) : 0;
       const simBefore = readCpuMs(sim.pid);
-      const run = await runLoad(scenario.concurrency, perRound, () => chatOnce(target.pool, scenario.call, headers, body));
+      const run = await runLoad(scenario.concurrency, perRound, () => chatOnce(target.pool, scenario.call, target.headers, body));
       if (target.child) a.cpuMs += readCpuMs(target.child.pid) - cpuBefore;
       a.simCpuMs += readCpuMs(sim.pid) - simBefore;
       a.wallMs += run.wallMs;
@@ -113,88 +111,48 @@ async function runScenario(scenario: Scenario, targets: Target[], headers: Recor
       }
     }
   }
-  const out = {} as Record<TargetName, ScenarioResult>;
-  for (const [name, a] of acc) {
-    out[name] = {
+  const out: Record<string, ScenarioResult> = {};
+  for (const [id, a] of acc) {
+    out[id] = {
       latency: latencyStats(a.totals),
       ttft: a.ttfts.length > 0 ? latencyStats(a.ttfts) : undefined,
       requestsPerSecond: (a.count / a.wallMs) * 1000,
-      cpuMsPerRequest: name === 'direct' ? undefined : a.cpuMs / a.count,
+      cpuMsPerRequest: id === 'direct' ? undefined : a.cpuMs / a.count,
       simCpuMsPerRequest: a.simCpuMs / a.count,
     };
   }
   return out;
 }
 
-async function warmUp(targets: Target[], headers: Record<string, string>): Promise<void> {
+async function warmUp(targets: Target[]): Promise<void> {
   for (const target of targets) {
     for (const protocol of ['openai', 'ollama'] as Protocol[]) {
       for (const stream of [false, true]) {
-        await runLoad(16, n(2000), () => chatOnce(target.pool, { protocol, stream, model: 'fast' }, headers));
+        await runLoad(16, n(2000), () => chatOnce(target.pool, { protocol, stream, model: 'fast' }, target.headers));
       }
     }
   }
 }
 
-const fmt = (value: number | undefined, digits = 3) => (value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
-const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-
-interface Row {
-  metric: string;
-  values: Record<TargetName, number | undefined>;
-  /** 'added': show Flexi − direct (ms); 'ratio': show Flexi / direct. */
-  kind: 'added' | 'ratio';
-  digits?: number;
-}
-
-function rowsFor(scenario: Scenario, r: Record<TargetName, ScenarioResult>): Row[] {
-  const pick = (f: (x: ScenarioResult) => number | undefined) => ({ direct: f(r.direct), pipe: f(r.pipe), flexi: f(r.flexi) });
-  const rows: Row[] = [];
-  const what = scenario.call.stream ? 'total' : 'latency';
-  rows.push({ metric: `${scenario.label} ${what} p50 (ms)`, values: pick((x) => x.latency.p50Ms), kind: 'added' });
-  rows.push({ metric: `${scenario.label} ${what} p99 (ms)`, values: pick((x) => x.latency.p99Ms), kind: 'added' });
-  if (scenario.call.stream) {
-    rows.push({ metric: `${scenario.label} TTFT p50 (ms)`, values: pick((x) => x.ttft?.p50Ms), kind: 'added' });
-    rows.push({ metric: `${scenario.label} TTFT p99 (ms)`, values: pick((x) => x.ttft?.p99Ms), kind: 'added' });
-  }
-  if (scenario.concurrency > 1) {
-    rows.push({ metric: `${scenario.label} requests/s`, values: pick((x) => x.requestsPerSecond), kind: 'ratio', digits: 0 });
-    rows.push({ metric: `${scenario.label} gateway CPU ms/request`, values: pick((x) => x.cpuMsPerRequest), kind: 'ratio' });
-    rows.push({ metric: `${scenario.label} sim CPU ms/request`, values: pick((x) => x.simCpuMsPerRequest), kind: 'ratio' });
-  }
-  return rows;
-}
-
-function renderTable(rows: Row[]): string {
-  const lines = [
-    '| metric | direct | pipe proxy | Flexi | pipe vs direct | Flexi vs direct |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const row of rows) {
-    const { direct, pipe, flexi } = row.values;
-    const d = row.digits ?? 3;
-    const compare = (v: number | undefined) => {
-      if (v === undefined || direct === undefined) return '–';
-      return row.kind === 'added' ? `+${fmt(v - direct)} ms` : `${((v / direct) * 100).toFixed(1)} %`;
-    };
-    const cpuRow = row.metric.includes('gateway CPU');
-    lines.push(`| ${row.metric} | ${fmt(direct, d)} | ${fmt(pipe, d)} | ${fmt(flexi, d)} | ${cpuRow ? '–' : compare(pipe)} | ${cpuRow ? (pipe ? `${(flexi! / pipe).toFixed(1)}× pipe` : '–') : compare(flexi)} |`);
-  }
-  return lines.join('\n');
-}
-
-function targetChecks(results: Record<string, Record<TargetName, ScenarioResult>>, memory: MemoryResult | undefined) {
-  const c1 = results.openai_c1!;
-  const st = results.openai_stream_c1!;
-  const c64 = results.openai_c64!;
-  const checks = [
-    { name: 'added p50 at c=1 ≤ 0.75 ms', value: c1.flexi.latency.p50Ms - c1.direct.latency.p50Ms, limit: 0.75, unit: 'ms', atMost: true },
-    { name: 'added TTFT (p50) ≤ 1 ms', value: st.flexi.ttft!.p50Ms - st.direct.ttft!.p50Ms, limit: 1, unit: 'ms', atMost: true },
-    { name: 'throughput at c=64 ≥ 25 % of direct', value: (c64.flexi.requestsPerSecond / c64.direct.requestsPerSecond) * 100, limit: 25, unit: '%', atMost: false },
-  ];
-  if (memory) checks.push({ name: 'RSS growth per open stream ≤ 64 KiB', value: memory.flexi.growthPerStreamBytes / 1024, limit: 64, unit: 'KiB', atMost: true });
-  return checks.map((c) => ({ ...c, ok: c.atMost ? c.value <= c.limit : c.value >= c.limit }));
+/** Starts `flexi serve` (own SQLite file and API key) in front of the sim. */
+async function startFlexi(name: string, entry: string[], work: string, simUrl: string, extraNodeArgs: string[]): Promise<{ child: Child; headers: Record<string, string> }> {
+  const env = {
+    FLEXI_DATABASE_URL: join(work, `${name}.db`),
+    FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: simUrl }]),
+    FLEXI_LOG_LEVEL: 'warn',
+    // Enough upstream connections for every open stream of the memory measurement.
+    FLEXI_UPSTREAM_CONNECTIONS_PER_NODE: String(Math.max(256, STREAMS + 64)),
+    FLEXI_SERVER_SHUTDOWN_GRACE_MS: '500',
+  };
+  const created = JSON.parse(execFileSync(process.execPath, [...entry, 'keys', 'create', '--name', 'bench', '--json'], {
+    cwd: work, env: { ...process.env, ...env }, encoding: 'utf8',
+  })) as { key: string };
+  const child = await startChild({
+    name, command: process.execPath, cwd: work, env,
+    args: [...GC_HOOK, ...extraNodeArgs, ...entry, 'serve', '--port', '0'],
+    readyPattern: /Flexi is serving at (\S+)/,
+  });
+  return { child, headers: { authorization: `Bearer ${created.key}` } };
 }
 
 async function main(): Promise<void> {
@@ -204,85 +162,71 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   try {
     const flexiEntry = args.tsx ? ['--import', 'tsx', join(ROOT, 'src', 'main.ts')] : [ensureBuilt(ROOT)];
+    const runner = args.tsx ? 'tsx src/main.ts' : 'node dist/main.js';
     const profileFile = join(work, 'profile.json');
     writeFileSync(profileFile, JSON.stringify(PROFILE));
-    const gcHook = ['--expose-gc', '--import', join(ROOT, 'bench', 'lib', 'gc-on-signal.mjs')];
 
     const sim = await startChild({
       name: 'sim', command: process.execPath, cwd: work,
       args: [...flexiEntry, 'sim', '--port', '0', '--profile', profileFile, '--json'],
       readyPattern: /"url":"([^"]+)"/,
     });
-    const dbFile = join(work, 'flexi.db');
-    const flexiEnv = {
-      FLEXI_DATABASE_URL: dbFile,
-      FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: sim.ready }]),
-      FLEXI_LOG_LEVEL: 'warn',
-      // Enough upstream connections for every open stream of the memory measurement.
-      FLEXI_UPSTREAM_CONNECTIONS_PER_NODE: String(Math.max(256, STREAMS + 64)),
-      FLEXI_SERVER_SHUTDOWN_GRACE_MS: '500',
-    };
-    const created = JSON.parse(execFileSync(process.execPath, [...flexiEntry, 'keys', 'create', '--name', 'bench', '--json'], {
-      cwd: work, env: { ...process.env, ...flexiEnv }, encoding: 'utf8',
-    })) as { key: string };
-    const headers = { authorization: `Bearer ${created.key}` };
     const profDir = join(OUT_DIR, 'prof');
     if (args['cpu-prof']) mkdirSync(profDir, { recursive: true });
-    const flexi = await startChild({
-      name: 'flexi', command: process.execPath, cwd: work, env: flexiEnv,
-      args: [...gcHook, ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...flexiEntry, 'serve', '--port', '0'],
-      readyPattern: /Flexi is serving at (\S+)/,
-    });
+    const flexi = await startFlexi('flexi', flexiEntry, work, sim.ready, args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
     const pipe = await startChild({
       name: 'pipe proxy', command: process.execPath, cwd: work,
-      args: [...gcHook, join(ROOT, 'bench', 'lib', 'pipe-proxy.mjs'), sim.ready],
+      args: [...GC_HOOK, join(ROOT, 'bench', 'lib', 'pipe-proxy.mjs'), sim.ready],
       readyPattern: /"url":"([^"]+)"/,
     });
-    const urls: Record<TargetName, [string, Child | undefined]> = { direct: [sim.ready, undefined], pipe: [pipe.ready, pipe], flexi: [flexi.ready, flexi] };
-    for (const name of TARGET_NAMES) targets.push({ name, url: urls[name][0], child: urls[name][1], pool: createPool(urls[name][0], 64) });
-    process.stderr.write(`sim ${sim.ready}, pipe proxy ${pipe.ready}, Flexi ${flexi.ready} (${args.tsx ? 'tsx src/main.ts' : 'node dist/main.js'}); load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}\n`);
+    const add = (id: string, label: string, url: string, child: Child | undefined, headers: Record<string, string>) => {
+      targets.push({ id, label, url, child, headers, pool: createPool(url, 64) });
+    };
+    add('direct', 'direct', sim.ready, undefined, {});
+    add('pipe', 'pipe proxy', pipe.ready, pipe, {});
+    add('flexi', 'Flexi', flexi.child.ready, flexi.child, flexi.headers);
+    if (args.baseline) {
+      const base = await startFlexi('baseline', [resolve(args.baseline, 'main.js')], work, sim.ready, []);
+      add('baseline', 'Flexi baseline', base.child.ready, base.child, base.headers);
+    }
+    process.stderr.write(`${targets.map((t) => `${t.label} ${t.url}`).join(', ')}; Flexi via ${runner}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}\n`);
 
-    const idle = { flexi: await sampleMemory(flexi), pipe: await sampleMemory(pipe) };
+    const idle: Record<string, MemorySample> = {};
+    for (const t of targets) if (t.child) idle[t.id] = await sampleMemory(t.child);
     process.stderr.write('warming up…\n');
-    await warmUp(targets, headers);
+    await warmUp(targets);
 
-    const results: Record<string, Record<TargetName, ScenarioResult>> = {};
-    const rows: Row[] = [];
-    for (const scenario of SCENARIOS) {
-      process.stderr.write(`${scenario.label}: ${n(scenario.requests) * ROUNDS} requests per target in ${ROUNDS} rounds…\n`);
-      results[scenario.id] = await runScenario(scenario, targets, headers, sim);
-      rows.push(...rowsFor(scenario, results[scenario.id]!));
+    const results: Results = {};
+    for (const s of SCENARIOS) {
+      process.stderr.write(`${s.label}: ${n(s.requests) * ROUNDS} requests per target in ${ROUNDS} rounds…\n`);
+      results[s.id] = await runScenario(s, targets, sim);
     }
 
-    process.stderr.write(`memory: ${STREAMS} open streams through the pipe proxy, then through Flexi…\n`);
-    const memory: MemoryResult = {
-      streams: STREAMS,
-      pipe: await measureStreamMemory(pipe, STREAMS, headers),
-      flexi: await measureStreamMemory(flexi, STREAMS, headers),
-    };
+    let memory: Record<string, StreamMemory> | undefined;
+    if (STREAMS > 0) {
+      memory = {};
+      for (const t of targets) {
+        if (!t.child) continue;
+        process.stderr.write(`memory: ${STREAMS} open streams through ${t.label}…\n`);
+        memory[t.id] = await measureStreamMemory(t.child, STREAMS, t.headers);
+      }
+    }
     const loadAfter = loadavg();
     const checks = targetChecks(results, memory);
 
     const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`;
-    const table = renderTable(rows);
-    const memTable = [
-      '| process | idle RSS (start) | idle RSS (before streams) | RSS with streams open | growth per stream | heap growth per stream |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      ...(['pipe', 'flexi'] as const).map((name) => {
-        const m = memory[name];
-        return `| ${name === 'pipe' ? 'pipe proxy' : 'Flexi'} | ${mib(idle[name].rssBytes)} | ${mib(m.idleRssBytes)} | ${mib(m.openRssBytes)} | ${kib(m.growthPerStreamBytes)} | ${kib(m.heapGrowthPerStreamBytes)} |`;
-      }),
-    ].join('\n');
-    const checkLines = checks.map((c) => `- ${c.ok ? 'PASS' : 'MISS'} ${c.name}: ${c.value.toFixed(c.unit === '%' ? 1 : 3)} ${c.unit}`).join('\n');
-    const header = `Gateway benchmark ${startedAt.toISOString()} — ${machine}; Flexi via ${args.tsx ? 'tsx src/main.ts' : 'node dist/main.js'}; `
-      + `load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}; ${ROUNDS} rounds${args.quick ? ' (quick)' : ''}`;
-    process.stdout.write(`\n${header}\n\n${table}\n\nMemory (${STREAMS} concurrent slow streams, RSS from /proc after a full GC):\n\n${memTable}\n\nTargets:\n${checkLines}\n`);
+    const loads = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+    const header = `Gateway benchmark ${startedAt.toISOString()} — ${machine}; Node ${process.version}; Flexi via ${runner}; `
+      + `load average before ${loads(loadBefore)}, after ${loads(loadAfter)}; ${ROUNDS} rounds${args.quick ? ' (quick)' : ''}`;
+    const memTable = memory ? renderMemoryTable(targets, idle, memory) : '(skipped)';
+    process.stdout.write(`\n${header}\n\n${renderResultsTable(SCENARIOS, targets, results)}\n\n`
+      + `Memory (${STREAMS} concurrent slow streams, RSS from /proc after a full GC):\n\n${memTable}\n\nTargets:\n${renderChecks(checks)}\n`);
 
     mkdirSync(OUT_DIR, { recursive: true });
     writeFileSync(join(OUT_DIR, 'gateway.json'), `${JSON.stringify({
-      startedAt: startedAt.toISOString(), machine, flexiRunner: args.tsx ? 'tsx' : 'dist', rounds: ROUNDS, quick: args.quick,
-      loadAverageBefore: loadBefore, loadAverageAfter: loadAfter, scenarios: SCENARIOS, results,
-      idleMemory: idle, memory, checks,
+      startedAt: startedAt.toISOString(), machine, node: process.version, flexiRunner: runner, rounds: ROUNDS, quick: args.quick,
+      loadAverageBefore: loadBefore, loadAverageAfter: loadAfter, scenarios: SCENARIOS, targets: targets.map((t) => ({ id: t.id, label: t.label })),
+      results, idleMemory: idle, streams: STREAMS, memory, checks,
     }, null, 2)}\n`);
     process.stderr.write(`wrote ${join(OUT_DIR, 'gateway.json')}${args['cpu-prof'] ? ` and a CPU profile to ${profDir}` : ''}\n`);
   } finally {

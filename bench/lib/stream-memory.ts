@@ -21,12 +21,6 @@ export interface StreamMemory {
   openSeconds: number;
 }
 
-export interface MemoryResult {
-  streams: number;
-  pipe: StreamMemory;
-  flexi: StreamMemory;
-}
-
 /**
  * Asks the child (preloaded with gc-on-signal.mjs) for a full GC, waits for its report, then
  * reads RSS from /proc.
