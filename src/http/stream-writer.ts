@@ -46,7 +46,8 @@ export async function writeStream(
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
   });
-  res.flushHeaders();
+  // No flushHeaders(): the first event is already here, and writing it sends the headers in the
+  // same packet, one syscall fewer per stream.
   try {
     if (!res.write(encoder.encode(started.first))) await waitForDrainOrClose(res);
     for await (const event of started.events) {
