@@ -72,7 +72,7 @@ export function renderResultsTable(scenarios: ScenarioInfo[], targets: TargetInf
         if (v === undefined) return '–';
         if (row.kind === 'cpu') return row.values.pipe ? `${(v / row.values.pipe).toFixed(2)}× pipe` : '–';
         if (direct === undefined) return '–';
-        return row.kind === 'added' ? `+${fmt(v - direct)} ms` : `${((v / direct) * 100).toFixed(1)} %`;
+        return row.kind === 'added' ? `${v >= direct ? '+' : '−'}${fmt(Math.abs(v - direct))} ms` : `${((v / direct) * 100).toFixed(1)} %`;
       };
       const values = targets.map((t) => fmt(row.values[t.id], row.digits ?? 3));
       lines.push(`| ${row.metric} | ${values.join(' | ')} | ${others.map((t) => compare(row.values[t.id])).join(' | ')} |`);
