@@ -151,3 +151,4 @@ export class ChatService {
     return chats.map((chat) => ({ ...toUiChatSummary(chat), messages: byChat.get(chat.id) ?? [] }));
   }
 }
+export type { ChatPatch } from '../store/chat.repository.js';
