@@ -5,6 +5,7 @@ import { createApp, type App } from './app.js';
 import type { Backend } from './backends/backend.js';
 import { createBackend, type EmbeddedBackendFactory } from './backends/factory.js';
 import type { Config, NodeConfig } from './config/schema.js';
+import { withDeploymentSecrets } from './config/secrets.js';
 import type { UsageEntry } from './core/usage.js';
 import { identityWarnings } from './services/identity.js';
 import { RetentionJob } from './services/privacy/retention-job.js';
@@ -60,8 +61,10 @@ function webRoot(): string | undefined {
   return existsSync(candidate) ? candidate : undefined;
 }
 
-export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const logger = options.logger ?? pino({ level: config.log.level });
+export async function startRuntime(configured: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? pino({ level: configured.log.level });
+  const { config, generatedPath } = withDeploymentSecrets(configured);
+  if (generatedPath) logger.info({ path: generatedPath }, 'using per-deployment secrets kept beside the database');
   const store = await openDatabase(config.database.url);
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
