@@ -138,7 +138,12 @@ async function warmUp(targets: Target[]): Promise<void> {
 async function startFlexi(name: string, entry: string[], work: string, simUrl: string, extraNodeArgs: string[]): Promise<{ child: Child; headers: Record<string, string> }> {
   const env = {
     FLEXI_DATABASE_URL: join(work, `${name}.db`),
-    FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: simUrl }]),
+    // The sim's benchmark models have thousands of slots; tell the scheduler so that it measures
+    // overhead, not queueing (a node reports no slot count Flexi could read).
+    FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: simUrl, slots: 4096 }]),
+    // One benchmark user opens every request: lift the per-user caps (the admin role has none).
+    FLEXI_SCHEDULER_MAX_IN_FLIGHT_PER_USER: '100000',
+    FLEXI_SCHEDULER_MAX_QUEUE_PER_MODEL: '100000',
     FLEXI_LOG_LEVEL: 'warn',
     // Enough upstream connections for every open stream of the memory measurement.
     FLEXI_UPSTREAM_CONNECTIONS_PER_NODE: String(Math.max(256, STREAMS + 64)),
