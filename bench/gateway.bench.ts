@@ -140,7 +140,7 @@ async function startFlexi(name: string, entry: string[], work: string, simUrl: s
     FLEXI_DATABASE_URL: join(work, `${name}.db`),
     // The sim's benchmark models have thousands of slots; tell the scheduler so that it measures
     // overhead, not queueing (a node reports no slot count Flexi could read).
-    FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: simUrl, slots: 4096 }]),
+    FLEXI_NODES: JSON.stringify([{ name: 'sim', type: 'sim', url: simUrl, slots: 1024 }]),
     // One benchmark user opens every request: lift the per-user caps (the admin role has none).
     FLEXI_SCHEDULER_MAX_IN_FLIGHT_PER_USER: '100000',
     FLEXI_SCHEDULER_MAX_QUEUE_PER_MODEL: '100000',
