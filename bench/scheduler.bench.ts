@@ -97,8 +97,9 @@ for (const scenario of scenarios) {
         pacingLagMs: Math.max(...parts.map((p) => p.pacingLagMs ?? 0)),
       };
     } else if (scenario === 'rush') {
-      run = await runOne('rush', system, { machines: PAPER_CLUSTER, speed }, (driver) => runRush(driver, {
+      run = await runOne('rush', system, { machines: PAPER_CLUSTER, speed }, (driver, cluster) => runRush(driver, {
         ...plan.rush.options, model: plan.rush.model, students: users.get('student')!, researchers: users.get('researcher')!, seed,
+        warmupBurst: cluster.simUrls.length,
       }));
     } else {
       run = await runOne('kill', system, { machines: KILL_CLUSTER, speed }, (driver, cluster) => runKill(driver, {

@@ -44,15 +44,20 @@ const FULL: Plan = {
     model: 'llama3',
     students: 300,
     researchers: 2,
-    options: { loneRequests: 5, windowS: 60, rampS: 10, thinkS: 20, studentMaxTokens: 64, researcherConcurrency: 32 },
+    options: { loneRequests: 5, windowS: 90, rampS: 30, thinkS: 30, studentMaxTokens: 64, researcherConcurrency: 32 },
   },
   kill: { model: 'llama3', users: 16, options: { windowS: 60, killAtS: 25, thinkS: 5, maxTokens: 128 } },
 };
 
 const QUICK: Plan = {
-  ...FULL,
-  grid: { smallModels: ['llama3'], bigModels: ['mixtral'], promptIndexes: [4], levels: [1, 10, 30] },
-  rush: { ...FULL.rush, students: 100, options: { ...FULL.rush.options, windowS: 40, researcherConcurrency: 16 } },
+  speeds: {
+    grid: { flexi: 4, 'round-robin': 4, fifo: 8 },
+    rush: { flexi: 3, 'round-robin': 3, fifo: 6 },
+    kill: { flexi: 6, 'round-robin': 6, fifo: 6 },
+  },
+  gridBigSpeed: 40,
+  grid: { smallModels: ['llama3'], bigModels: [], promptIndexes: [4], levels: [1, 10, 30] },
+  rush: { ...FULL.rush, students: 100, options: { ...FULL.rush.options, windowS: 40, rampS: 10, thinkS: 30, researcherConcurrency: 16 } },
   kill: { ...FULL.kill, users: 8, options: { ...FULL.kill.options, windowS: 40, killAtS: 15 } },
 };
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+// tsx as a loader in the child itself: its CLI would add a second process per child.
+const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const HERE = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** A child process that announced itself with one JSON line on stdout. */
@@ -16,7 +17,7 @@ export interface Child<T> {
 }
 
 async function startChild<T>(script: string, args: string[], label: string): Promise<Child<T>> {
-  const child = spawn(process.execPath, [TSX, HERE(script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, HERE(script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

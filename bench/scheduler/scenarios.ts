@@ -44,14 +44,18 @@ export interface RushOptions {
   researcherConcurrency: number;
   researcherMaxTokens?: number;
   seed: number;
+  /** Concurrent one-token requests before the lone user starts (one per node): a balancer without a queue warms every node this way. */
+  warmupBurst: number;
 }
 
 export async function runRush(driver: Driver, options: RushOptions): Promise<void> {
   const random = seededRandom(options.seed);
   const prompt = () => Math.floor(random() * PAPER_PROMPTS.length);
   const lone = options.students[0]!;
-  await driver.send({ user: lone, class: 'lone', model: options.model, prompt: 'hello', maxTokens: 1 });
-  driver.records.pop();
+  await Promise.all(Array.from({ length: options.warmupBurst }, (_, i) => driver.send({
+    user: options.students[i % options.students.length]!, class: 'lone', model: options.model, prompt: 'hello', maxTokens: 1,
+  })));
+  driver.records.length = 0;
   for (let i = 0; i < options.loneRequests; i++) {
     const p = i % PAPER_PROMPTS.length;
     await driver.send({ user: lone, class: 'lone', model: options.model, prompt: PAPER_PROMPTS[p]!, promptIndex: p, maxTokens: options.studentMaxTokens });
@@ -66,7 +70,8 @@ export async function runRush(driver: Driver, options: RushOptions): Promise<voi
     for (let turn = 0; driver.nowMs() < endMs; turn++) {
       const p = prompt();
       await driver.send({ user, class: 'interactive', model: options.model, prompt: PAPER_PROMPTS[p]!, promptIndex: p, maxTokens: options.studentMaxTokens });
-      await driver.sleep(plan.thinks[turn % plan.thinks.length]! * options.thinkS * 1000);
+      // A student still thinking when the window closes asks nothing more.
+      await driver.sleep(Math.min(plan.thinks[turn % plan.thinks.length]! * options.thinkS * 1000, endMs - driver.nowMs()));
     }
   };
   const researcherLane = async (user: BenchUser, lane: number) => {
@@ -115,7 +120,7 @@ export async function runKill(driver: Driver, options: KillOptions): Promise<{ k
     while (driver.nowMs() < endMs) {
       const p = Math.floor(random() * PAPER_PROMPTS.length);
       await driver.send({ user: u, class: 'interactive', model: options.model, prompt: PAPER_PROMPTS[p]!, promptIndex: p, maxTokens: options.maxTokens });
-      await driver.sleep(-Math.log(1 - random()) * options.thinkS * 1000);
+      await driver.sleep(Math.min(-Math.log(1 - random()) * options.thinkS * 1000, endMs - driver.nowMs()));
     }
   };
   await Promise.all(options.users.map((u) => user(u, random() * options.thinkS * 1000)));
