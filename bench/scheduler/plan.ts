@@ -29,7 +29,7 @@ export interface Plan {
 const FULL: Plan = {
   speeds: {
     grid: { flexi: 3, 'round-robin': 3, fifo: 8 },
-    rush: { flexi: 1.5, 'round-robin': 1.5, fifo: 4 },
+    rush: { flexi: 2, 'round-robin': 1.5, fifo: 4 },
     kill: { flexi: 4, 'round-robin': 4, fifo: 4 },
   },
   gridBigSpeed: 40,
@@ -44,7 +44,7 @@ const FULL: Plan = {
     model: 'llama3',
     students: 300,
     researchers: 2,
-    options: { loneRequests: 5, windowS: 90, rampS: 30, thinkS: 30, studentMaxTokens: 64, researcherConcurrency: 32 },
+    options: { loneRequests: 5, windowS: 90, rampS: 45, thinkS: 60, studentMaxTokens: 64, researcherConcurrency: 32 },
   },
   kill: { model: 'llama3', users: 16, options: { windowS: 60, killAtS: 25, thinkS: 5, maxTokens: 128 } },
 };
@@ -57,7 +57,7 @@ const QUICK: Plan = {
   },
   gridBigSpeed: 40,
   grid: { smallModels: ['llama3'], bigModels: [], promptIndexes: [4], levels: [1, 10, 30] },
-  rush: { ...FULL.rush, students: 100, options: { ...FULL.rush.options, windowS: 40, rampS: 10, thinkS: 30, researcherConcurrency: 16 } },
+  rush: { ...FULL.rush, students: 100, options: { ...FULL.rush.options, windowS: 40, rampS: 20, thinkS: 40, researcherConcurrency: 16 } },
   kill: { ...FULL.kill, users: 8, options: { ...FULL.kill.options, windowS: 40, killAtS: 15 } },
 };
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { seededRandom } from '../../src/lab/loadtest/arrivals.js';
 import { PAPER_PROMPTS } from '../../src/lab/data/paper-appendix-a.js';
 import type { Driver } from './driver.js';
@@ -64,6 +65,7 @@ export async function runRush(driver: Driver, options: RushOptions): Promise<voi
   const endMs = t0 + options.windowS * 1000;
   // Researchers' unfinished requests are cut when the window closes (their script is stopped).
   const stopFlood = new AbortController();
+  setMaxListeners(0, stopFlood.signal);
   const plans = options.students.map(() => ({ startMs: t0 + random() * options.rampS * 1000, thinks: Array.from({ length: 64 }, () => -Math.log(1 - random())) }));
   const student = async (user: BenchUser, plan: (typeof plans)[number]) => {
     await driver.sleep(plan.startMs - driver.nowMs());
