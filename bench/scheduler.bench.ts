@@ -4,7 +4,7 @@
  * paper's servers A (8 × A5000) and B (2 × A40). Scenarios: (a) the Appendix A grid, (b) an exam
  * rush, (c) a node killed mid-run. Prints markdown tables, writes bench/out/scheduler-<time>/.
  *
- *   npm run bench:scheduler [-- --quick] [--scenarios grid,rush,kill] [--systems flexi,round-robin,fifo] [--out DIR]
+ *   npm run bench:scheduler [-- --quick] [--scenarios grid,rush,kill] [--systems flexi,round-robin,fifo] [--researchers N] [--out DIR]
  *
  * Method, scale and definitions: docs/scheduler-benchmark.md.
  */
@@ -17,7 +17,7 @@ import { PAPER_CLUSTER, SYSTEMS, pacingLagMs, startCluster, type MachineSpec, ty
 import { Driver } from './scheduler/driver.js';
 import { createUsers } from './scheduler/keys.js';
 import { DEFAULT_SLO } from './scheduler/metrics.js';
-import { renderGridTable, renderScenarioTable, summarizeRun, type RunResult, type RunSummary } from './scheduler/report.js';
+import { gatewayQueue, renderGridTable, renderScenarioTable, summarizeRun, type RunResult, type RunSummary } from './scheduler/report.js';
 import { runGrid, runKill, runRush } from './scheduler/scenarios.js';
 import { PLANS, type Plan, type ScenarioName } from './scheduler/plan.js';
 
@@ -28,9 +28,12 @@ const { values: args } = parseArgs({
     systems: { type: 'string', default: SYSTEMS.join(',') },
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
+    // 0 shows what the students alone get from the same cluster (is the rush over capacity?).
+    researchers: { type: 'string' },
   },
 });
-const plan: Plan = PLANS[args.quick ? 'quick' : 'full'];
+const basePlan: Plan = PLANS[args.quick ? 'quick' : 'full'];
+const plan: Plan = args.researchers === undefined ? basePlan : { ...basePlan, rush: { ...basePlan.rush, researchers: Number(args.researchers) } };
 const scenarios = args.scenarios!.split(',') as ScenarioName[];
 const systems = args.systems!.split(',') as SystemKind[];
 const seed = Number(args.seed);
@@ -67,6 +70,7 @@ async function runOne(scenario: ScenarioName, system: SystemKind, phase: { machi
     return {
       scenario, system, speed: phase.speed, pacingLagMs: await pacingLagMs(cluster.simUrls), wallS: (performance.now() - t0) / 1000,
       records: driver.records, killedAtMs: extra ? extra.killedAtMs : undefined,
+      gatewayQueue: cluster.gateway ? await gatewayQueue(cluster.url, phase.speed) : undefined,
     };
   } finally {
     await dispatcher.close();
@@ -95,6 +99,7 @@ for (const scenario of scenarios) {
       run = {
         scenario, system, speed, wallS: parts.reduce((a, p) => a + p.wallS, 0), records: parts.flatMap((p) => p.records),
         pacingLagMs: Math.max(...parts.map((p) => p.pacingLagMs ?? 0)),
+        gatewayQueue: parts[0]?.gatewayQueue,
       };
     } else if (scenario === 'rush') {
       run = await runOne('rush', system, { machines: PAPER_CLUSTER, speed }, (driver, cluster) => runRush(driver, {

@@ -13,6 +13,35 @@ export interface RunResult {
   wallS: number;
   records: BenchRecord[];
   killedAtMs?: number;
+  /** Flexi's own queue-wait histogram (`flexi_queue_wait_seconds`), all classes together. */
+  gatewayQueue?: GatewayQueue;
+}
+
+export interface GatewayQueue {
+  requests: number;
+  /** Mean wait for a node, simulated s. */
+  meanWaitS: number;
+  /** Share of requests that waited more than 5 ms real time (the histogram's first bucket). */
+  queuedShare: number;
+}
+
+/** Reads Flexi's queue-wait histogram from /metrics (summed over models); times × speed. */
+export async function gatewayQueue(url: string, speed: number): Promise<GatewayQueue | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    let count = 0;
+    let sum = 0;
+    let firstBucket = 0;
+    for (const line of text.split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('flexi_queue_wait_seconds_count')) count += value;
+      else if (line.startsWith('flexi_queue_wait_seconds_sum')) sum += value;
+      else if (line.startsWith('flexi_queue_wait_seconds_bucket{le="0.005"')) firstBucket += value;
+    }
+    return count === 0 ? undefined : { requests: count, meanWaitS: (sum * speed) / count, queuedShare: 1 - firstBucket / count };
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunSummary {
@@ -27,6 +56,7 @@ export interface RunSummary {
   jain: number | null;
   interactiveUsers: number;
   failures: { notStarted: number; started: number };
+  gatewayQueue?: GatewayQueue;
 }
 
 export function summarizeRun(run: RunResult, slo: Slo): RunSummary {
@@ -40,23 +70,29 @@ export function summarizeRun(run: RunResult, slo: Slo): RunSummary {
     lone: lone ? { ttftP50S: lone.ttftP50S, ttftP95S: lone.ttftP95S } : undefined,
     jain: jainIndex([...service.values()]), interactiveUsers: service.size,
     failures: failuresByStart(run.records.filter((r) => r.class !== 'lone')),
+    gatewayQueue: run.gatewayQueue,
   };
 }
 
 const f = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 
+function queueCell(s: RunSummary, cls: string): string {
+  if (cls !== 'interactive' || !s.gatewayQueue) return '';
+  return `${(s.gatewayQueue.queuedShare * 100).toFixed(0)} %, ${f(s.gatewayQueue.meanWaitS, 2)}`;
+}
+
 /** Side-by-side table: one row per system and class. */
 export function renderScenarioTable(summaries: readonly RunSummary[]): string {
   const lines = [
-    '| system | class | req | ok | refused | timed out | failed (not started / started) | TTFT p50 / p95 s | e2e p50 / p95 s | goodput /s | Jain | ×speed, lag ms |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| system | class | req | ok | refused | timed out | failed (not started / started) | TTFT p50 / p95 s | e2e p50 / p95 s | goodput /s | Jain | Flexi queue: queued, mean s | ×speed, lag ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of summaries) {
     for (const c of s.classes) {
       const failed = c.class === 'lone' ? String(c.failed) : `${c.failed} (${s.failures.notStarted} / ${s.failures.started})`;
       lines.push(`| ${SYSTEM_LABELS[s.system]} | ${c.class} | ${c.requests} | ${c.ok} | ${c.refused} | ${c.timedOut} | ${failed} | `
         + `${f(c.ttftP50S, 2)} / ${f(c.ttftP95S, 2)} | ${f(c.e2eP50S)} / ${f(c.e2eP95S)} | ${f(c.goodputPerS, 2)} | `
-        + `${c.class === 'interactive' ? f(s.jain, 3) : ''} | ×${s.speed}, ${f(s.pacingLagMs, 0)} |`);
+        + `${c.class === 'interactive' ? f(s.jain, 3) : ''} | ${queueCell(s, c.class)} | ×${s.speed}, ${f(s.pacingLagMs, 0)} |`);
     }
   }
   return lines.join('\n');
