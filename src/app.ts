@@ -7,14 +7,18 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { settingsFromConfig } from './scheduler/settings.js';
 import type { NodeInit } from './scheduler/node-state.js';
 import type { UsageSink } from './core/usage.js';
-import { Authenticator, type KeyVerifier } from './http/auth.js';
+import type { KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
+import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
+import { NodeAdminService } from './services/node-admin.service.js';
 import { SchedulerDispatcher } from './services/scheduler-dispatcher.js';
+import type { CounterStore } from './store/counter-store.js';
+import type { Store } from './store/store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 
 export interface AppDeps {
@@ -22,7 +26,12 @@ export interface AppDeps {
   backends: Backend[];
   /** The node configs behind `backends` (default `config.nodes`); slots and model restrictions come from here. */
   nodes?: readonly NodeConfig[];
+  /** Key verifier for builds without a database (tests); with `store`, keys come from it. */
   keys?: KeyVerifier;
+  /** The database: users, sessions, keys, groups, audit (enables /auth and /admin/v1). */
+  store?: Store;
+  /** Shared counters (`createCounterStore(config.redis.url)`); in-process when absent. */
+  counters?: CounterStore;
   usage?: UsageSink;
   dispatcher?: Dispatcher;
   /** Extra readiness checks (e.g. the database). */
@@ -41,6 +50,7 @@ export interface App {
   dispatcher: Dispatcher;
   /** The scheduler, unless `scheduler.enabled` is false or a dispatcher was injected. */
   scheduler?: Scheduler;
+  identity: Identity;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -87,7 +97,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     onNodeListed: (node, models) => monitor?.onNodeListed(node, models),
   });
   const dispatcher = deps.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, deps.backends) : new DirectDispatcher());
-  const metrics = new GatewayMetrics({ inFlight: () => dispatcher.inFlight(), defaultMetrics: deps.processMetrics ?? false });
+  const metrics = new GatewayMetrics({
+    inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler!.snapshot()), defaultMetrics: deps.processMetrics ?? false,
+  });
   const inference = new InferenceService({
     registry,
     dispatcher,
@@ -100,11 +112,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const models = registry.list().length;
     return { ready: extra.ready, checks: { ...extra.checks, models, nodes: deps.backends.map((b) => ({ name: b.name, error: registry.nodeError(b.name) ?? null })) } };
   };
+  const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
+    warn: (message, details) => deps.logError?.(message, details ?? {}) });
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
-    auth: new Authenticator(config.auth.mode, deps.keys),
+    access: identity.access,
+    identity,
+    cookies: { secret: config.auth.cookie_secret, secure: config.auth.cookie_secure, sessionTtlMs: config.auth.session_ttl_ms },
     inference,
+    dispatcher,
+    nodeAdmin: scheduler && new NodeAdminService(scheduler),
     registry,
     metrics,
     readiness,
@@ -125,6 +143,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     metrics,
     dispatcher,
     scheduler,
+    identity,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();
@@ -137,6 +156,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await closing;
       scheduler?.close();
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
+      await identity.close();
     },
   };
 }

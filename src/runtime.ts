@@ -6,9 +6,10 @@ import type { Backend } from './backends/backend.js';
 import { createBackend, type EmbeddedBackendFactory } from './backends/factory.js';
 import type { Config, NodeConfig } from './config/schema.js';
 import type { UsageEntry } from './core/usage.js';
-import { ApiKeyService } from './services/api-key.service.js';
+import { identityWarnings } from './services/identity.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
+import { createCounterStore } from './store/redis-counter-store.js';
 
 /** The running process: store, nodes, gateway; `stop()` shuts it down gracefully. */
 export interface Runtime {
@@ -64,7 +65,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const warn = (message: string, details?: Record<string, unknown>) => logger.warn(details ?? {}, message);
-  const keys = new ApiKeyService(store.apiKeys, { warn });
+  for (const warning of identityWarnings(config)) logger.warn(warning);
+  const counters = await createCounterStore(config.redis.url);
   const recorder = new UsageRecorder(store.usage, {
     flushIntervalMs: config.usage.flush_interval_ms, batchSize: config.usage.batch_size, warn,
   });
@@ -74,7 +76,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
   const app = await createApp({
-    config, backends, nodes, keys, usage, webRoot: webRoot(), processMetrics: true,
+    config, backends, nodes, store, counters, usage, webRoot: webRoot(), processMetrics: true,
     readiness: async () => {
       try {
         await store.db.selectFrom('api_keys').select('id').limit(1).execute();
@@ -94,7 +96,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       stopping ??= (async () => {
         await app.close({ graceMs: config.server.shutdown_grace_ms });
         await recorder.close();
-        await keys.close();
+        await counters.close();
         await store.close();
       })();
       return stopping;

@@ -190,6 +190,23 @@ export function describeBackendConformance(label: string, setup: () => Promise<C
       }
     });
 
+    it('frees the request once done is delivered, even when the consumer reads no further', async () => {
+      // The gateway stops iterating at `done`; an adapter must not hold the upstream slot until a
+      // next() that never comes.
+      const iterator = backend.chat(chatRequest({ options: { maxTokens: 4 } }), never())[Symbol.asyncIterator]();
+      let sawDone = false;
+      while (!sawDone) {
+        const next = await iterator.next();
+        if (next.done === true) break;
+        sawDone = next.value.type === 'done';
+      }
+      expect(sawDone).toBe(true);
+      if (target.upstreamInFlight !== undefined) {
+        const inFlight = target.upstreamInFlight;
+        expect(await eventually(async () => (await inFlight()) === 0)).toBe(true);
+      }
+    });
+
     it('never sends a request whose signal is already aborted', async () => {
       const before = await target.upstreamRequestCount?.();
       const controller = new AbortController();

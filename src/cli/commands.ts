@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { registerBenchCommand } from './bench.command.js';
 import { registerConfigCommand } from './config.command.js';
+import { registerGroupsCommand } from './groups.command.js';
 import { registerKeysCommand } from './keys.command.js';
 import { registerServeCommand } from './serve.command.js';
 import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
 import { registerModelsCommand } from './models.command.js';
+import { registerNodesCommand } from './nodes.command.js';
+import { registerUsageCommand } from './usage.command.js';
+import { registerUsersCommand } from './users.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -16,4 +20,8 @@ export function registerCommands(program: Command): void {
   registerBenchCommand(program);
   registerSimCommand(program);
   registerModelsCommand(program);
+  registerNodesCommand(program);
+  registerUsersCommand(program);
+  registerGroupsCommand(program);
+  registerUsageCommand(program);
 }

@@ -1,32 +1,55 @@
 import cliProgress from 'cli-progress';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Backend } from '../backends/backend.js';
-import { createEmbeddedBackend } from '../backends/embedded/embedded.backend.js';
+import { createBackend } from '../backends/factory.js';
 import { loadConfigFromDisk } from '../config/load.js';
 import type { Config, NodeConfig } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
 import { toDisplayModelName } from '../core/model-name.js';
+import { resolveNodes } from '../runtime.js';
 import { ModelManagerService, type PullProgress } from '../services/model-manager.service.js';
 import { CliError } from './program.js';
 
+/** A node that does not answer within this is reported as a warning, not waited for. */
+const LIST_TIMEOUT_MS = 10_000;
+
 interface CommonOptions { config?: string; json?: boolean }
 
-/** The embedded nodes of the config, or one over ./models when no nodes are configured. */
-function embeddedNodes(config: Config): NodeConfig[] {
-  if (!config.nodes) return [{ name: 'embedded', type: 'embedded', models_dir: './models' }];
-  return config.nodes.filter((node) => node.type === 'embedded');
+interface OpenedManager {
+  manager: ModelManagerService;
+  config: Config;
+  nodes: NodeConfig[];
+  close(): Promise<void>;
 }
 
-function openManager(options: CommonOptions, pullNode?: string): { manager: ModelManagerService; backends: Backend[]; config: Config } {
+/**
+ * Every node `flexi serve` would serve (the config's, or ./models plus a local Ollama when none
+ * are configured), as Backends: list and show ask each node through the Backend interface.
+ */
+async function openManager(options: CommonOptions): Promise<OpenedManager> {
   const config = loadConfigFromDisk({ path: options.config });
-  let nodes = embeddedNodes(config);
-  if (pullNode) {
-    const chosen = nodes.find((node) => node.name === pullNode);
-    if (chosen) nodes = [chosen, ...nodes.filter((node) => node !== chosen)];
+  const { createEmbeddedFactory } = await import('./embedded-factory.js');
+  const createEmbedded = await createEmbeddedFactory();
+  const nodes = await resolveNodes(config, { createEmbedded });
+  const backends = nodes.map((node) => createBackend(node, config, { createEmbedded }));
+  return {
+    manager: ModelManagerService.fromBackends(backends),
+    config,
+    nodes,
+    close: async () => {
+      await Promise.all(backends.map((backend) => backend.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** Opens the manager for one action and closes its nodes afterwards (HTTP pools, loaded models). */
+async function withManager<T>(options: CommonOptions, action: (opened: OpenedManager) => Promise<T>): Promise<T> {
+  const opened = await openManager(options);
+  try {
+    return await action(opened);
+  } finally {
+    await opened.close();
   }
-  const backends = nodes.map((node) => createEmbeddedBackend(node, config));
-  const manager = new ModelManagerService({ backends, modelsDirs: nodes.map((node) => node.models_dir ?? './models') });
-  return { manager, backends, config };
 }
 
 async function run<T>(action: () => Promise<T>): Promise<T> {
@@ -57,29 +80,30 @@ function table(rows: string[][]): string {
 }
 
 export function registerModelsCommand(program: Command): void {
-  const models = program.command('models').description('list, inspect, download and delete models (GGUF files of embedded nodes)');
+  const models = program.command('models').description('list, inspect, download and delete models on every node');
 
-  models.command('list').description('models of the embedded nodes (./models when no nodes are configured)')
+  models.command('list').description('models of every node (the config\'s, or ./models and a local Ollama when none are configured)')
     .option('-c, --config <file>', 'config file').option('--json', 'print JSON')
-    .action((options: CommonOptions) => run(async () => {
-      const { manager } = openManager(options);
-      const result = await manager.list();
+    .action((options: CommonOptions) => run(() => withManager(options, async ({ manager }) => {
+      const result = await manager.list(AbortSignal.timeout(LIST_TIMEOUT_MS));
       print(options.json, result, () => {
-        const rows = [['NAME', 'NODE', 'SIZE', 'PARAMS', 'QUANT', 'CONTEXT', 'FAMILY']];
+        const rows = [['NAME', 'NODE', 'SIZE', 'PARAMS', 'QUANT', 'CONTEXT', 'FAMILY', 'LOADED']];
         for (const m of result.models) {
-          rows.push([toDisplayModelName(m.name), m.node, formatBytes(m.sizeBytes), m.parameterSize ?? '-', m.quantization ?? '-', String(m.contextLength ?? '-'), m.family ?? '-']);
+          rows.push([
+            toDisplayModelName(m.name), m.node, formatBytes(m.sizeBytes), m.parameterSize ?? '-', m.quantization ?? '-',
+            String(m.contextLength ?? '-'), m.family ?? '-', m.loaded ? 'yes' : '',
+          ]);
         }
         const errors = result.errors.map((e) => `warning: node ${e.node}: ${e.message}\n`).join('');
         return result.models.length ? table(rows) + errors : `No models. Download one with \`flexi models pull hf:owner/repo/file.gguf\`.\n${errors}`;
       });
-    }));
+    })));
 
   models.command('show').argument('<name>', 'model name, e.g. qwen2.5-0.5b or qwen2.5-0.5b:latest')
-    .description('GGUF metadata of a model: architecture, parameters, context, quantization, licence, chat template')
+    .description('details of a model from the first node that has it: architecture, parameters, context, quantization, licence, chat template')
     .option('-c, --config <file>', 'config file').option('--json', 'print JSON')
-    .action((name: string, options: CommonOptions) => run(async () => {
-      const { manager } = openManager(options);
-      const details = await manager.show(name);
+    .action((name: string, options: CommonOptions) => run(() => withManager(options, async ({ manager }) => {
+      const details = await manager.show(name, AbortSignal.timeout(LIST_TIMEOUT_MS));
       print(options.json, details, () => [
         `name           ${details.name} (node ${details.node})`,
         `architecture   ${details.family ?? '-'}`,
@@ -90,15 +114,14 @@ export function registerModelsCommand(program: Command): void {
         `licence        ${details.license ?? '-'}`,
         `chat template  ${details.template ? `\n${details.template}` : '(none: a built-in format is used)'}`,
       ].join('\n') + '\n');
-    }));
+    })));
 
-  models.command('rm').argument('<name>', 'model name').description('delete a model file from the model folder')
+  models.command('rm').argument('<name>', 'model name').description('delete a model file from the model folder of an embedded node')
     .option('-c, --config <file>', 'config file').option('--json', 'print JSON')
-    .action((name: string, options: CommonOptions) => run(async () => {
-      const { manager } = openManager(options);
+    .action((name: string, options: CommonOptions) => run(() => withManager(options, async ({ manager }) => {
       const removed = await manager.remove(name);
       print(options.json, removed, () => `deleted ${removed.path}\n`);
-    }));
+    })));
 
   models.command('pull').argument('<source>', 'hf:owner/repo/file.gguf or an http(s) URL of a GGUF file; a model name with --node <ollama node>')
     .description('download a GGUF file into the model folder (resumable, verified, atomic)')
@@ -106,25 +129,26 @@ export function registerModelsCommand(program: Command): void {
     .option('--file-name <name.gguf>', 'store under this file name instead of the URL\'s')
     .option('--node <name>', 'node to pull to: an embedded node (its folder) or an Ollama node (POST /api/pull)')
     .option('-c, --config <file>', 'config file').option('--json', 'print JSON (no progress bar)')
-    .action((source: string, options: CommonOptions & { sha256?: string; fileName?: string; node?: string }) => run(async () => {
-      const { manager, config } = openManager(options, options.node);
-      const node = options.node ? config.nodes?.find((candidate) => candidate.name === options.node) : undefined;
-      if (options.node && !node && config.nodes) throw new CliError(`No node named ${options.node} in the config; \`flexi config\` lists the nodes.`);
+    .action((source: string, options: CommonOptions & { sha256?: string; fileName?: string; node?: string }) => run(() => withManager(options, async ({ manager, nodes }) => {
+      const node = options.node === undefined ? undefined : nodes.find((candidate) => candidate.name === options.node);
+      if (options.node !== undefined && !node) throw new CliError(`No node named ${options.node}; \`flexi config\` lists the nodes.`);
       const progress = options.json ? undefined : createProgressBar();
       try {
         if (node?.type === 'ollama') {
           await manager.pullOllama(node.url ?? 'http://127.0.0.1:11434', source, { onProgress: progress?.update });
+          progress?.stop();
           print(options.json, { node: node.name, model: source, status: 'success' }, () => `pulled ${source} on ${node.name}\n`);
           return;
         }
         if (node && node.type !== 'embedded') throw new CliError(`Node ${node.name} is of type ${node.type}; pull works for embedded and ollama nodes.`);
-        const result = await manager.pull(source, { sha256: options.sha256, fileName: options.fileName, onProgress: progress?.update });
+        const modelsDir = node ? resolve(node.models_dir ?? './models') : undefined;
+        const result = await manager.pull(source, { sha256: options.sha256, fileName: options.fileName, modelsDir, onProgress: progress?.update });
         progress?.stop();
         print(options.json, result, () => `pulled ${toDisplayModelName(result.name)} → ${result.path} (${formatBytes(result.sizeBytes)}, sha256 ${result.sha256})\n`);
       } finally {
         progress?.stop();
       }
-    }));
+    })));
 }
 
 function createProgressBar(): { update: (progress: PullProgress) => void; stop: () => void } {

@@ -179,7 +179,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       const value = getPath(raw, issue.path as (string | number)[]);
       const from = [...origin.entries()].find(([p]) => dotted === p || dotted.startsWith(`${p}.`))?.[1]
         ?? sources.filePath ?? 'config';
-      const shown = value === undefined ? 'missing' : JSON.stringify(value);
+      const shown = value === undefined ? (issue.code === 'custom' ? '(default)' : 'missing') : JSON.stringify(value);
       return `  ${dotted} = ${shown} (from ${from}): ${describeAllowed(issue)}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

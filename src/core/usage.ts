@@ -18,6 +18,8 @@ export interface UsageEntry {
   ttftMs?: number;
   durationMs: number;
   queueMs?: number;
+  /** Scheduler priority class the request ran in (metrics only; not stored). */
+  priorityClass?: string;
 }
 
 export interface UsageSink {

@@ -11,6 +11,7 @@ import { errorBody } from './errors.js';
 import {
   fromOllamaChat, fromOllamaGenerate, keepAliveFromOllama, ollamaCounters, toOllamaModelDetails, toOllamaTag, toOllamaToolCalls,
 } from './ollama-translate.js';
+import type { Principal } from './auth.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';
 
@@ -20,7 +21,7 @@ export const OLLAMA_COMPAT_VERSION = '0.12.0';
 export interface OllamaRouteDeps {
   inference: InferenceService;
   registry: ModelRegistry;
-  isModelVisible?: (model: string) => boolean;
+  isModelVisible?: (principal: Principal | undefined, model: string) => boolean;
 }
 
 type Kind = 'chat' | 'generate';
@@ -78,13 +79,13 @@ async function respondGeneration(
 
 export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps): void {
   const { inference, registry } = deps;
-  const visible = (name: string) => deps.isModelVisible?.(name) ?? true;
+  const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;
 
   /** Ollama's meaning of a request with only a model: load it (or unload with keep_alive 0). */
   async function loadOnly(kind: Kind, model: string, keepAlive: number | string | undefined, request: FastifyRequest, reply: FastifyReply) {
     const seconds = keepAliveFromOllama(keepAlive) ?? 300;
     const context = requestContext(request, reply, `/api/${kind}`, 'ollama');
-    await inference.setResidency(model, seconds, context.signal);
+    await inference.setResidency(model, seconds, context.signal, context);
     const base = { model, created_at: new Date().toISOString() };
     const doneReason = seconds === 0 ? 'unload' : 'load';
     return kind === 'chat'
@@ -134,18 +135,18 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     return reply.header('x-request-id', request.id).send({ embedding: result.embeddings[0] ?? [] });
   });
 
-  app.get('/api/tags', async () => {
-    const models = registry.list().filter((entry) => visible(entry.name)).map((entry) => toOllamaTag(entry.name, entry.info));
+  app.get('/api/tags', async (request) => {
+    const models = registry.list().filter((entry) => visible(request, entry.name)).map((entry) => toOllamaTag(entry.name, entry.info));
     for (const { alias, entry } of registry.aliasEntries()) {
-      if (visible(entry.name)) models.push(toOllamaTag(alias, entry.info));
+      if (visible(request, entry.name)) models.push(toOllamaTag(alias, entry.info));
     }
     return { models };
   });
 
-  app.get('/api/ps', async () => {
+  app.get('/api/ps', async (request) => {
     const perNode = await Promise.all(registry.backends.map((backend) =>
       backend.loadedModels(AbortSignal.timeout(3000)).catch((): LoadedModel[] => [])));
-    const models = perNode.flat().filter((model) => visible(model.name)).map((model) => {
+    const models = perNode.flat().filter((model) => visible(request, model.name)).map((model) => {
       const info = registry.find(model.name)?.info;
       return {
         name: model.name,
@@ -166,7 +167,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     const name = body.model ?? body.name;
     if (!name) throw invalidRequest('model', "'model' is required.");
     const entry = await registry.get(name);
-    if (!visible(entry.name)) throw new FlexiError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
+    if (!visible(request, entry.name)) throw new FlexiError('model_not_found', `The model '${name}' does not exist.`, { param: 'model' });
     const details = await entry.nodes[0]!.showModel(entry.name, AbortSignal.timeout(10_000));
     return {
       modelfile: details.modelfile ?? '',

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, type OpenAiModel } from '../api/openai.js';
 import { parseBody } from '../api/validation.js';
 import { toDisplayModelName } from '../core/model-name.js';
@@ -7,15 +7,40 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { ModelEntry, ModelRegistry } from '../services/model-registry.service.js';
 import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
 import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
+import type { Principal } from './auth.js';
 import { generationHeaders, requestContext } from './request-context.js';
-import { collect, writeStream } from './stream-writer.js';
-import { FlexiError } from '../core/errors.js';
+import { collect, PendingSseStream, writeStream, type StreamEncoder } from './stream-writer.js';
+import { FlexiError, toFlexiError } from '../core/errors.js';
+import type { RequestContext, StartedGeneration } from '../services/inference.service.js';
 
 export interface OpenAiRouteDeps {
   inference: InferenceService;
   registry: ModelRegistry;
-  /** Models a principal may see (identity/policy issue); all when absent. */
-  isModelVisible?: (model: string) => boolean;
+  /** Models the request's principal may see; all when absent. */
+  isModelVisible?: (principal: Principal | undefined, model: string) => boolean;
+}
+
+/**
+ * An SSE response that may wait in the scheduler's queue first: while it waits, comments
+ * (`: queued position=3 eta_ms=1200`) keep proxies from cutting it and tell the client where it
+ * stands. Errors before anything was written keep their real HTTP status.
+ */
+async function streamWithQueueComments(
+  request: FastifyRequest, reply: FastifyReply, context: RequestContext, encoder: StreamEncoder, start: () => Promise<StartedGeneration>,
+): Promise<void> {
+  const pending = new PendingSseStream(reply, { 'x-request-id': request.id });
+  context.onWaiting = ({ position, estimatedWaitMs }) => {
+    pending.comment(`queued position=${position}${estimatedWaitMs === undefined ? '' : ` eta_ms=${Math.round(estimatedWaitMs)}`}`);
+  };
+  let started: StartedGeneration;
+  try {
+    started = await start();
+  } catch (error) {
+    if (!pending.isCommitted) throw error;
+    pending.fail(toFlexiError(error), encoder);
+    return;
+  }
+  await writeStream(reply, started, encoder, generationHeaders(request, started.queueMs), pending);
 }
 
 function toOpenAiModel(id: string, entry: ModelEntry): OpenAiModel {
@@ -36,14 +61,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     const body = parseBody(chatCompletionRequestSchema, request.body);
     const canonical = fromOpenAiChat(body);
     const context = requestContext(request, reply, '/v1/chat/completions', 'openai');
-    const started = await inference.startChat(canonical, context);
     const id = `chatcmpl-${randomId(24)}`;
     const created = Math.floor(Date.now() / 1000);
-    const headers = generationHeaders(request, started.queueMs);
     if (body.stream) {
-      await writeStream(reply, started, new OpenAiChatStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true), headers);
+      const encoder = new OpenAiChatStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true);
+      await streamWithQueueComments(request, reply, context, encoder, () => inference.startChat(canonical, context));
       return reply;
     }
+    const started = await inference.startChat(canonical, context);
+    const headers = generationHeaders(request, started.queueMs);
     const result = await collect(started);
     const message: Record<string, unknown> = {
       role: 'assistant',
@@ -67,14 +93,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     const body = parseBody(completionRequestSchema, request.body);
     const canonical = fromOpenAiCompletion(body);
     const context = requestContext(request, reply, '/v1/completions', 'openai');
-    const started = await inference.startCompletion(canonical, context);
     const id = `cmpl-${randomId(24)}`;
     const created = Math.floor(Date.now() / 1000);
-    const headers = generationHeaders(request, started.queueMs);
     if (body.stream) {
-      await writeStream(reply, started, new OpenAiCompletionStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true), headers);
+      const encoder = new OpenAiCompletionStreamEncoder(id, created, body.model, body.stream_options?.include_usage === true);
+      await streamWithQueueComments(request, reply, context, encoder, () => inference.startCompletion(canonical, context));
       return reply;
     }
+    const started = await inference.startCompletion(canonical, context);
+    const headers = generationHeaders(request, started.queueMs);
     const result = await collect(started);
     return reply.headers(headers).send({
       id,
@@ -103,15 +130,15 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     });
   });
 
-  const visible = (name: string) => deps.isModelVisible?.(name) ?? true;
+  const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', async (request) => {
     const data: OpenAiModel[] = [];
     for (const entry of registry.list()) {
-      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
     }
     for (const { alias, entry } of registry.aliasEntries()) {
-      if (visible(entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
     }
     return { object: 'list', data };
   });
@@ -119,7 +146,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.get('/v1/models/*', async (request) => {
     const id = decodeURIComponent((request.params as { '*': string })['*']);
     const entry = registry.find(id) ?? (await registry.get(id).catch(() => undefined));
-    if (!entry || !visible(entry.name)) {
+    if (!entry || !visible(request, entry.name)) {
       throw new FlexiError('model_not_found', `The model '${id}' does not exist.`, { param: 'model' });
     }
     return toOpenAiModel(id, entry);

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl } from '../services/access-control.service.js';
 import type { RequestContext } from '../services/inference.service.js';
 import type { Principal } from './auth.js';
 
@@ -8,6 +9,10 @@ declare module 'fastify' {
     principal?: Principal;
     /** performance.now() at arrival. */
     startedAtMs: number;
+  }
+  interface FastifyInstance {
+    /** Who may do what (identity); absent in builds without it. */
+    accessControl?: AccessControl;
   }
 }
 
@@ -22,15 +27,23 @@ export function requestContext(request: FastifyRequest, reply: FastifyReply, end
     if (!res.writableFinished) controller.abort();
   };
   res.once('close', onClose);
-  const principal = request.principal ?? { subject: 'anonymous' };
+  const principal = request.principal;
+  const access = request.server.accessControl;
   return {
     requestId: request.id,
     endpoint,
     protocol,
-    requester: { subject: principal.subject, priorityClass: undefined },
-    apiKeyId: principal.apiKeyId,
+    requester: { subject: principal?.subject ?? 'anonymous', priorityClass: principal?.priorityClass },
+    apiKeyId: principal?.apiKeyId,
     signal: controller.signal,
     startedAtMs: request.startedAtMs,
+    admit: access && principal ? async (admitRequest) => {
+      const admission = await access.admit(principal, { ...admitRequest, endpoint });
+      // On the raw response, so they survive hijacked (streaming) replies: writeHead merges them.
+      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+      return admission;
+    } : undefined,
+    authorize: access && principal ? (model) => access.authorize(principal, { endpoint, model }) : undefined,
   };
 }
 

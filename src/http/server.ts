@@ -1,12 +1,20 @@
 import { existsSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference.service.js';
+import type { Dispatcher } from '../services/dispatcher.js';
+import type { NodeAdminService } from '../services/node-admin.service.js';
+import { registerAdminNodeRoutes } from './admin-nodes.route.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import type { Authenticator } from './auth.js';
+import type { AccessControl } from '../services/access-control.service.js';
+import type { Identity } from '../services/identity.js';
+import { registerAdminRoutes } from './admin.route.js';
+import { registerAuthRoutes } from './auth.route.js';
+import type { Principal } from './auth.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
@@ -15,8 +23,13 @@ import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
 export interface HttpServerDeps {
   bodyLimitBytes: number;
   trustProxy: boolean;
-  auth: Authenticator;
+  access: AccessControl;
+  /** With a database: the /auth (browser login, own keys) and /admin/v1 routes. */
+  identity?: Identity;
+  cookies: { secret: string; secure: boolean; sessionTtlMs: number };
   inference: InferenceService;
+  dispatcher: Dispatcher;
+  nodeAdmin?: NodeAdminService;
   registry: ModelRegistry;
   metrics: GatewayMetrics;
   readiness: ReadinessCheck;
@@ -29,9 +42,9 @@ export interface HttpServerDeps {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Routes that need no API key. */
+/** Routes that need no API key or session (/auth routes authenticate themselves). */
 function isPublic(url: string): boolean {
-  return !(url.startsWith('/v1/') || url.startsWith('/api/')) || url.startsWith('/api/version');
+  return !(url.startsWith('/v1/') || url.startsWith('/api/') || url.startsWith('/admin/')) || url.startsWith('/api/version');
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
@@ -49,6 +62,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
   });
 
+  await app.register(fastifyCookie, { secret: deps.cookies.secret });
+  app.decorate('accessControl', deps.access);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('startedAtMs', 0);
 
@@ -78,7 +93,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
     if (isPublic(request.url)) return;
-    request.principal = await deps.auth.authenticate(request.headers);
+    request.principal = await deps.access.authenticate(request.headers, request.cookies, request.method);
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -101,8 +116,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
 
   registerSystemRoutes(app, { metrics: deps.metrics, readiness: deps.readiness });
   registerOllamaVersionRoute(app);
-  registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry });
-  registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry });
+  const isModelVisible = (principal: Principal | undefined, model: string) => deps.access.isModelVisible(principal, model);
+  registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
+  registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
+  registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry });
+  const identity = deps.identity;
+  if (identity?.users && identity.admin && identity.audit && identity.usageReport) {
+    registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
+    registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
+  }
 
   if (deps.webRoot && existsSync(deps.webRoot)) {
     await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });

@@ -30,23 +30,59 @@ function waitForDrainOrClose(res: ServerResponse): Promise<void> {
   });
 }
 
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+
+/**
+ * A streaming response whose request is still waiting for a node. Its first comment commits
+ * the 200 and the SSE headers, so proxies see traffic and the client sees its queue position;
+ * a refusal after that can only be an in-band error frame.
+ */
+export class PendingSseStream {
+  private committed = false;
+
+  constructor(private readonly reply: FastifyReply, private readonly headers: Record<string, string>) {}
+
+  get isCommitted(): boolean {
+    return this.committed;
+  }
+
+  comment(text: string): void {
+    const res = this.reply.raw;
+    if (res.destroyed) return;
+    if (!this.committed) {
+      this.committed = true;
+      this.reply.hijack();
+      res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
+    }
+    res.write(`: ${text.replace(/[\r\n]/g, ' ')}\n\n`);
+  }
+
+  /** Ends a committed stream with one error frame. */
+  fail(error: FlexiError, encoder: StreamEncoder): void {
+    const res = this.reply.raw;
+    if (!res.destroyed) res.end(encoder.encodeError(error));
+  }
+}
+
 /**
  * Streams a started generation. Headers go out with the first event (errors before it had a
  * real status); a failure after it becomes one in-band error frame. A client that goes away
  * stops the loop, and leaving the loop cancels the upstream request (generator return()).
  */
 export async function writeStream(
-  reply: FastifyReply, started: StartedGeneration, encoder: StreamEncoder, headers: Record<string, string>,
+  reply: FastifyReply, started: StartedGeneration, encoder: StreamEncoder, headers: Record<string, string>, pending?: PendingSseStream,
 ): Promise<StreamOutcome> {
-  reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    ...headers,
-    'content-type': encoder.contentType,
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-  });
-  res.flushHeaders();
+  if (!pending?.isCommitted) {
+    reply.hijack();
+    res.writeHead(200, {
+      ...headers,
+      'content-type': encoder.contentType,
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+  }
   try {
     if (!res.write(encoder.encode(started.first))) await waitForDrainOrClose(res);
     for await (const event of started.events) {

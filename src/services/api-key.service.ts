@@ -37,7 +37,7 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-type ApiKeyStore = Pick<ApiKeyRepository, 'create' | 'findByHash' | 'list' | 'revoke' | 'touchLastUsed'>;
+type ApiKeyStore = Pick<ApiKeyRepository, 'create' | 'findByHash' | 'list' | 'revoke' | 'touchLastUsed'> & Partial<Pick<ApiKeyRepository, 'revokeById' | 'findById'>>;
 
 interface CacheEntry {
   record: ApiKeyRecord;
@@ -109,19 +109,35 @@ export class ApiKeyService {
     return record;
   }
 
-  list(): Promise<ApiKeyRecord[]> {
-    return this.repository.list();
+  list(options: { userId?: string } = {}): Promise<ApiKeyRecord[]> {
+    return this.repository.list(options);
+  }
+
+  findById(id: string): Promise<ApiKeyRecord | undefined> {
+    if (!this.repository.findById) throw new Error('this key store cannot look keys up by id');
+    return this.repository.findById(id);
+  }
+
+  /** Revokes exactly the key with this id (the admin API and self-service use ids, never names). */
+  async revokeById(id: string): Promise<RevokeResult | undefined> {
+    if (!this.repository.revokeById) throw new Error('this key store cannot revoke by id');
+    const result = await this.repository.revokeById(id, toTimestamp(this.clock.now()));
+    this.forget(id);
+    return result;
   }
 
   /** Revokes by id, name or prefix; undefined when nothing matches. Takes effect at once in this process. */
   async revoke(ref: string): Promise<RevokeResult | undefined> {
     const result = await this.repository.revoke(ref, toTimestamp(this.clock.now()));
     // Lookups that read the database before the update finished must not cache what they read.
-    this.revocations += 1;
-    if (result) {
-      for (const [hash, entry] of this.cache) if (entry.record.id === result.record.id) this.cache.delete(hash);
-    }
+    if (result) this.forget(result.record.id);
+    else this.revocations += 1;
     return result;
+  }
+
+  private forget(id: string): void {
+    this.revocations += 1;
+    for (const [hash, entry] of this.cache) if (entry.record.id === id) this.cache.delete(hash);
   }
 
   /** Writes `last_used_at` for the keys verified since the last write. */
@@ -186,3 +202,4 @@ export class ApiKeyService {
     }
   }
 }
+export type { ApiKeyRecord } from '../store/api-key.repository.js';

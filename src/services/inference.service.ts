@@ -2,6 +2,7 @@ import type { Backend } from '../backends/backend.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult } from '../core/types.js';
 import type { UsageEntry, UsageSink } from '../core/usage.js';
+import type { Admission, AdmitRequest } from './access-control.service.js';
 import type { Dispatcher, NodeLease, Requester } from './dispatcher.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 
@@ -17,6 +18,19 @@ export interface RequestContext {
   /** performance.now() when the request arrived. */
   startedAtMs: number;
   onWaiting?: (info: { position: number; estimatedWaitMs?: number }) => void;
+  /** Policy and quota check for the resolved model (identity); this service settles or cancels it. */
+  admit?: (request: Omit<AdmitRequest, 'endpoint'>) => Promise<Admission>;
+  /** Policy check only (requests that generate nothing, e.g. Ollama load/unload). */
+  authorize?: (model: string) => void;
+}
+
+/** About four characters per token: only sizes the reservation; the node's count settles it. */
+function estimatePromptTokens(request: ChatRequest | CompletionRequest | EmbeddingRequest): number {
+  let chars = 0;
+  if ('messages' in request) for (const message of request.messages) chars += message.content.length;
+  else if ('prompt' in request) chars += request.prompt.length + (request.system?.length ?? 0);
+  else for (const input of request.input) chars += input.length;
+  return Math.ceil(chars / 4);
 }
 
 /** Observes every finished request (metrics). */
@@ -49,6 +63,12 @@ export interface InferenceServiceOptions {
 /** Failures that are the node's fault: they count against its health and may move the request. */
 const NODE_FAULTS: ReadonlySet<string> = new Set(['backend_unavailable', 'backend_error', 'backend_timeout']);
 
+/** An admission and the prompt estimate that settles it when a stream breaks off without usage. */
+interface Admitted {
+  admission: Admission;
+  promptTokens: number;
+}
+
 type Invoke<R> = (backend: Backend, request: R, signal: AbortSignal) => AsyncIterable<ChatEvent>;
 
 export class InferenceService {
@@ -73,11 +93,24 @@ export class InferenceService {
   async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string }> {
     const entry = await this.options.registry.get(request.model);
     const req = { ...request, model: entry.name };
+    const admission = await context.admit?.({ model: entry.name, maxTokens: 0, promptTokens: estimatePromptTokens(request) });
+    try {
+      return await this.embedAdmitted(req, entry, context, admission);
+    } catch (error) {
+      admission?.cancel();
+      throw error;
+    }
+  }
+
+  private async embedAdmitted(
+    req: EmbeddingRequest, entry: ModelEntry, context: RequestContext, admission: Admission | undefined,
+  ): Promise<EmbeddingResult & { model: string; node: string }> {
     let lease = await this.acquire(entry, context);
     for (;;) {
       try {
         const result = await lease.backend.embed(req, context.signal);
         lease.release({ ok: true });
+        admission?.settle({ promptTokens: result.promptTokens, completionTokens: 0 });
         this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
         return { ...result, model: entry.name, node: lease.backend.name };
       } catch (error) {
@@ -94,15 +127,30 @@ export class InferenceService {
   }
 
   /** Loads or unloads a model on every node that serves it (Ollama's model-only requests). */
-  async setResidency(model: string, keepAliveSeconds: number, signal: AbortSignal): Promise<string> {
+  async setResidency(model: string, keepAliveSeconds: number, signal: AbortSignal, context?: Pick<RequestContext, 'authorize'>): Promise<string> {
     const entry = await this.options.registry.get(model);
+    context?.authorize?.(entry.name);
     await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, keepAliveSeconds, signal)));
     return entry.name;
   }
 
-  private async start<R extends { model: string }>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
+  private async start<R extends ChatRequest | CompletionRequest>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
     const entry = await this.options.registry.get(request.model);
-    const req = { ...request, model: entry.name };
+    const promptTokens = estimatePromptTokens(request);
+    const admission = await context.admit?.({ model: entry.name, maxTokens: request.options.maxTokens, promptTokens });
+    const options = admission?.maxTokens === undefined ? request.options : { ...request.options, maxTokens: admission.maxTokens };
+    const req = { ...request, model: entry.name, options };
+    try {
+      return await this.startAdmitted(req, entry, context, invoke, admission && { admission, promptTokens });
+    } catch (error) {
+      admission?.cancel();
+      throw error;
+    }
+  }
+
+  private async startAdmitted<R extends { model: string }>(
+    req: R, entry: ModelEntry, context: RequestContext, invoke: Invoke<R>, admitted: Admitted | undefined,
+  ): Promise<StartedGeneration> {
     let lease = await this.acquire(entry, context);
     for (;;) {
       const iterator = invoke(lease.backend, req, context.signal)[Symbol.asyncIterator]();
@@ -123,7 +171,7 @@ export class InferenceService {
       const ttftMs = performance.now() - context.startedAtMs;
       return {
         first: first.value,
-        events: this.follow(iterator, first.value, context, entry.name, lease, ttftMs),
+        events: this.follow(iterator, first.value, context, entry.name, lease, ttftMs, admitted),
         model: entry.name,
         node: lease.backend.name,
         queueMs: lease.queueMs,
@@ -152,7 +200,7 @@ export class InferenceService {
   /** Passes the rest of the stream through; accounts and releases exactly once in every path. */
   private async *follow(
     iterator: AsyncIterator<ChatEvent>, first: ChatEvent, context: RequestContext,
-    model: string, lease: NodeLease, ttftMs: number,
+    model: string, lease: NodeLease, ttftMs: number, admitted?: Admitted,
   ): AsyncGenerator<ChatEvent, void, undefined> {
     let done: Extract<ChatEvent, { type: 'done' }> | undefined = first.type === 'done' ? first : undefined;
     let completionTokens = 0;
@@ -175,6 +223,7 @@ export class InferenceService {
         void iterator.return?.();
       }
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
+      admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
         this.finish(context, model, lease, {
           status: 200, promptTokens: done.usage.promptTokens, completionTokens: done.usage.completionTokens, ttftMs,
@@ -206,6 +255,7 @@ export class InferenceService {
       model,
       node: lease.backend.name,
       queueMs: lease.queueMs,
+      priorityClass: context.requester.priorityClass,
       durationMs: performance.now() - context.startedAtMs,
       ...fields,
     };

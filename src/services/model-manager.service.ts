@@ -43,6 +43,8 @@ export interface PullOptions {
   fileName?: string;
   onProgress?: (progress: PullProgress) => void;
   signal?: AbortSignal;
+  /** Folder to write into (one of the manager's folders); default the first. */
+  modelsDir?: string;
 }
 
 export interface PullResult {
@@ -88,6 +90,19 @@ export class ModelManagerService {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
+  /** Over every node; the folders are those of the embedded nodes among them. */
+  static fromBackends(backends: readonly Backend[], options: Pick<ModelManagerOptions, 'fetch'> = {}): ModelManagerService {
+    return new ModelManagerService({ ...options, backends, modelsDirs: backends.flatMap((backend) => modelsDirOf(backend) ?? []) });
+  }
+
+  get backends(): readonly Backend[] {
+    return this.options.backends;
+  }
+
+  get modelsDirs(): readonly string[] {
+    return this.options.modelsDirs;
+  }
+
   async list(signal?: AbortSignal): Promise<ModelListResult> {
     const models: ModelListEntry[] = [];
     const errors: ModelListResult['errors'] = [];
@@ -106,14 +121,17 @@ export class ModelManagerService {
 
   /** Details from the first node that has the model; throws model_not_found. */
   async show(name: string, signal?: AbortSignal): Promise<ModelDetails & { node: string }> {
+    // A node that is down must not hide the model on the next one.
+    const unreachable: string[] = [];
     for (const backend of this.options.backends) {
       try {
         return { ...(await backend.showModel(name, signal)), node: backend.name };
       } catch (error) {
-        if (!(error instanceof FlexiError && error.code === 'model_not_found')) throw error;
+        if (!(error instanceof FlexiError && error.code === 'model_not_found')) unreachable.push(`${backend.name} (${(error as Error).message})`);
       }
     }
-    throw new FlexiError('model_not_found', `Model ${name} is on no configured node. \`flexi models list\` shows what is available.`, { param: 'model' });
+    const also = unreachable.length ? ` Nodes that did not answer: ${unreachable.join('; ')}.` : '';
+    throw new FlexiError('model_not_found', `Model ${name} is on no configured node. \`flexi models list\` shows what is available.${also}`, { param: 'model' });
   }
 
   /** Deletes a model's GGUF file from the model folders. */
@@ -124,6 +142,10 @@ export class ModelManagerService {
       const file = names.find((candidate) => candidate.toLowerCase().endsWith('.gguf') && modelNameFromFile(candidate) === wanted);
       if (file) {
         const path = resolve(dir, file);
+        // Unload it from the nodes serving this folder first (an idle model goes at once).
+        await Promise.all(this.options.backends
+          .filter((backend) => modelsDirOf(backend) === resolve(dir))
+          .map((backend) => backend.setResidency(wanted, 0).catch(() => undefined)));
         await rm(path);
         return { name: wanted, path };
       }
@@ -142,8 +164,8 @@ export class ModelManagerService {
     if (!/^[^/\\]+\.gguf$/i.test(fileName)) {
       throw new FlexiError('invalid_request', `The file name "${fileName}" must end in .gguf; pass a file name for the download.`, { param: 'source' });
     }
-    const dir = this.options.modelsDirs[0];
-    if (!dir) throw new FlexiError('invalid_request', 'No model folder is configured to pull into.');
+    const dir = options.modelsDir ?? this.options.modelsDirs[0];
+    if (!dir) throw new FlexiError('invalid_request', 'No model folder is configured to pull into: add an embedded node (docs/embedded.md).');
     await mkdir(dir, { recursive: true });
     const target = resolve(dir, fileName);
     if (await exists(target)) {
@@ -231,6 +253,13 @@ export class ModelManagerService {
       options.onProgress?.({ status: event.status ?? '', completedBytes: event.completed ?? 0, totalBytes: event.total });
     }
   }
+}
+
+/** The model folder of an embedded node (absolute), undefined for other node types. */
+function modelsDirOf(backend: Backend): string | undefined {
+  if (backend.type !== 'embedded') return undefined;
+  const dir = (backend as Backend & { modelsDir?: unknown }).modelsDir;
+  return typeof dir === 'string' ? resolve(dir) : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {

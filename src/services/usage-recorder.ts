@@ -5,7 +5,7 @@ import type { NewUsageRecord, UsageRepository } from '../store/usage.repository.
 export type WarnLogger = (message: string, details?: Record<string, unknown>) => void;
 
 /** A usage record as the response path hands it over; `createdAt` defaults to now. */
-export type UsageEntry = Omit<NewUsageRecord, 'createdAt'> & { createdAt?: string };
+export type UsageEntry = Omit<NewUsageRecord, 'createdAt'> & { createdAt?: string | Date };
 
 export type UsageSink = Pick<UsageRepository, 'insertMany'>;
 
@@ -100,7 +100,9 @@ export class UsageRecorder {
       this.warn('usage record arrived after the recorder was closed; dropped', { requestId: entry.requestId });
       return;
     }
-    const record = entry.createdAt ? (entry as NewUsageRecord) : { ...entry, createdAt: toTimestamp(this.clock.now()) };
+    // InferenceService hands over a Date (core/usage.ts); the database wants ISO text on both dialects.
+    const createdAt = entry.createdAt instanceof Date ? entry.createdAt.toISOString() : entry.createdAt ?? toTimestamp(this.clock.now());
+    const record: NewUsageRecord = { ...entry, createdAt };
     if (this.buffer.push(record)) this.dropped += 1;
     if (!this.flushing && !this.failing && this.buffer.size >= this.batchSize) void this.flush();
   }

@@ -89,10 +89,21 @@ export class ApiKeyRepository {
     return row && toRecord(row);
   }
 
-  /** Every key, oldest first. */
-  async list(): Promise<ApiKeyRecord[]> {
-    const rows = await this.db.selectFrom('api_keys').select(PUBLIC_COLUMNS).orderBy('created_at').orderBy('id').execute();
+  /** Every key, oldest first; only one user's keys when `userId` is given. */
+  async list(options: { userId?: string } = {}): Promise<ApiKeyRecord[]> {
+    let query = this.db.selectFrom('api_keys').select(PUBLIC_COLUMNS);
+    if (options.userId !== undefined) query = query.where('user_id', '=', options.userId);
+    const rows = await query.orderBy('created_at').orderBy('id').execute();
     return rows.map(toRecord);
+  }
+
+  /** Revokes one key by id; undefined when no such key. */
+  async revokeById(id: string, at: string): Promise<RevokeResult | undefined> {
+    const target = await this.findById(id);
+    if (!target) return undefined;
+    if (target.revokedAt !== null) return { record: target, alreadyRevoked: true };
+    await this.db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    return { record: { ...target, revokedAt: at }, alreadyRevoked: false };
   }
 
   /**

@@ -46,9 +46,83 @@ export interface UsageRecordsTable {
   queue_ms: number | null;
 }
 
+export interface UsersTable {
+  id: string;
+  /** Lower-case. */
+  email: string;
+  display_name: string | null;
+  /** argon2id PHC string; null for single-sign-on-only accounts. */
+  password_hash: string | null;
+  /** JSON array of role names. */
+  roles: string;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+  disabled_at: string | null;
+}
+
+export interface IdentitiesTable {
+  id: string;
+  user_id: string;
+  /** `oidc`; later `lti:<issuer>`. */
+  provider: string;
+  /** The provider's stable subject (`sub`). */
+  subject: string;
+  email: string | null;
+  created_at: string;
+  last_login_at: string | null;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  /** `course`, `institute` or `other`. */
+  kind: string;
+  description: string | null;
+  created_at: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  /** `member` or `owner`. */
+  role: string;
+  created_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  /** SHA-256 of the cookie value, lowercase hex. */
+  token_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  created_at: string;
+  /** `user:<id>`, `key:<id>` or `cli:<os user>`. */
+  actor: string;
+  /** e.g. `user.create`, `key.revoke`. */
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  /** JSON object; never secrets. */
+  details: string | null;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
+  users: UsersTable;
+  identities: IdentitiesTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  sessions: SessionsTable;
+  audit_log: AuditLogTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
 import { dialectOf } from './database.js';
 import { initialMigration } from './migrations/0001-initial.js';
+import { identityMigration } from './migrations/0002-identity.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -8,6 +9,7 @@ import { initialMigration } from './migrations/0001-initial.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initialMigration,
+  '0002-identity': identityMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,8 +1,12 @@
 import type { Kysely } from 'kysely';
 import { ApiKeyRepository } from './api-key.repository.js';
+import { AuditRepository } from './audit.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
+import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
+import { SessionRepository } from './session.repository.js';
 import { UsageRepository } from './usage.repository.js';
+import { UserRepository } from './user.repository.js';
 
 /** The database and its repositories; the one handle services receive. */
 export interface Store {
@@ -10,6 +14,10 @@ export interface Store {
   readonly dialect: DatabaseDialect;
   readonly apiKeys: ApiKeyRepository;
   readonly usage: UsageRepository;
+  readonly users: UserRepository;
+  readonly groups: GroupRepository;
+  readonly sessions: SessionRepository;
+  readonly audit: AuditRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** Closes the SQLite file or the PostgreSQL pool. */
@@ -33,6 +41,10 @@ export async function openDatabase(url: string): Promise<Store> {
     dialect,
     apiKeys: new ApiKeyRepository(db),
     usage: new UsageRepository(db),
+    users: new UserRepository(db),
+    groups: new GroupRepository(db),
+    sessions: new SessionRepository(db),
+    audit: new AuditRepository(db),
     migrate: () => migrateToLatest(db),
     close: async () => {
       if (closed) return;

@@ -95,4 +95,41 @@ export class UsageRepository {
       completionTokens: Number(r.completion_tokens),
     }));
   }
+
+  /** Prompt + completion tokens a subject used since `since` (ISO): what seeds a budget counter. */
+  async sumTokensSince(subject: string, since: string): Promise<number> {
+    const row = await this.db.selectFrom('usage_records')
+      .select((eb) => [eb.fn.sum<number>(eb('prompt_tokens', '+', eb.ref('completion_tokens'))).as('tokens')])
+      .where('subject', '=', subject)
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return Number(row?.tokens ?? 0);
+  }
+
+  /** Requests and tokens per subject, model and UTC day since `since` (ISO), for usage reports. */
+  async summarizeBySubject(since: string, until?: string): Promise<(UsageDaySummary & { subject: string | null })[]> {
+    const day = sql<string>`substr(created_at, 1, 10)`;
+    let query = this.db.selectFrom('usage_records')
+      .select((eb) => [
+        'subject',
+        day.as('day'),
+        'model',
+        eb.fn.countAll<number>().as('requests'),
+        eb.fn.sum<number>(eb.case().when('status', '>=', 400).then(1).else(0).end()).as('errors'),
+        eb.fn.sum<number>('prompt_tokens').as('prompt_tokens'),
+        eb.fn.sum<number>('completion_tokens').as('completion_tokens'),
+      ])
+      .where('created_at', '>=', since);
+    if (until) query = query.where('created_at', '<', until);
+    const rows = await query.groupBy(['subject', day, 'model']).execute();
+    return rows.map((r) => ({
+      subject: r.subject,
+      day: r.day,
+      model: r.model,
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      promptTokens: Number(r.prompt_tokens),
+      completionTokens: Number(r.completion_tokens),
+    }));
+  }
 }

@@ -1,6 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UsageEntry } from '../core/usage.js';
 
+/** The parts of the scheduler's snapshot exported here (structural: telemetry does not import the scheduler). */
+export interface SchedulerView {
+  models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond: number | undefined }[];
+  nodes: { name: string; healthy: boolean; draining: boolean; breaker: string }[];
+  counters: { admitted: number; started: number; expired: number; retries: number; evictionsImplied: number; refused: Record<string, number> };
+}
+
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
@@ -15,16 +22,16 @@ export class GatewayMetrics {
   private readonly duration: Histogram<'model' | 'endpoint'>;
   private readonly ttft: Histogram<'model'>;
   private readonly tokens: Counter<'model' | 'kind'>;
-  private readonly queue: Histogram<'model'>;
+  private readonly queue: Histogram<'model' | 'class'>;
 
-  constructor(options: { inFlight?: () => ReadonlyMap<string, number>; defaultMetrics?: boolean } = {}) {
+  constructor(options: { inFlight?: () => ReadonlyMap<string, number>; scheduler?: () => SchedulerView; defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     this.httpRequests = new Counter({ name: 'flexi_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers });
     this.generations = new Counter({ name: 'flexi_requests_total', help: 'Inference requests by model, node and status.', labelNames: ['model', 'node', 'status'], registers });
     this.duration = new Histogram({ name: 'flexi_request_duration_seconds', help: 'End-to-end duration of inference requests.', labelNames: ['model', 'endpoint'], buckets: LATENCY_BUCKETS_S, registers });
     this.ttft = new Histogram({ name: 'flexi_time_to_first_token_seconds', help: 'Time from arrival to the first token.', labelNames: ['model'], buckets: LATENCY_BUCKETS_S, registers });
     this.tokens = new Counter({ name: 'flexi_tokens_total', help: 'Tokens processed, by model and kind (prompt, completion).', labelNames: ['model', 'kind'], registers });
-    this.queue = new Histogram({ name: 'flexi_queue_wait_seconds', help: 'Time requests waited for a node.', labelNames: ['model'], buckets: LATENCY_BUCKETS_S, registers });
+    this.queue = new Histogram({ name: 'flexi_queue_wait_seconds', help: 'Time requests waited for a node, by model and priority class.', labelNames: ['model', 'class'], buckets: LATENCY_BUCKETS_S, registers });
     const inFlight = options.inFlight;
     new Gauge({
       name: 'flexi_node_in_flight',
@@ -36,7 +43,57 @@ export class GatewayMetrics {
         for (const [node, count] of inFlight?.() ?? []) this.set({ node }, count);
       },
     });
+    if (options.scheduler) this.registerSchedulerMetrics(options.scheduler);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'flexi_process_' });
+  }
+
+  /** Gauges and counters read from the scheduler's snapshot at scrape time. */
+  private registerSchedulerMetrics(view: () => SchedulerView): void {
+    const registers = [this.registry];
+    let cached: { atMs: number; value: SchedulerView } | undefined;
+    // One snapshot per scrape, shared by all series.
+    const snapshot = () => {
+      const now = Date.now();
+      if (!cached || now - cached.atMs > 100) cached = { atMs: now, value: view() };
+      return cached.value;
+    };
+    new Gauge({
+      name: 'flexi_queue_length', help: 'Requests waiting for a node, by model and priority class.', labelNames: ['model', 'class'], registers,
+      collect() {
+        this.reset();
+        for (const m of snapshot().models) for (const [cls, n] of Object.entries(m.queuedByClass)) this.set({ model: m.model, class: cls }, n);
+      },
+    });
+    new Gauge({
+      name: 'flexi_model_drain_rate', help: 'Measured completions per second while requests wait, by model.', labelNames: ['model'], registers,
+      collect() {
+        this.reset();
+        for (const m of snapshot().models) if (m.drainRatePerSecond !== undefined) this.set({ model: m.model }, m.drainRatePerSecond);
+      },
+    });
+    new Gauge({
+      name: 'flexi_node_up', help: 'Node health (1 healthy, 0 not), with breaker state and drain flag.', labelNames: ['node', 'breaker', 'draining'], registers,
+      collect() {
+        this.reset();
+        for (const n of snapshot().nodes) this.set({ node: n.name, breaker: n.breaker, draining: String(n.draining) }, n.healthy ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'flexi_scheduler_refusals_total', help: 'Requests the scheduler refused, by reason.', labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(snapshot().counters.refused)) this.inc({ reason }, n);
+      },
+    });
+    const simple: [string, string, (c: SchedulerView['counters']) => number][] = [
+      ['flexi_scheduler_admitted_total', 'Requests admitted to a queue.', (c) => c.admitted],
+      ['flexi_scheduler_expired_total', 'Waiting requests refused when their deadline passed.', (c) => c.expired],
+      ['flexi_scheduler_retries_total', 'Requests moved to another node after a failure before the first byte.', (c) => c.retries],
+      ['flexi_scheduler_evictions_total', 'Idle models evicted (implied) to load another.', (c) => c.evictionsImplied],
+    ];
+    for (const [name, help, read] of simple) {
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(snapshot().counters)); } });
+    }
   }
 
   onHttpResponse(route: string, status: number): void {
@@ -48,7 +105,7 @@ export class GatewayMetrics {
     this.generations.inc({ model, node: entry.node ?? '', status: String(entry.status) });
     this.duration.observe({ model, endpoint: entry.endpoint }, entry.durationMs / 1000);
     if (entry.ttftMs !== undefined) this.ttft.observe({ model }, entry.ttftMs / 1000);
-    if (entry.queueMs !== undefined) this.queue.observe({ model }, entry.queueMs / 1000);
+    if (entry.queueMs !== undefined) this.queue.observe({ model, class: entry.priorityClass ?? 'default' }, entry.queueMs / 1000);
     if (entry.promptTokens) this.tokens.inc({ model, kind: 'prompt' }, entry.promptTokens);
     if (entry.completionTokens) this.tokens.inc({ model, kind: 'completion' }, entry.completionTokens);
   }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../../src/lib/random.js';
 
 /**
  * A tiny deterministic "model" speaking Ollama's native API at `/api` and the OpenAI API at
@@ -23,17 +24,6 @@ const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet ki
 const DEFAULT_TOKENS = 16;
 const EMBED_DIMENSIONS = 8;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function knownModel(name: unknown, withTag: boolean): string | undefined {
   if (typeof name !== 'string') return undefined;
   const base = withTag ? name.replace(/:latest$/, '') : name;
@@ -44,7 +34,7 @@ interface Generation { tokens: string[]; finish: 'stop' | 'length' }
 
 /** The whole answer up front; streaming then only paces it out. */
 function generate(seed: number | undefined, maxTokens: number | undefined, stop: string[]): Generation {
-  const random = prng(seed ?? Math.floor(Math.random() * 2 ** 31));
+  const random = seededRandom(seed ?? Math.floor(Math.random() * 2 ** 31));
   const limit = maxTokens ?? DEFAULT_TOKENS;
   const tokens: string[] = [];
   let text = '';
@@ -64,7 +54,7 @@ function generate(seed: number | undefined, maxTokens: number | undefined, stop:
 }
 
 function embedding(text: string): number[] {
-  const random = prng([...text].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
+  const random = seededRandom([...text].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
   return Array.from({ length: EMBED_DIMENSIONS }, () => random() * 2 - 1);
 }
 

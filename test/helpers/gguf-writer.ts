@@ -5,6 +5,7 @@
  * The file is streamed tensor by tensor, so a 60M-parameter model needs little memory.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { seededRandom } from '../../src/lib/random.js';
 
 export type GgufWeightType = 'F32' | 'F16' | 'Q8_0';
 
@@ -96,18 +97,6 @@ function writeMeta(writer: ByteWriter, key: string, meta: MetaValue): void {
         else writer.i32(item as number);
       }
   }
-}
-
-/** mulberry32: tiny, fast, seedable; quality is irrelevant for random weights. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const f32Scratch = new Float32Array(1);
@@ -214,7 +203,7 @@ export function writeTinyLlamaGguf(path: string, options: TinyModelOptions = {})
   const ff = options.ff ?? 128;
   const contextLength = options.contextLength ?? 256;
   const weightType = options.weightType ?? 'Q8_0';
-  const random = createRandom(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const headDim = embd / heads;
   if (weightType === 'Q8_0' && (embd % 32 !== 0 || ff % 32 !== 0)) throw new Error('Q8_0 needs embd and ff multiples of 32');
 

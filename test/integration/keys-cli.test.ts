@@ -52,10 +52,10 @@ describe('flexi keys (CLI against a SQLite file)', () => {
   }
 
   it('creates a key that verifies, lists it without the key, and revokes it', async () => {
-    const created = await flexi('keys', 'create', '--name', 'x', '--role', 'research', '--json');
+    const created = await flexi('keys', 'create', '--name', 'x', '--role', 'researcher', '--json');
     expect(created.code).toBe(0);
     const createdJson = JSON.parse(created.stdout) as { key: string; id: string; name: string; prefix: string; role: string };
-    expect(createdJson).toMatchObject({ name: 'x', role: 'research' });
+    expect(createdJson).toMatchObject({ name: 'x', role: 'researcher' });
     expect(createdJson.key).toMatch(/^flx-[A-Za-z0-9]{40}$/);
     expect(createdJson.prefix).toBe(createdJson.key.slice(0, 12));
     expect((await verify(createdJson.key))?.id).toBe(createdJson.id);

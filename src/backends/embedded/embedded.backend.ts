@@ -14,7 +14,8 @@ import type { Backend } from '../backend.js';
 import { runGeneration, toChatHistory, type GenerationInput } from './generate.js';
 import { modelNameFromFile, readGgufModelFile, type GgufModelFile } from './gguf-metadata.js';
 import { getLlamaRuntime, resolveThreads, type EmbeddedGpu } from './llama-runtime.js';
-import { ModelResidency, realTimers, type Timers } from './model-residency.js';
+import { ModelResidency, realTimers, type ModelSlotState, type Timers } from './model-residency.js';
+import { abortError } from './slot-pool.js';
 
 export const ENGINE_VERSION = 'node-llama-cpp 3.21.1';
 
@@ -48,6 +49,7 @@ export class EmbeddedBackend implements Backend {
   private readonly headers = new Map<string, { key: string; file: Promise<GgufModelFile> }>();
   private readonly jsonGrammar = new Map<Llama, Promise<LlamaGrammar>>();
   private llama: Llama | undefined;
+  private requests = 0;
 
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.name = options.name;
@@ -100,15 +102,22 @@ export class EmbeddedBackend implements Backend {
     toInput: () => GenerationInput, options: ChatRequest['options'], signal: AbortSignal,
   ): AsyncGenerator<ChatEvent> {
     const startedAtNs = process.hrtime.bigint();
+    // A request cancelled before it started must not load a model or take a slot.
+    if (signal.aborted) throw abortError();
     const input = toInput();
     const file = await this.getModelFile(modelName);
     const lease = await this.residency.acquire(file, keepAliveSeconds);
+    this.requests += 1;
     try {
       const grammar = await this.grammarFor(format);
-      yield* runGeneration({
+      for await (const event of runGeneration({
         model: lease.model, input, options, grammar, ignoreEos: this.options.ignoreEos ?? false,
         loadNs: lease.loadNs, startedAtNs,
-      }, signal);
+      }, signal)) {
+        // The model is released before `done` (see runGeneration): keep_alive starts with the reply's end.
+        if (event.type === 'done') lease.release();
+        yield event;
+      }
     } finally {
       lease.release();
     }
@@ -134,11 +143,13 @@ export class EmbeddedBackend implements Backend {
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
     const startNs = process.hrtime.bigint();
+    if (signal.aborted) throw abortError();
     const file = await this.getModelFile(request.model);
     if (request.dimensions !== undefined && file.embeddingLength !== undefined && request.dimensions !== file.embeddingLength) {
       throw new FlexiError('unsupported_parameter', `dimensions: ${file.name} produces vectors of ${file.embeddingLength} dimensions only.`, { param: 'dimensions' });
     }
     const lease = await this.residency.acquire(file, request.keepAliveSeconds);
+    this.requests += 1;
     try {
       const evalStartNs = process.hrtime.bigint();
       const result = await lease.model.embed(request.input, request.truncate ?? true, signal);
@@ -166,6 +177,11 @@ export class EmbeddedBackend implements Backend {
     const paths = await this.listGgufPaths();
     const results = await Promise.allSettled(paths.map((path) => this.readHeader(path)));
     return results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  }
+
+  /** Requests that reached the engine so far, and the slot use of each loaded model. */
+  stats(): { requests: number; models: ModelSlotState[] } {
+    return { requests: this.requests, models: this.residency.slotStates() };
   }
 
   async loadedModels(): Promise<LoadedModel[]> {

@@ -57,6 +57,7 @@ function nowNs(): bigint {
  * Runs one generation on a free slot of the model and streams canonical events. The slot is held
  * from the first token of the prompt to the last of the reply; an abort (client gone, consumer
  * stopped iterating) stops the evaluation at the next token and returns the slot at once.
+ * The slot is free again before `done` is delivered.
  */
 export async function* runGeneration(job: GenerationJob, signal: AbortSignal): AsyncGenerator<ChatEvent> {
   const { model } = job;
@@ -66,6 +67,7 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
   signal.addEventListener('abort', forwardAbort, { once: true });
   let finished: Promise<unknown> = Promise.resolve();
   let runner: LlamaChat | LlamaCompletion | undefined;
+  let done: ChatEvent | undefined;
   try {
     const promptTokens = countPromptTokens(job);
     const available = model.contextSize - promptTokens;
@@ -94,6 +96,8 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     let firstChunkNs: bigint | undefined;
     try {
       for await (const text of channel) {
+        // Tokens already buffered when the client left are not delivered.
+        if (signal.aborted) throw abortError();
         firstChunkNs ??= nowNs();
         if (text !== '') yield { type: 'delta', content: text };
       }
@@ -102,11 +106,13 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
       if (isFlexiError(error)) throw error;
       throw new FlexiError('backend_error', `${model.name}: generation failed: ${(error as Error).message}`, { cause: error });
     }
+    // A generation that ran out just as the client left still ends as cancelled, never as done.
+    if (signal.aborted) throw abortError();
     const endNs = nowNs();
     firstChunkNs ??= endNs;
     const completionTokens = sequence.tokenMeter.getState().usedOutputTokens - outputBefore;
     const finishReason: FinishReason = stopReason === 'maxTokens' ? 'length' : 'stop';
-    yield {
+    done = {
       type: 'done',
       finishReason,
       usage: { promptTokens, completionTokens },
@@ -124,6 +130,9 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     runner?.dispose({ disposeSequence: false });
     model.slots.release(sequence);
   }
+  // Yielded after the slot is back: a consumer may stop iterating at `done` (the gateway does),
+  // and a generator suspended at its last yield never runs its `finally`.
+  yield done;
 }
 
 function countPromptTokens(job: GenerationJob): number {

@@ -42,6 +42,17 @@ interface Entry {
   lastUsedMs: number;
 }
 
+export interface ModelSlotState {
+  name: string;
+  slots: number;
+  /** Slots generating now. */
+  busySlots: number;
+  /** Requests waiting for a free slot. */
+  waiting: number;
+  /** Requests holding the model (generating, waiting for a slot, or embedding). */
+  activeRequests: number;
+}
+
 /** A model held for one request; `release` applies the request's keep_alive. */
 export interface ModelLease {
   model: LoadedLlamaModel;
@@ -113,6 +124,17 @@ export class ModelResidency {
       expiresAt: entry.active > 0 ? undefined : entry.expiresAt,
       contextLength: entry.loaded!.contextSize,
     }));
+  }
+
+  /** Slot use of every loaded model (requests generating and waiting for a slot). */
+  slotStates(): ModelSlotState[] {
+    return [...this.entries.values()].flatMap((entry) => (entry.loaded ? [{
+      name: entry.file.name,
+      slots: entry.loaded.slots.size,
+      busySlots: entry.loaded.slots.size - entry.loaded.slots.available,
+      waiting: entry.loaded.slots.waiting,
+      activeRequests: entry.active,
+    }] : []));
   }
 
   isLoaded(name: string): boolean {

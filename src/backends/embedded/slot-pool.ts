@@ -15,9 +15,12 @@ interface Waiter<T> {
 export class SlotPool<T> {
   private readonly free: T[];
   private readonly waiters: Waiter<T>[] = [];
+  /** Items in the pool, free or handed out. */
+  readonly size: number;
 
   constructor(items: readonly T[], private readonly maxWaiting = 256) {
     this.free = [...items];
+    this.size = items.length;
   }
 
   get waiting(): number {

@@ -1,14 +1,7 @@
-/** A small seeded PRNG (mulberry32): open-loop arrival times are reproducible from `--seed`. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../lib/random.js';
+
+/** Open-loop arrival times are reproducible from `--seed` (mulberry32, src/lib/random.ts). */
+export { seededRandom };
 
 /**
  * Send times (ms from the cell's start) of `count` Poisson arrivals at `ratePerS`. With a ramp,

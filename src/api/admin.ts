@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/**
+ * Wire schemas of Flexi's own browser-auth (/auth) and admin (/admin/v1) APIs. Field sizes
+ * are bounded here so oversized input gets a 400 naming the field before any work is done.
+ */
+
+const email = z.string().max(254).describe('E-mail address (case-insensitive).');
+const roleName = z.string().max(32);
+const password = z.string().min(8).max(1024);
+const scope = z.string().max(210).describe('`model:<glob>` or `endpoint:<glob>`.');
+const expiresInDays = z.number().positive().max(3650).describe('The key stops working after this many days.');
+
+export const loginRequestSchema = z.object({
+  email,
+  password: z.string().max(1024),
+}).strict();
+
+export const selfKeyRequestSchema = z.object({
+  name: z.string().min(1).max(100),
+  scopes: z.array(scope).max(50).optional(),
+  expires_in_days: expiresInDays.optional(),
+}).strict();
+
+export const createUserRequestSchema = z.object({
+  email,
+  roles: z.array(roleName).min(1).max(20).optional(),
+  role: roleName.optional(),
+  password: password.optional(),
+  display_name: z.string().max(200).optional(),
+}).strict();
+
+export const updateUserRequestSchema = z.object({
+  roles: z.array(roleName).min(1).max(20).optional(),
+  disabled: z.boolean().optional(),
+  password: password.optional(),
+  display_name: z.string().max(200).nullable().optional(),
+}).strict();
+
+export const createGroupRequestSchema = z.object({
+  name: z.string().min(1).max(100),
+  kind: z.enum(['course', 'institute', 'other']).optional(),
+  description: z.string().max(500).optional(),
+}).strict();
+
+export const addMemberRequestSchema = z.object({
+  user: z.string().min(1).max(254).describe('User id or e-mail.'),
+  role: z.enum(['member', 'owner']).optional(),
+}).strict();
+
+export const createKeyRequestSchema = z.object({
+  user: z.string().min(1).max(254).optional().describe('Owner (id or e-mail); omit for an operator key.'),
+  name: z.string().min(1).max(100),
+  role: roleName.optional(),
+  scopes: z.array(scope).max(50).optional(),
+  expires_in_days: expiresInDays.optional(),
+}).strict();
+
+export type CreateUserRequest = z.infer<typeof createUserRequestSchema>;

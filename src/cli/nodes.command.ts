@@ -1,0 +1,96 @@
+import type { Command} from 'commander';
+import { Option } from 'commander';
+import { loadConfigFromDisk } from '../config/load.js';
+import { CliError } from './program.js';
+
+interface RemoteOptions {
+  config?: string;
+  url?: string;
+  key?: string;
+  json?: boolean;
+}
+
+interface NodeRow {
+  name: string;
+  type: string;
+  healthy: boolean | null;
+  draining: boolean;
+  breaker: string | null;
+  in_flight: number;
+  resident: string[];
+  models: string[];
+  listing_error: string | null;
+}
+
+/** Calls the running server's admin API (drain state lives in the serving process). */
+async function callAdmin(options: RemoteOptions, method: 'GET' | 'POST', path: string): Promise<unknown> {
+  const base = options.url ?? (() => {
+    const config = loadConfigFromDisk({ path: options.config });
+    const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+    return `http://${host}:${config.server.port}`;
+  })();
+  let response: Response;
+  try {
+    response = await fetch(`${base.replace(/\/$/, '')}${path}`, {
+      method,
+      headers: options.key ? { authorization: `Bearer ${options.key}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new CliError(`Cannot reach Flexi at ${base}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}. Is \`flexi serve\` running? Pass --url if it listens elsewhere.`);
+  }
+  const body = await response.json().catch(() => ({})) as { error?: { message?: string } };
+  if (!response.ok) {
+    const hint = response.status === 401 || response.status === 403 ? ' Pass an admin key with --key or FLEXI_API_KEY.' : '';
+    throw new CliError(`${response.status}: ${body.error?.message ?? response.statusText}.${hint}`);
+  }
+  return body;
+}
+
+function remote(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'config file, to find the server address (default: $FLEXI_CONFIG or ./flexi.yaml)')
+    .option('--url <url>', 'Flexi base URL (default: from the config, http://127.0.0.1:8400)')
+    .addOption(new Option('--key <key>', 'admin API key').env('FLEXI_API_KEY'))
+    .option('--json', 'print JSON');
+}
+
+function printNodes(rows: NodeRow[]): void {
+  const table = rows.map((n) => ({
+    node: n.name,
+    type: n.type,
+    state: n.listing_error ? 'unreachable' : n.healthy === false ? 'down' : n.draining ? 'draining' : n.breaker && n.breaker !== 'closed' ? `breaker ${n.breaker}` : 'up',
+    'in flight': String(n.in_flight),
+    resident: n.resident.join(', ') || '–',
+    models: String(n.models.length),
+  }));
+  const columns = Object.keys(table[0] ?? { node: '' }) as (keyof (typeof table)[number])[];
+  const widths = columns.map((c) => Math.max(c.length, ...table.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`${line(columns)}\n${table.map((r) => line(columns.map((c) => r[c]))).join('\n')}\n`);
+}
+
+export function registerNodesCommand(program: Command): void {
+  const nodes = program.command('nodes').description('inference nodes of a running Flexi: live state, drain and undrain');
+
+  remote(nodes.command('status').description('health, breaker, drain flag, in-flight requests and resident models per node'))
+    .action(async (options: RemoteOptions) => {
+      const body = await callAdmin(options, 'GET', '/admin/v1/nodes') as { data: NodeRow[] };
+      if (options.json) process.stdout.write(`${JSON.stringify(body.data, null, 2)}\n`);
+      else if (body.data.length === 0) process.stdout.write('No nodes configured.\n');
+      else printNodes(body.data);
+    });
+
+  for (const action of ['drain', 'undrain'] as const) {
+    remote(nodes.command(`${action} <name>`).description(action === 'drain'
+      ? 'stop placing new requests on a node; in-flight requests finish'
+      : 'put a drained node back into service'))
+      .action(async (name: string, options: RemoteOptions) => {
+        const body = await callAdmin(options, 'POST', `/admin/v1/nodes/${encodeURIComponent(name)}/${action}`) as { name: string; draining: boolean; in_flight: number };
+        if (options.json) process.stdout.write(`${JSON.stringify(body)}\n`);
+        else process.stdout.write(action === 'drain'
+          ? `Node ${body.name} is draining: no new requests; ${body.in_flight} in flight will finish.\n`
+          : `Node ${body.name} is back in service.\n`);
+      });
+  }
+}

@@ -1,0 +1,195 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { FlexiError } from '../core/errors.js';
+import type { UserRecord } from '../store/user.repository.js';
+import { parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
+import type { QuotaService } from './quota.service.js';
+import { CSRF_HEADER, SESSION_COOKIE, type SessionService } from './session.service.js';
+
+/** Who a request acts for, and what it may do. */
+export interface Principal {
+  /** How it authenticated. */
+  via: 'api_key' | 'session' | 'anonymous';
+  apiKeyId?: string;
+  userId?: string;
+  sessionId?: string;
+  /** Accounting and fair-share subject: the user's pseudonym, `key:<id>` for operator keys. */
+  subject: string;
+  roles: string[];
+  /** The first role (kept for code that predates several roles). */
+  role?: string;
+  policy: EffectivePolicy;
+  priorityClass: PriorityClass;
+  /** Narrower limits of the API key used, if any. */
+  keyScopes?: KeyScopes;
+  /** For session requests: what the X-CSRF-Token header must carry on state-changing requests. */
+  csrfToken?: string;
+}
+
+export interface VerifiedKey {
+  id: string;
+  role?: string | null;
+  userId?: string | null;
+  scopes?: string[] | null;
+}
+
+export interface KeyVerifier {
+  verify(key: string): Promise<VerifiedKey | undefined>;
+}
+
+/** A request that passed every limit; exactly one of settle/cancel ends it. */
+export interface Admission {
+  /** The max tokens to ask the node for when the request set none (the role's cap); undefined: no cap. */
+  maxTokens: number | undefined;
+  /** `x-ratelimit-*` headers for the response. */
+  headers: Record<string, string>;
+  settle(usage: { promptTokens: number; completionTokens: number }): void;
+  cancel(): void;
+}
+
+export interface AdmitRequest {
+  endpoint: string;
+  /** The resolved (canonical) model name. */
+  model: string;
+  /** What the client asked for (max_tokens / num_predict); undefined when it set none. */
+  maxTokens?: number;
+  /** Rough size of the prompt in tokens (reserved on top of max tokens). */
+  promptTokens?: number;
+}
+
+export interface AccessControlOptions {
+  mode: 'keys' | 'none';
+  keys?: KeyVerifier;
+  users?: Pick<{ findActive(id: string): Promise<UserRecord | undefined> }, 'findActive'>;
+  sessions?: SessionService;
+  policies: PolicyService;
+  quota: QuotaService;
+  pseudonym: (userId: string) => string;
+  /** `quota.default_max_tokens`. */
+  defaultMaxTokens: number;
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+const MAX_KEY_CHARS = 256;
+
+/** Reads `Authorization: Bearer …` or the `api-key` header (Azure-style clients, Moodle plugins). */
+export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
+  const authorization = headers.authorization;
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  const apiKey = headers['api-key'];
+  if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim();
+  return undefined;
+}
+
+/**
+ * The one place that decides who is asking and whether they may: API keys and session
+ * cookies become a Principal with its effective policy; `admit` checks model, endpoint,
+ * max tokens, rate limits and budgets before a request reaches the scheduler.
+ */
+export class AccessControl {
+  constructor(private readonly options: AccessControlOptions) {}
+
+  get policies(): PolicyService {
+    return this.options.policies;
+  }
+
+  /**
+   * An API key wins over a session cookie. Session requests that change state must carry the
+   * session's CSRF token in X-CSRF-Token (API-key requests are not exposed to CSRF).
+   */
+  async authenticate(headers: IncomingHttpHeaders, cookies: Record<string, string | undefined>, method = 'GET'): Promise<Principal> {
+    const key = extractApiKey(headers);
+    if (key !== undefined) return this.fromApiKey(key);
+    const token = cookies[SESSION_COOKIE];
+    if (token !== undefined && this.options.sessions) {
+      const principal = await this.fromSession(token);
+      if (principal) {
+        if (!SAFE_METHODS.has(method.toUpperCase()) && headers[CSRF_HEADER] !== principal.csrfToken) {
+          throw new FlexiError('permission_denied', `Missing or wrong ${CSRF_HEADER} header; send the token from GET /auth/me with every change.`);
+        }
+        return principal;
+      }
+      if (this.options.mode === 'keys') throw new FlexiError('unauthorized', 'Your session has ended or is invalid; log in again.');
+    }
+    if (this.options.mode === 'none') return this.anonymous();
+    throw new FlexiError('unauthorized');
+  }
+
+  async fromApiKey(key: string): Promise<Principal> {
+    const verified = key.length <= MAX_KEY_CHARS ? await this.options.keys?.verify(key) : undefined;
+    if (!verified) throw new FlexiError('invalid_api_key');
+    let keyScopes: KeyScopes | undefined;
+    try {
+      keyScopes = parseScopes(verified.scopes);
+    } catch {
+      // A key with scopes this version cannot read must not get wider rights than intended.
+      throw new FlexiError('permission_denied', 'This API key carries scopes Flexi cannot read; create a new key.');
+    }
+    if (verified.userId) {
+      const user = await this.options.users?.findActive(verified.userId);
+      if (!user) throw new FlexiError('invalid_api_key', 'Invalid API key: its account is disabled or deleted.');
+      return { ...this.forUser(user), via: 'api_key', apiKeyId: verified.id, keyScopes };
+    }
+    // Operator keys (no user): the key's role, the admin role when it names none.
+    const roles = [verified.role ?? 'admin'];
+    const policy = this.options.policies.effective(roles);
+    return {
+      via: 'api_key', apiKeyId: verified.id, subject: `key:${verified.id}`, roles, role: roles[0], policy, priorityClass: policy.priority, keyScopes,
+    };
+  }
+
+  private async fromSession(token: string): Promise<Principal | undefined> {
+    const resolved = await this.options.sessions!.resolve(token);
+    if (!resolved) return undefined;
+    return { ...this.forUser(resolved.user), via: 'session', sessionId: resolved.session.id, csrfToken: resolved.session.csrfToken };
+  }
+
+  forUser(user: UserRecord): Principal {
+    const policy = this.options.policies.effective(user.roles);
+    return {
+      via: 'session', userId: user.id, subject: this.options.pseudonym(user.id), roles: user.roles, role: user.roles[0], policy, priorityClass: policy.priority,
+    };
+  }
+
+  /** Development mode without authentication: the admin role's limits, but no admin API. */
+  private anonymous(): Principal {
+    const policy = { ...this.options.policies.effective(['admin']), admin: false };
+    return { via: 'anonymous', subject: 'anonymous', roles: ['admin'], role: 'admin', policy, priorityClass: policy.priority };
+  }
+
+  isModelVisible(principal: Principal | undefined, model: string): boolean {
+    if (!principal) return false;
+    return this.options.policies.isModelAllowed(principal.policy, principal.keyScopes, model);
+  }
+
+  /** Throws permission_denied when the endpoint (or model) is outside the policy or key scopes. */
+  authorize(principal: Principal, request: { endpoint: string; model?: string }): void {
+    const { policies } = this.options;
+    if (!policies.isEndpointAllowed(principal.policy, principal.keyScopes, request.endpoint)) {
+      throw new FlexiError('permission_denied', `You may not use ${request.endpoint}.`);
+    }
+    if (request.model !== undefined && !policies.isModelAllowed(principal.policy, principal.keyScopes, request.model)) {
+      throw new FlexiError('permission_denied', `You may not use the model '${request.model}'.`, { param: 'model' });
+    }
+  }
+
+  /** Checks everything and reserves quota; the caller settles or cancels the admission. */
+  async admit(principal: Principal, request: AdmitRequest): Promise<Admission> {
+    this.authorize(principal, request);
+    const cap = principal.policy.maxTokensPerRequest;
+    if (request.maxTokens !== undefined && cap !== null && request.maxTokens > cap) {
+      throw new FlexiError('invalid_request', `max_tokens ${request.maxTokens} is more than your role allows (${cap}).`, { param: 'max_tokens' });
+    }
+    const maxTokens = request.maxTokens ?? cap ?? undefined;
+    const reservedTokens = (maxTokens ?? this.options.defaultMaxTokens) + Math.max(0, Math.round(request.promptTokens ?? 0));
+    const reservation = await this.options.quota.reserve(principal.subject, principal.policy, reservedTokens);
+    return {
+      maxTokens: request.maxTokens === undefined ? maxTokens : undefined,
+      headers: reservation.headers,
+      settle: (usage) => reservation.settle(usage.promptTokens + usage.completionTokens),
+      cancel: () => reservation.cancel(),
+    };
+  }
+}

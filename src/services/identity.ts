@@ -1,0 +1,105 @@
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { MemoryCounterStore, type CounterStore } from '../store/counter-store.js';
+import type { Store } from '../store/store.js';
+import { AccessControl, type KeyVerifier } from './access-control.service.js';
+import { AdminService } from './admin.service.js';
+import { ApiKeyService } from './api-key.service.js';
+import { AuditService } from './audit.service.js';
+import { LoginThrottle } from './login-throttle.js';
+import { OidcService } from './oidc.service.js';
+import { PolicyService } from './policy.service.js';
+import { createPseudonymizer } from './pseudonym.js';
+import { QuotaService } from './quota.service.js';
+import { SessionService } from './session.service.js';
+import { UsageReportService } from './usage-report.service.js';
+import { UserService } from './user.service.js';
+
+/** Everything that knows who is asking; built once per process (or CLI command). */
+export interface Identity {
+  policies: PolicyService;
+  quota: QuotaService;
+  access: AccessControl;
+  pseudonym: (userId: string) => string;
+  counters: CounterStore;
+  /** Present when a database is: */
+  keys?: ApiKeyService;
+  users?: UserService;
+  sessions?: SessionService;
+  audit?: AuditService;
+  admin?: AdminService;
+  usageReport?: UsageReportService;
+  loginThrottle: LoginThrottle;
+  oidc?: OidcService;
+  close(): Promise<void>;
+}
+
+export interface IdentityOptions {
+  config: Config;
+  store?: Store;
+  /** Defaults to memory counters (one process). */
+  counters?: CounterStore;
+  /** Key verifier when there is no store (tests). */
+  keys?: KeyVerifier;
+  clock?: Clock;
+  warn?: (message: string, details?: Record<string, unknown>) => void;
+}
+
+export function createIdentity(options: IdentityOptions): Identity {
+  const { config, store, clock } = options;
+  const counters = options.counters ?? new MemoryCounterStore();
+  const policies = new PolicyService(config.roles);
+  const pseudonym = createPseudonymizer(config.privacy.pseudonym_secret);
+  const quota = new QuotaService({
+    counters,
+    usedSince: store ? (subject, since) => store.usage.sumTokensSince(subject, since) : async () => 0,
+    termStarts: config.quota.term_starts,
+    reservationTtlMs: config.quota.reservation_ttl_ms,
+    clock,
+    warn: options.warn,
+  });
+  const loginThrottle = new LoginThrottle({
+    counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms, clock,
+  });
+  const keys = store ? new ApiKeyService(store.apiKeys, { clock, warn: options.warn }) : undefined;
+  const users = store ? new UserService(store.users, policies, { clock }) : undefined;
+  const sessions = store && users ? new SessionService(store.sessions, users, config.auth.session_ttl_ms, { clock }) : undefined;
+  const audit = store ? new AuditService(store.audit, { clock }) : undefined;
+  const access = new AccessControl({
+    mode: config.auth.mode, keys: keys ?? options.keys, users, sessions, policies, quota, pseudonym, defaultMaxTokens: config.quota.default_max_tokens,
+  });
+  const admin = store && users && keys && audit
+    ? new AdminService({ users, keys, groups: store.groups, audit, policies, sessions, now: clock ? () => clock.now() : undefined })
+    : undefined;
+  const usageReport = store && keys ? new UsageReportService({
+    summarizeBySubject: (since, until) => store.usage.summarizeBySubject(since, until),
+    listUsers: () => store.users.listAll(),
+    listKeys: () => keys.list(),
+    membershipsByUser: () => store.groups.membershipsByUser(),
+    pseudonym,
+  }) : undefined;
+  const oidc = config.auth.oidc && users ? new OidcService(config.auth.oidc, users) : undefined;
+  return {
+    policies, quota, access, pseudonym, counters, keys, users, sessions, audit, admin, usageReport, loginThrottle, oidc,
+    close: async () => {
+      await keys?.close();
+      if (!options.counters) await counters.close();
+    },
+  };
+}
+
+/** Warnings about settings that are fine for development only. */
+export function identityWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.privacy.pseudonym_secret.startsWith('flexi-dev-')) warnings.push('privacy.pseudonym_secret is the development default; set FLEXI_PRIVACY_PSEUDONYM_SECRET to a long random value.');
+  if (config.auth.cookie_secret.startsWith('flexi-dev-')) warnings.push('auth.cookie_secret is the development default; set FLEXI_AUTH_COOKIE_SECRET to a long random value.');
+  if (config.auth.mode === 'none') warnings.push('auth.mode is none: anyone who reaches this server can use every model.');
+  if (config.auth.oidc) {
+    try {
+      new PolicyService(config.roles).assertRoles([...config.auth.oidc.default_roles, ...config.auth.oidc.role_mappings.flatMap((m) => m.roles)]);
+    } catch (error) {
+      warnings.push(`auth.oidc: ${(error as Error).message}`);
+    }
+  }
+  return warnings;
+}

@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { randomId } from '../../src/lib/ids.js';
+import { pseudonymFor } from '../../src/services/pseudonym.js';
+import type { CounterStore } from '../../src/store/counter-store.js';
+import { RedisCounterStore } from '../../src/store/redis-counter-store.js';
+import { openDatabase, type Store } from '../../src/store/store.js';
+import { createPostgresTestSchema, openTestStore, postgresTestUrl } from '../helpers/db.js';
+import { bearer, startIdentityGateway, userWithKey } from '../helpers/identity-gateway.js';
+import { ScriptedBackend } from '../helpers/scripted-backend.js';
+
+const redisUrl = process.env.FLEXI_TEST_REDIS_URL || undefined;
+
+const BUDGET = 100;
+const CONFIG = `
+roles:
+  student: { models: ['*'], tokens_per_day: ${BUDGET} }
+  limited: { models: ['*'], requests_per_minute: 5, max_concurrent: 2 }
+`;
+// 20 characters = 5 estimated prompt tokens, which is what the scripted backend reports;
+// with max_tokens 3 the reservation (8) equals the real use (5 + 3).
+const PROMPT = 'hello there, flexi!!';
+const RESERVATION = 5 + 3;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function chat(url: string, key: string): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { ...bearer(key), 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: PROMPT }], max_tokens: 3 }),
+  });
+}
+
+async function fire(urls: string[], key: string, count: number) {
+  const responses = await Promise.all(Array.from({ length: count }, (_, i) => chat(urls[i % urls.length]!, key)));
+  let tokens = 0;
+  const statuses = new Map<number, number>();
+  const errors = new Set<string>();
+  for (const response of responses) {
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+    const body = (await response.json()) as { usage?: { total_tokens: number }; error?: { code: string; message: string } };
+    if (response.status === 200) tokens += body.usage!.total_tokens;
+    else errors.add(`${response.status} ${body.error!.code} ${/resets at \d{4}-\d{2}-\d{2}T/.test(body.error!.message) ? 'with reset time' : body.error!.message}`);
+  }
+  return { tokens, statuses, errors };
+}
+
+async function recordedTokens(store: Store, userId: string, secret: string): Promise<number> {
+  return store.usage.sumTokensSince(pseudonymFor(userId, secret), '2000-01-01T00:00:00.000Z');
+}
+
+const DEV_SECRET = 'flexi-dev-pseudonym-secret-change-me';
+
+describe('token budgets under concurrency', () => {
+  it('200 parallel requests in one process overspend the budget by at most one reservation', async () => {
+    const store = await openTestStore('sqlite');
+    cleanups.push(() => store.close());
+    const gateway = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store, configText: CONFIG });
+    cleanups.push(() => gateway.close());
+    const { user, key } = await userWithKey(gateway.identity, 'stud@uni.example', ['student']);
+
+    const { tokens, statuses, errors } = await fire([gateway.url], key, 200);
+    expect(tokens).toBeGreaterThan(BUDGET - RESERVATION);
+    expect(tokens).toBeLessThanOrEqual(BUDGET + RESERVATION);
+    expect(statuses.get(200)! + statuses.get(429)!).toBe(200);
+    expect([...errors]).toEqual(['429 insufficient_quota with reset time']);
+    await gateway.usage.flush();
+    expect(await recordedTokens(store, user.id, DEV_SECRET)).toBe(tokens);
+  });
+
+  it('limits requests per minute and concurrent requests with Retry-After and x-ratelimit headers', async () => {
+    const store = await openTestStore('sqlite');
+    cleanups.push(() => store.close());
+    const gateway = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store, configText: CONFIG });
+    cleanups.push(() => gateway.close());
+    const { key } = await userWithKey(gateway.identity, 'lim@uni.example', ['limited']);
+    const first = await chat(gateway.url, key);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('5');
+    expect(first.headers.get('x-ratelimit-remaining-requests')).toBe('4');
+    const rest = await Promise.all(Array.from({ length: 6 }, () => chat(gateway.url, key)));
+    const limited = rest.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(2);
+    for (const response of limited) {
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('rate_limit_exceeded');
+    }
+    expect(limited.some((r) => r.headers.get('x-ratelimit-remaining-requests') === '0')).toBe(true);
+  });
+
+  it.skipIf(!postgresTestUrl || !redisUrl)('two Flexi processes sharing PostgreSQL and Redis hold the budget globally', async () => {
+    const schema = await createPostgresTestSchema();
+    cleanups.push(() => schema.drop());
+    const storeA = await openDatabase(schema.url);
+    cleanups.push(() => storeA.close());
+    await storeA.migrate();
+    const storeB = await openDatabase(schema.url);
+    cleanups.push(() => storeB.close());
+    const prefix = `flexi-test:${randomId(8)}:`;
+    const counters: CounterStore[] = [new RedisCounterStore(redisUrl!, { keyPrefix: prefix }), new RedisCounterStore(redisUrl!, { keyPrefix: prefix })];
+    cleanups.push(async () => {
+      for (const c of counters) await c.close();
+    });
+    const gatewayA = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store: storeA, configText: CONFIG, counters: counters[0] });
+    cleanups.push(() => gatewayA.close());
+    const gatewayB = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store: storeB, configText: CONFIG, counters: counters[1] });
+    cleanups.push(() => gatewayB.close());
+    const { user, key } = await userWithKey(gatewayA.identity, 'stud@uni.example', ['student']);
+
+    const { tokens, statuses, errors } = await fire([gatewayA.url, gatewayB.url], key, 200);
+    expect(tokens).toBeGreaterThan(BUDGET - RESERVATION);
+    expect(tokens).toBeLessThanOrEqual(BUDGET + RESERVATION);
+    expect(statuses.get(200)! + statuses.get(429)!).toBe(200);
+    expect([...errors]).toEqual(['429 insufficient_quota with reset time']);
+    await gatewayA.usage.flush();
+    await gatewayB.usage.flush();
+    expect(await recordedTokens(storeA, user.id, DEV_SECRET)).toBe(tokens);
+  });
+
+  it.skipIf(!postgresTestUrl)('seeds a budget from usage records after a restart', async () => {
+    const schema = await createPostgresTestSchema();
+    cleanups.push(() => schema.drop());
+    const store = await openDatabase(schema.url);
+    cleanups.push(() => store.close());
+    await store.migrate();
+    const first = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store, configText: CONFIG });
+    const { key } = await userWithKey(first.identity, 'stud@uni.example', ['student']);
+    const before = await fire([first.url], key, 20);
+    expect(before.statuses.get(429)).toBeGreaterThan(0);
+    await first.close();
+    // A fresh process: in-memory counters are empty, the budget comes from usage_records.
+    const second = await startIdentityGateway([new ScriptedBackend({ words: ['a', 'b', 'c'] })], { store, configText: CONFIG });
+    cleanups.push(() => second.close());
+    const after = await fire([second.url], key, 3);
+    expect(after.statuses.get(429)).toBe(3);
+  });
+});
