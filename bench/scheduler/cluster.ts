@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config/load.js';
 import { BUILTIN_PROFILES } from '../../src/lab/sim/profiles.js';
 import { startGateway, startSimHost, type Child } from './processes.js';
 
@@ -39,27 +40,32 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
-/** Flexi's durations are real time; the sim runs `speed`× faster, so every default is divided by it. */
+/**
+ * Flexi's durations are real time; the sim runs `speed`× faster, so every default duration is
+ * divided by it. Role limits per minute/day (identity) are not: they stay real time, which is
+ * why scenarios pick roles whose rates the speed-up does not hit.
+ */
 export function flexiConfig(options: {
   speed: number; databaseUrl: string; schedulerEnabled: boolean;
   nodes: { name: string; url: string; slots: number }[];
 }): Record<string, unknown> {
   const s = options.speed;
   const ms = (simulatedMs: number, min = 0) => Math.max(min, Math.round(simulatedMs / s));
+  const defaults = loadConfig({});
   return {
     server: { host: '127.0.0.1', port: 0, shutdown_grace_ms: 0 },
     database: { url: options.databaseUrl },
     auth: { mode: 'keys' },
     log: { level: 'warn' },
     nodes: options.nodes.map((n) => ({ name: n.name, type: 'sim', url: n.url, slots: n.slots })),
-    models: { refresh_interval_ms: ms(30_000) },
-    upstream: { first_byte_timeout_ms: ms(300_000), idle_timeout_ms: ms(120_000) },
+    models: { refresh_interval_ms: ms(defaults.models.refresh_interval_ms) },
+    upstream: { first_byte_timeout_ms: ms(defaults.upstream.first_byte_timeout_ms), idle_timeout_ms: ms(defaults.upstream.idle_timeout_ms) },
     scheduler: {
       enabled: options.schedulerEnabled,
-      probe_interval_ms: ms(5000, 200),
-      classes: [{ name: 'interactive', max_wait_ms: ms(60_000) }, { name: 'batch', max_wait_ms: ms(600_000) }],
-      breaker_cooldown_ms: ms(30_000),
-      drain_rate_window_ms: ms(60_000, 1000),
+      probe_interval_ms: ms(defaults.scheduler.probe_interval_ms, 200),
+      classes: defaults.scheduler.classes.map((c) => ({ name: c.name, max_wait_ms: ms(c.max_wait_ms) })),
+      breaker_cooldown_ms: ms(defaults.scheduler.breaker_cooldown_ms),
+      drain_rate_window_ms: ms(defaults.scheduler.drain_rate_window_ms, 1000),
     },
     usage: { flush_interval_ms: 1000 },
   };

@@ -50,7 +50,7 @@ export function summarizeClass(records: readonly BenchRecord[], cls: RequestClas
   const refusals = counted.filter((r) => r.errorKind === 'refused');
   const good = counted.filter((r) => isGood(r, slo)).length;
   const spanMs = counted.length === 0 ? 0
-    : Math.max(...counted.map((r) => r.sentAtMs + r.e2eMs)) - Math.min(...counted.map((r) => r.sentAtMs));
+    : counted.reduce((m, r) => Math.max(m, r.sentAtMs + r.e2eMs), -Infinity) - counted.reduce((m, r) => Math.min(m, r.sentAtMs), Infinity);
   return {
     class: cls,
     requests: counted.length,
@@ -61,7 +61,7 @@ export function summarizeClass(records: readonly BenchRecord[], cls: RequestClas
     cut: mine.length - counted.length,
     ttftP50S: seconds(ttft?.p50), ttftP95S: seconds(ttft?.p95),
     e2eP50S: seconds(e2e?.p50), e2eP95S: seconds(e2e?.p95),
-    maxRefusalWaitS: refusals.length === 0 ? null : Math.max(...refusals.map((r) => r.e2eMs)) / 1000,
+    maxRefusalWaitS: refusals.length === 0 ? null : refusals.reduce((m, r) => Math.max(m, r.e2eMs), 0) / 1000,
     good,
     goodputPerS: spanMs > 0 ? good / (spanMs / 1000) : null,
   };

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 const TSX_LOADER = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 const HERE = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
+/** Prefix of the one stdout line in which a child announces itself (JSON follows). */
+export const READY_MARKER = 'bench-ready ';
+
 /** A child process that announced itself with one JSON line on stdout. */
 export interface Child<T> {
   process: ChildProcess;
@@ -25,11 +28,13 @@ async function startChild<T>(script: string, args: string[], label: string): Pro
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const info = await new Promise<T>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
+    // Other output (a logger writing to stdout) may come first: the announcement has a marker.
+    lines.on('line', (line) => {
+      if (!line.startsWith(READY_MARKER)) return;
       try {
-        resolve(JSON.parse(line) as T);
+        resolve(JSON.parse(line.slice(READY_MARKER.length)) as T);
       } catch {
-        reject(new Error(`${label}: unexpected first line ${line.slice(0, 200)}`));
+        reject(new Error(`${label}: unreadable announcement ${line.slice(0, 200)}`));
       }
     });
     child.once('exit', (code) => reject(new Error(`${label} exited (${code}) before it was ready:\n${stderr}`)));
