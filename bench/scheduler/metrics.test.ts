@@ -20,14 +20,14 @@ describe('summarizeClass', () => {
     const records = [
       rec({ sentAtMs: 0, e2eMs: 1000, ttftMs: 100 }),
       rec({ sentAtMs: 1000, e2eMs: 3000, ttftMs: 6000 }),
-      rec({ sentAtMs: 2000, ok: false, errorKind: 'refused', e2eMs: 500, ttftMs: undefined }),
+      rec({ sentAtMs: 2000, ok: false, errorKind: 'refused', status: 429, e2eMs: 500, ttftMs: undefined }),
       rec({ sentAtMs: 2000, ok: false, errorKind: 'timeout', e2eMs: 300_000, ttftMs: undefined }),
       rec({ sentAtMs: 2000, ok: false, errorKind: 'mid_stream', e2eMs: 100, ttftMs: 50 }),
       rec({ sentAtMs: 2000, ok: false, errorKind: 'aborted', e2eMs: 900_000 }),
       rec({ class: 'batch', sentAtMs: 0, e2eMs: 10_000, ttftMs: 9000 }),
     ];
     const s = summarizeClass(records, 'interactive');
-    expect(s).toMatchObject({ requests: 5, ok: 2, refused: 1, timedOut: 1, failed: 1, cut: 1, good: 1, maxRefusalWaitS: 0.5 });
+    expect(s).toMatchObject({ requests: 5, ok: 2, refused: 1, refused429: 1, timedOut: 1, failed: 1, cut: 1, good: 1, maxRefusalWaitS: 0.5 });
     expect(s.goodputPerS).toBeCloseTo(1 / 302, 10);
     expect(summarizeClass(records, 'batch')).toMatchObject({ requests: 1, good: 1 });
     expect(isGood(rec({ class: 'batch', ttftMs: 60_000, e2eMs: 200_000 }), { interactiveTtftMs: 5000, timeoutMs: 300_000 })).toBe(true);

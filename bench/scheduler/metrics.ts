@@ -16,6 +16,8 @@ export interface ClassSummary {
   ok: number;
   /** 429/503 before the stream. */
   refused: number;
+  /** Of those, 429: the user's own limit (role concurrency or rate, fair share of the queue). */
+  refused429: number;
   /** The client's 300 s time-out fired. */
   timedOut: number;
   /** Any other failure (broken stream, connection, HTTP error). */
@@ -56,6 +58,7 @@ export function summarizeClass(records: readonly BenchRecord[], cls: RequestClas
     requests: counted.length,
     ok: ok.length,
     refused: refusals.length,
+    refused429: refusals.filter((r) => r.status === 429).length,
     timedOut: counted.filter((r) => r.errorKind === 'timeout').length,
     failed: counted.filter((r) => !r.ok && r.errorKind !== 'refused' && r.errorKind !== 'timeout').length,
     cut: mine.length - counted.length,

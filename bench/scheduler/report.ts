@@ -84,13 +84,13 @@ function queueCell(s: RunSummary, cls: string): string {
 /** Side-by-side table: one row per system and class. */
 export function renderScenarioTable(summaries: readonly RunSummary[]): string {
   const lines = [
-    '| system | class | req | ok | refused | timed out | failed (not started / started) | TTFT p50 / p95 s | e2e p50 / p95 s | goodput /s | Jain | Flexi queue: queued, mean s | ×speed, lag ms |',
+    '| system | class | req | ok | refused (429 / 503) | timed out | failed (not started / started) | TTFT p50 / p95 s | e2e p50 / p95 s | goodput /s | Jain | Flexi queue: queued, mean s | ×speed, lag ms |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of summaries) {
     for (const c of s.classes) {
       const failed = c.class === 'lone' ? String(c.failed) : `${c.failed} (${s.failures.notStarted} / ${s.failures.started})`;
-      lines.push(`| ${SYSTEM_LABELS[s.system]} | ${c.class} | ${c.requests} | ${c.ok} | ${c.refused} | ${c.timedOut} | ${failed} | `
+      lines.push(`| ${SYSTEM_LABELS[s.system]} | ${c.class} | ${c.requests} | ${c.ok} | ${c.refused429} / ${c.refused - c.refused429} | ${c.timedOut} | ${failed} | `
         + `${f(c.ttftP50S, 2)} / ${f(c.ttftP95S, 2)} | ${f(c.e2eP50S)} / ${f(c.e2eP95S)} | ${f(c.goodputPerS, 2)} | `
         + `${c.class === 'interactive' ? f(s.jain, 3) : ''} | ${queueCell(s, c.class)} | ×${s.speed}, ${f(s.pacingLagMs, 0)} |`);
     }
