@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'web/dist/', 'node_modules/', 'coverage/', 'data/', 'models/'] },
+  { ignores: ['dist/', 'web/dist/', 'node_modules/', 'coverage/', 'data/', 'models/', 'bench/out/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

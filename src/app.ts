@@ -10,12 +10,16 @@ import type { UsageSink } from './core/usage.js';
 import type { KeyVerifier } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
+import { AgreementService } from './services/agreement.service.js';
+import { ChatService } from './services/chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
 import { NodeAdminService } from './services/node-admin.service.js';
+import { createPrivacyService } from './services/privacy/create-privacy-service.js';
+import type { PrivacyService } from './services/privacy/privacy.service.js';
 import { SchedulerDispatcher } from './services/scheduler-dispatcher.js';
 import type { CounterStore } from './store/counter-store.js';
 import type { Store } from './store/store.js';
@@ -33,6 +37,8 @@ export interface AppDeps {
   /** Shared counters (`createCounterStore(config.redis.url)`); in-process when absent. */
   counters?: CounterStore;
   usage?: UsageSink;
+  /** Writes buffered usage records (erasure re-keys the user's last ones too). */
+  flushUsage?: () => Promise<void>;
   dispatcher?: Dispatcher;
   /** Extra readiness checks (e.g. the database). */
   readiness?: ReadinessCheck;
@@ -51,6 +57,11 @@ export interface App {
   /** The scheduler, unless `scheduler.enabled` is false or a dispatcher was injected. */
   scheduler?: Scheduler;
   identity: Identity;
+  /** Export, erasure and retention; present with a database. */
+  privacy?: PrivacyService;
+  /** With a store: web chats and the user agreement. */
+  chats?: ChatService;
+  agreement?: AgreementService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -114,11 +125,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
+  const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
+  const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
+  const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
     access: identity.access,
     identity,
+    privacy,
     cookies: { secret: config.auth.cookie_secret, secure: config.auth.cookie_secure, sessionTtlMs: config.auth.session_ttl_ms },
     inference,
     dispatcher,
@@ -126,6 +141,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry,
     metrics,
     readiness,
+    ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },
     webRoot: deps.webRoot,
     logError,
   });
@@ -144,6 +160,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     dispatcher,
     scheduler,
     identity,
+    privacy,
+    chats,
+    agreement,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();

@@ -5,8 +5,10 @@ import { createApp, type App } from './app.js';
 import type { Backend } from './backends/backend.js';
 import { createBackend, type EmbeddedBackendFactory } from './backends/factory.js';
 import type { Config, NodeConfig } from './config/schema.js';
+import { withDeploymentSecrets } from './config/secrets.js';
 import type { UsageEntry } from './core/usage.js';
 import { identityWarnings } from './services/identity.js';
+import { RetentionJob } from './services/privacy/retention-job.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
 import { createCounterStore } from './store/redis-counter-store.js';
@@ -59,8 +61,10 @@ function webRoot(): string | undefined {
   return existsSync(candidate) ? candidate : undefined;
 }
 
-export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const logger = options.logger ?? pino({ level: config.log.level });
+export async function startRuntime(configured: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? pino({ level: configured.log.level });
+  const { config, generatedPath } = withDeploymentSecrets(configured);
+  if (generatedPath) logger.info({ path: generatedPath }, 'using per-deployment secrets kept beside the database');
   const store = await openDatabase(config.database.url);
   const applied = await store.migrate();
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -76,7 +80,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
   const app = await createApp({
-    config, backends, nodes, store, counters, usage, webRoot: webRoot(), processMetrics: true,
+    config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
     readiness: async () => {
       try {
         await store.db.selectFrom('api_keys').select('id').limit(1).execute();
@@ -87,6 +91,16 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     },
     logError: (message, fields) => logger.error(fields, message),
   });
+  const retention = app.privacy && new RetentionJob({
+    purge: () => app.privacy!.purge(),
+    intervalMs: config.privacy.purge_interval_ms,
+    onResult: (result) => {
+      const rows = Object.fromEntries(result.classes.filter((c) => c.rows > 0).map((c) => [c.class, c.rows]));
+      if (Object.keys(rows).length > 0 || result.unlinkedUsageSubjects > 0) logger.info({ rows, unlinkedUsageSubjects: result.unlinkedUsageSubjects }, 'retention: deleted data past its period');
+    },
+    onError: (error) => logger.error({ error: (error as Error).message }, 'retention purge failed'),
+  });
+  retention?.start();
   const address = await app.server.listen({ host: config.server.host, port: config.server.port });
   let stopping: Promise<void> | undefined;
   return {
@@ -94,6 +108,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     url: address.replace('[::1]', 'localhost'),
     stop() {
       stopping ??= (async () => {
+        await retention?.stop();
         await app.close({ graceMs: config.server.shutdown_grace_ms });
         await recorder.close();
         await counters.close();

@@ -8,6 +8,7 @@ import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
 import { registerModelsCommand } from './models.command.js';
 import { registerNodesCommand } from './nodes.command.js';
+import { registerPrivacyCommand } from './privacy.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerUsersCommand(program);
   registerGroupsCommand(program);
   registerUsageCommand(program);
+  registerPrivacyCommand(program);
 }

@@ -1,11 +1,13 @@
 /**
- * Generates docs/configuration.md (from the config schema) and docs/errors.md (from the error
- * catalog). `npm run docs` rewrites both; a test fails when either is stale.
+ * Generates docs/configuration.md (from the config schema), docs/errors.md (from the error
+ * catalog) and docs/record-of-processing.md (the record for the default configuration).
+ * `npm run docs` rewrites them; a test fails when one is stale.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { listConfigKeys } from '../config/load.js';
+import { listConfigKeys, loadConfig } from '../config/load.js';
 import { ERROR_CATALOG } from '../core/errors.js';
+import { renderProcessingRecord } from '../services/privacy/processing-record.js';
 
 function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -78,6 +80,7 @@ export function renderErrorsDoc(): string {
 export const DOCS = {
   'docs/configuration.md': renderConfigurationDoc,
   'docs/errors.md': renderErrorsDoc,
+  'docs/record-of-processing.md': () => renderProcessingRecord(loadConfig({})),
 } as const;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -45,6 +45,9 @@ export const schedulerConfigSchema = z.object({
 }).strict().refine((s) => s.classes.some((c) => c.name === s.default_class), { message: 'default_class must name one of classes', path: ['default_class'] })
   .refine((s) => new Set(s.classes.map((c) => c.name)).size === s.classes.length, { message: 'class names must be unique', path: ['classes'] });
 
+const retentionDays = (description: string, def: number | null) =>
+  z.number().int().min(0).nullable().default(def).describe(`${description} \`0\` or \`null\`: kept until deleted by hand.`);
+
 const limit = (description: string) =>
   z.number().int().min(0).nullable().default(null).describe(`${description} \`null\`: unlimited.`);
 
@@ -98,6 +101,40 @@ const oidcSchema = z.object({
   allow_http: z.boolean().default(false).describe('Allow an `http://` issuer (tests and development only).'),
 }).strict();
 
+const DEFAULT_AGREEMENT_EN = [
+  '## Terms of use and data protection',
+  '',
+  'This service runs open-weight language models **on the university\'s own servers**. Nothing you type is sent to an outside company.',
+  '',
+  '- **What is stored:** your account (e-mail, name, roles), your chats (so you can see your history), and usage records (model, token counts, timings) under a pseudonym, not your name.',
+  '- **Who can see it:** only you see your chats. Administrators see pseudonymous usage statistics, not chat contents.',
+  '- **Your rights:** you can export and delete any chat, or all of them, at any time in the chat list. Chats are deleted automatically after the retention period set by the operator.',
+  '- **Use responsibly:** answers can be wrong. Do not enter passwords or other people\'s personal data or confidential information you are not allowed to process here. Follow the examination rules of your course.',
+  '',
+  'By accepting you agree to these terms. Questions: contact the data protection officer of your institution.',
+].join('\n');
+
+const DEFAULT_AGREEMENT_DE = [
+  '## Nutzungsbedingungen und Datenschutz',
+  '',
+  'Dieser Dienst betreibt offene Sprachmodelle **auf den eigenen Servern der Hochschule**. Nichts, was Sie eingeben, wird an ein externes Unternehmen übermittelt.',
+  '',
+  '- **Was gespeichert wird:** Ihr Konto (E-Mail, Name, Rollen), Ihre Chats (damit Sie Ihren Verlauf sehen) und Nutzungsdaten (Modell, Tokenzahlen, Zeiten) unter einem Pseudonym, nicht unter Ihrem Namen.',
+  '- **Wer es sehen kann:** Ihre Chats sehen nur Sie. Administratoren sehen pseudonyme Nutzungsstatistiken, keine Chatinhalte.',
+  '- **Ihre Rechte:** Sie können jeden Chat oder alle Chats jederzeit in der Chatliste exportieren und löschen. Chats werden nach der vom Betreiber festgelegten Aufbewahrungsfrist automatisch gelöscht.',
+  '- **Verantwortungsvoll nutzen:** Antworten können falsch sein. Geben Sie keine Passwörter, keine personenbezogenen Daten anderer und keine vertraulichen Informationen ein, die Sie hier nicht verarbeiten dürfen. Beachten Sie die Prüfungsregeln Ihres Kurses.',
+  '',
+  'Mit der Zustimmung akzeptieren Sie diese Bedingungen. Fragen: Wenden Sie sich an die Datenschutzbeauftragte Ihrer Einrichtung.',
+].join('\n');
+
+const agreementSchema = z.object({
+  version: z.string().min(1).max(64).default('2026-01').describe('Version of the agreement. Change it whenever the text changes: every user must accept the new version before using Flexi again.'),
+  text: z.object({
+    en: z.string().min(1).max(50_000).default(DEFAULT_AGREEMENT_EN).describe('The agreement in English (Markdown).'),
+    de: z.string().min(1).max(50_000).default(DEFAULT_AGREEMENT_DE).describe('The agreement in German (Markdown).'),
+  }).strict().prefault({}).describe('Agreement text per language.'),
+}).strict();
+
 export const configSchema = z.object({
   server: z.object({
     host: z.string().default('127.0.0.1').describe('Address to listen on. Use 0.0.0.0 behind an ingress.'),
@@ -133,11 +170,25 @@ export const configSchema = z.object({
   }).strict().prefault({}).describe('Shared counters for scale-out.'),
   privacy: z.object({
     pseudonym_secret: z.string().min(16).default('flexi-dev-pseudonym-secret-change-me').meta({ secret: true }).describe('Key of the HMAC that turns user ids into the pseudonyms stored in usage records. Set a long random value; changing it breaks the link to older records.'),
+    retention: z.object({
+      chats: retentionDays('Days a web chat is kept after its last change; then it is deleted with its messages.', 365),
+      usage_records: retentionDays('Days usage records (pseudonymous accounting: model, tokens, timings) are kept.', 365),
+      audit_log: retentionDays('Days audit-log entries are kept.', 365),
+      documents: retentionDays('Days an uploaded document (course material) is kept after its last change.', null),
+      inactive_accounts: retentionDays('Days after the last sign-in or API-key use after which an account is erased with everything linked to it. Accounts with an admin role are kept.', 730),
+      sessions: retentionDays('Days an ended browser session is kept after it expired.', 30),
+    }).strict().prefault({}).describe('Retention period per data class; `flexi privacy purge` and the serving process delete what is older.'),
+    purge_interval_ms: durationMs('How often the serving process deletes what is past its retention period (first run at start). 0: never; run `flexi privacy purge` from cron instead.', 3_600_000),
+    internal_domains: z.array(z.string().min(1)).default([]).describe('DNS domains of the organisation (e.g. `uni-example.de`): nodes under them count as inside the organisation in the record of processing activities. Loopback and private addresses, single-label host names and `.local` always do.'),
+    controller: z.string().optional().describe('Name and address of the controller, printed in the record of processing activities (`flexi privacy record`).'),
+    dpo_contact: z.string().optional().describe('Contact of the data-protection officer, printed in the record of processing activities.'),
   }).strict().prefault({}).describe('Data protection.'),
+  agreement: agreementSchema.prefault({}).describe('The user agreement every browser user accepts before using Flexi (again whenever `version` changes).'),
   nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
   models: z.object({
     aliases: z.record(z.string(), z.string()).default({}).describe('Extra names for models, e.g. `gpt-4o: llama3:8b` for clients with fixed model names.'),
     refresh_interval_ms: durationMs('How often the model list of every node is refreshed.', 30_000),
+    descriptions: z.record(z.string(), z.string().max(200)).default({}).describe('One-line descriptions shown in the web UI\'s model picker, by model name (`llama3.1:8b: Fast general chat, German and English`). Models without one show family, size and quantisation.'),
   }).strict().prefault({}).describe('Model discovery and naming.'),
   upstream: z.object({
     first_byte_timeout_ms: durationMs('Longest wait for a node\'s first byte (covers model loading).', 300_000),

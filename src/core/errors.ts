@@ -53,6 +53,11 @@ export const ERROR_CATALOG = {
     message: 'You are not allowed to do this.',
     description: 'The key or role may not use this model or endpoint.',
   },
+  agreement_required: {
+    status: 403, openaiType: 'permission_error', retryable: false,
+    message: 'Accept the user agreement first (GET /auth/agreement, POST /auth/agreement/accept).',
+    description: 'A browser session tried to chat or use the API before its user accepted the current user agreement (`agreement.version`). API keys are not affected.',
+  },
   not_found: {
     status: 404, openaiType: 'invalid_request_error', retryable: false,
     message: 'Not found.',

@@ -33,7 +33,12 @@ export function requestContext(request: FastifyRequest, reply: FastifyReply, end
     requestId: request.id,
     endpoint,
     protocol,
-    requester: { subject: principal?.subject ?? 'anonymous', priorityClass: principal?.priorityClass },
+    requester: {
+      subject: principal?.subject ?? 'anonymous',
+      priorityClass: principal?.priorityClass,
+      // The role's concurrency limit is also the scheduler's per-user cap (unlimited roles: no cap).
+      maxConcurrent: principal ? Math.max(1, principal.policy.maxConcurrent ?? Number.MAX_SAFE_INTEGER) : undefined,
+    },
     apiKeyId: principal?.apiKeyId,
     signal: controller.signal,
     startedAtMs: request.startedAtMs,

@@ -8,16 +8,24 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
+import { registerAdminModelRoutes } from './admin-models.route.js';
+import { ModelManagerService } from '../services/model-manager.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { AccessControl } from '../services/access-control.service.js';
 import type { Identity } from '../services/identity.js';
 import { registerAdminRoutes } from './admin.route.js';
+import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
+import { registerChatRoutes } from './chats.route.js';
+import type { AgreementService } from '../services/agreement.service.js';
+import type { ChatService } from '../services/chat.service.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from './auth.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
+import { registerPrivacyRoutes } from './privacy.route.js';
+import type { PrivacyService } from '../services/privacy/privacy.service.js';
 import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
 
 export interface HttpServerDeps {
@@ -26,6 +34,8 @@ export interface HttpServerDeps {
   access: AccessControl;
   /** With a database: the /auth (browser login, own keys) and /admin/v1 routes. */
   identity?: Identity;
+  /** With a database: a user's own export and erasure (/ui/v1/me). */
+  privacy?: PrivacyService;
   cookies: { secret: string; secure: boolean; sessionTtlMs: number };
   inference: InferenceService;
   dispatcher: Dispatcher;
@@ -33,6 +43,8 @@ export interface HttpServerDeps {
   registry: ModelRegistry;
   metrics: GatewayMetrics;
   readiness: ReadinessCheck;
+  /** With a database: the web UI's chats API and the user agreement. */
+  ui?: { chats: ChatService; agreement: AgreementService; modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
   /** Folder of the built web UI (web/dist); a placeholder page when missing. */
   webRoot?: string;
   /** Logs errors that are Flexi's fault (500s), with the request id. */
@@ -44,7 +56,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Routes that need no API key or session (/auth routes authenticate themselves). */
 function isPublic(url: string): boolean {
-  return !(url.startsWith('/v1/') || url.startsWith('/api/') || url.startsWith('/admin/')) || url.startsWith('/api/version');
+  return !(url.startsWith('/v1/') || url.startsWith('/api/') || url.startsWith('/admin/') || url.startsWith('/ui/v1/')) || url.startsWith('/api/version');
+}
+
+/** Paths the web UI owns (not an API prefix). */
+function isWebPage(url: string): boolean {
+  return !/^\/(v1|api|admin\/v1|auth|ui|metrics|healthz|readyz|assets)(\/|$|\?)/.test(url);
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
@@ -96,6 +113,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     request.principal = await deps.access.authenticate(request.headers, request.cookies, request.method);
   });
 
+  if (deps.ui) app.addHook('onRequest', agreementHook(deps.ui.agreement, deps.access));
+
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.onHttpResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode);
   });
@@ -109,7 +128,12 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     sendError(reply, failure, protocolOf(request.url));
   });
 
+  const hasWebUi = deps.webRoot !== undefined && existsSync(deps.webRoot);
   app.setNotFoundHandler((request, reply) => {
+    // The web UI routes in the browser (/chat/<id>, /settings…): unknown pages get its index.
+    if (hasWebUi && request.method === 'GET' && isWebPage(request.url) && String(request.headers.accept ?? '').includes('text/html')) {
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    }
     const failure = new FlexiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
     reply.code(404).headers(errorHeaders(failure)).send(errorBody(failure, protocolOf(request.url)));
   });
@@ -120,14 +144,28 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
   registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
   registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry });
+  registerAdminModelRoutes(app, {
+    manager: ModelManagerService.fromBackends(deps.registry.backends),
+    isAdmin: (request) => request.principal?.policy.admin === true,
+    onModelsChanged: () => deps.registry.refresh(),
+  });
   const identity = deps.identity;
   if (identity?.users && identity.admin && identity.audit && identity.usageReport) {
     registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
     registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
+    if (deps.privacy) registerPrivacyRoutes(app, { privacy: deps.privacy, identity });
+  }
+  if (deps.ui) {
+    registerAgreementRoutes(app, { agreement: deps.ui.agreement, access: deps.access });
+    registerChatRoutes(app, { chats: deps.ui.chats, registry: deps.registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
   }
 
-  if (deps.webRoot && existsSync(deps.webRoot)) {
-    await app.register(fastifyStatic, { root: deps.webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
+  if (hasWebUi) {
+    await app.register(fastifyStatic, {
+      root: deps.webRoot!, prefix: '/', wildcard: false, index: ['index.html'], preCompressed: true,
+      // Vite puts a content hash in every asset name: those never change, the page itself may.
+      setHeaders: (res, path) => res.setHeader('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+    });
   } else {
     app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(
       '<!doctype html><title>Flexi</title><h1>Flexi</h1><p>The API is at <code>/v1</code> (OpenAI) and <code>/api</code> (Ollama). The web UI is not built: run <code>npm run build -w web</code>.</p>',

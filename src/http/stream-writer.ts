@@ -75,13 +75,14 @@ export async function writeStream(
   const res = reply.raw;
   if (!pending?.isCommitted) {
     reply.hijack();
+    // No flushHeaders(): the first event is already here, and writing it sends the headers in the
+    // same packet, one syscall fewer per stream.
     res.writeHead(200, {
       ...headers,
       'content-type': encoder.contentType,
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
     });
-    res.flushHeaders();
   }
   try {
     if (!res.write(encoder.encode(started.first))) await waitForDrainOrClose(res);

@@ -220,8 +220,9 @@ export class InferenceService {
       if (!done && !failure) {
         // The consumer stopped early (client disconnect): cancel upstream.
         failure = new FlexiError('client_closed_request');
-        void iterator.return?.();
       }
+      // Also after `done`: an adapter may hold resources until its stream is read to the end.
+      void iterator.return?.();
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
       admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {

@@ -114,6 +114,38 @@ export interface AuditLogTable {
   details: string | null;
 }
 
+export interface ChatsTable {
+  id: string;
+  user_id: string;
+  title: string;
+  model: string | null;
+  system_prompt: string | null;
+  temperature: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ChatMessagesTable {
+  id: string;
+  chat_id: string;
+  user_id: string;
+  /** 0, 1, 2, … within the chat. */
+  position: number;
+  /** `user` or `assistant`. */
+  role: string;
+  content: string;
+  model: string | null;
+  /** `stop`, `length`, `stopped`, `error`; null for user turns. */
+  finish: string | null;
+  created_at: string;
+}
+
+export interface AgreementAcceptancesTable {
+  user_id: string;
+  version: string;
+  accepted_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -123,6 +155,9 @@ export interface Database {
   group_members: GroupMembersTable;
   sessions: SessionsTable;
   audit_log: AuditLogTable;
+  chats: ChatsTable;
+  chat_messages: ChatMessagesTable;
+  agreement_acceptances: AgreementAcceptancesTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

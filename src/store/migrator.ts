@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, typ
 import { dialectOf } from './database.js';
 import { initialMigration } from './migrations/0001-initial.js';
 import { identityMigration } from './migrations/0002-identity.js';
+import { chatsMigration } from './migrations/0003-chats.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -10,6 +11,7 @@ import { identityMigration } from './migrations/0002-identity.js';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initialMigration,
   '0002-identity': identityMigration,
+  '0003-chats': chatsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
+import { AgreementRepository } from './agreement.repository.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { AuditRepository } from './audit.repository.js';
+import { ChatRepository } from './chat.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
@@ -18,6 +20,8 @@ export interface Store {
   readonly groups: GroupRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditRepository;
+  readonly chats: ChatRepository;
+  readonly agreements: AgreementRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** Closes the SQLite file or the PostgreSQL pool. */
@@ -45,6 +49,8 @@ export async function openDatabase(url: string): Promise<Store> {
     groups: new GroupRepository(db),
     sessions: new SessionRepository(db),
     audit: new AuditRepository(db),
+    chats: new ChatRepository(db),
+    agreements: new AgreementRepository(db),
     migrate: () => migrateToLatest(db),
     close: async () => {
       if (closed) return;

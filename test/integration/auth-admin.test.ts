@@ -40,6 +40,12 @@ async function login(email: string, password: string, ip?: string) {
   return { response, cookies };
 }
 
+/** The user agreement gates key management and generation for browser sessions. */
+async function acceptAgreement(cookies: Record<string, string>): Promise<void> {
+  const { version } = (await request('GET', '/auth/agreement', { cookies })).json() as { version: string };
+  expect((await request('POST', '/auth/agreement/accept', { cookies, csrf: cookies.flexi_csrf, body: { version } })).statusCode).toBe(200);
+}
+
 describe('password login and sessions', () => {
   it('logs in, reads /auth/me with budgets, and logs out only with the CSRF token', async () => {
     await gateway.identity.admin.addUser('test', { email: 'anna@uni.example', roles: ['student'], password: 'anna-password' });
@@ -99,6 +105,8 @@ describe('own API keys (no IDOR)', () => {
     await gateway.identity.admin.addUser('test', { email: 'bob@uni.example', roles: ['researcher'], password: 'bob-password' });
     const a = await login('alice@uni.example', 'alice-password');
     const b = await login('bob@uni.example', 'bob-password');
+    await acceptAgreement(a.cookies);
+    await acceptAgreement(b.cookies);
     const created = await request('POST', '/auth/keys', { cookies: a.cookies, csrf: a.cookies.flexi_csrf, body: { name: 'thesis' } });
     expect(created.statusCode).toBe(201);
     const key = created.json() as { key: string; id: string; prefix: string; user_id: string };
@@ -119,7 +127,10 @@ describe('own API keys (no IDOR)', () => {
   it('does not let a student create keys', async () => {
     await gateway.identity.admin.addUser('test', { email: 'stu@uni.example', roles: ['student'], password: 'stu-password' });
     const s = await login('stu@uni.example', 'stu-password');
-    expect((await request('POST', '/auth/keys', { cookies: s.cookies, csrf: s.cookies.flexi_csrf, body: { name: 'x' } })).statusCode).toBe(403);
+    await acceptAgreement(s.cookies);
+    const refused = await request('POST', '/auth/keys', { cookies: s.cookies, csrf: s.cookies.flexi_csrf, body: { name: 'x' } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe('permission_denied');
   });
 });
 

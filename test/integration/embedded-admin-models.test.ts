@@ -13,11 +13,9 @@ import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { createBackend } from '../../src/backends/factory.js';
 import { loadConfig } from '../../src/config/load.js';
-import { registerAdminModelRoutes } from '../../src/http/admin-models.route.js';
-import { Authenticator, type KeyVerifier } from '../../src/http/auth.js';
+import type { KeyVerifier } from '../../src/http/auth.js';
 import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
-import { ModelManagerService } from '../../src/services/model-manager.service.js';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
 
 const ADMIN_KEY = 'flx-admin-key-0123456789';
@@ -59,12 +57,6 @@ beforeAll(async () => {
     createBackend({ name: 'sim1', type: 'sim', url: sim.url }, config),
   ];
   app = await createApp({ config, backends, keys });
-  const auth = new Authenticator('keys', keys);
-  registerAdminModelRoutes(app.server, {
-    manager: ModelManagerService.fromBackends(backends),
-    authenticate: (request) => auth.authenticate(request.headers),
-    onModelsChanged: () => app.registry.refresh(),
-  });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
 });

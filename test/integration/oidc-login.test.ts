@@ -112,6 +112,11 @@ describe('OIDC single sign-on against a local provider', () => {
     const body = JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'hi' }] });
     const withoutToken = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', body, headers: { cookie: cookieHeader(cookies), 'content-type': 'application/json' } });
     expect(withoutToken.status).toBe(403);
+    const headers = { cookie: cookieHeader(cookies), 'content-type': 'application/json', 'x-csrf-token': cookies.flexi_csrf! };
+    const beforeAgreement = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', body, headers });
+    expect(((await beforeAgreement.json()) as { error: { code: string } }).error.code).toBe('agreement_required');
+    const { version } = (await (await fetch(`${gateway.url}/auth/agreement`, { headers })).json()) as { version: string };
+    expect((await fetch(`${gateway.url}/auth/agreement/accept`, { method: 'POST', headers, body: JSON.stringify({ version }) })).status).toBe(200);
     const withToken = await fetch(`${gateway.url}/v1/chat/completions`, {
       method: 'POST', body, headers: { cookie: cookieHeader(cookies), 'content-type': 'application/json', 'x-csrf-token': cookies.flexi_csrf! },
     });

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+/**
+ * Wire types of the web UI's own API (`/ui/v1`, `/auth/agreement`), shared by the server and
+ * the browser app (web/ imports these types only). Snake_case like every Flexi wire format.
+ */
+
+const title = z.string().max(200).describe('Chat title; empty: taken from the first message.');
+const systemPrompt = z.string().max(20_000).describe('System prompt sent before the conversation.');
+const temperature = z.number().min(0).max(2).describe('Sampling temperature, 0 to 2.');
+const modelName = z.string().min(1).max(200).describe('Model name as `/v1/models` lists it.');
+
+export const createChatRequestSchema = z.object({
+  title: title.optional(),
+  model: modelName.nullable().optional(),
+  system_prompt: systemPrompt.nullable().optional(),
+  temperature: temperature.nullable().optional(),
+}).strict();
+
+export const updateChatRequestSchema = createChatRequestSchema;
+
+export const MESSAGE_MAX_CHARS = 500_000;
+
+export const appendMessagesRequestSchema = z.object({
+  messages: z.array(z.object({
+    role: z.enum(['user', 'assistant']),
+    content: z.string().max(MESSAGE_MAX_CHARS),
+    model: modelName.nullable().optional().describe('Model that wrote an assistant turn.'),
+    finish: z.enum(['stop', 'length', 'stopped', 'error']).nullable().optional().describe('How an assistant turn ended; `stopped`: the user pressed stop.'),
+  }).strict()).max(4),
+  replace_from: z.string().min(1).max(64).optional().describe('Id of a message of this chat: it and every later message are replaced (edit and resend, regenerate).'),
+}).strict();
+
+export const acceptAgreementRequestSchema = z.object({
+  version: z.string().min(1).max(64).describe('The version the user read (from GET /auth/agreement).'),
+}).strict();
+
+export type CreateChatRequest = z.infer<typeof createChatRequestSchema>;
+export type UpdateChatRequest = z.infer<typeof updateChatRequestSchema>;
+export type AppendMessagesRequest = z.infer<typeof appendMessagesRequestSchema>;
+
+export type FinishReason = 'stop' | 'length' | 'stopped' | 'error';
+
+/** A model the signed-in user may use (GET /ui/v1/models). */
+export interface UiModel {
+  id: string;
+  /** One line for the model picker: from `models.descriptions`, else family, size, quantisation. */
+  description: string;
+  family: string | null;
+  parameter_size: string | null;
+  quantization: string | null;
+  context_length: number | null;
+}
+
+export interface UiChatSummary {
+  id: string;
+  title: string;
+  model: string | null;
+  system_prompt: string | null;
+  temperature: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UiChatMessage {
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  model: string | null;
+  finish: FinishReason | null;
+  created_at: string;
+}
+
+export interface UiChat extends UiChatSummary {
+  messages: UiChatMessage[];
+}
+
+/** GET /auth/agreement. */
+export interface AgreementResponse {
+  version: string;
+  /** Markdown per language. */
+  text: { en: string; de: string };
+  accepted: boolean;
+  accepted_at: string | null;
+}
+
+export interface UiBudget {
+  period: 'day' | 'week' | 'term';
+  limit: number;
+  used: number;
+  resets_at: string;
+}
+
+export interface UiUser {
+  id: string;
+  email: string;
+  display_name: string | null;
+  roles: string[];
+  created_at: string;
+  last_login_at: string | null;
+  disabled: boolean;
+  disabled_at: string | null;
+}
+
+/** GET /auth/me (see docs/identity.md). */
+export interface MeResponse {
+  user: UiUser | null;
+  roles: string[];
+  policy: { api_keys: boolean; admin: boolean; models: string[]; max_tokens_per_request: number | null; [key: string]: unknown };
+  budgets: UiBudget[];
+  csrf_token?: string | null;
+  /** Whether single sign-on is configured (the login page shows its button). */
+  sso?: boolean;
+}
+
+/** GET /ui/v1/config: what the login page needs before anyone signed in. */
+export interface UiPublicConfig {
+  sso: boolean;
+}
+
+/** Exported chats (JSON export of one chat or all of them). */
+export interface ChatExport {
+  exported_at: string;
+  chats: UiChat[];
+}

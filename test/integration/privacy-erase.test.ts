@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { describeEachDatabase, openTestStore } from '../helpers/db.js';
+import { needlesOf, privacyHarness, scanDatabase, seedPerson } from '../helpers/privacy-fixtures.js';
+
+describeEachDatabase('privacy: export and erasure', (getStore) => {
+  it('covers every catalog table that has a user_id column', async () => {
+    const store = getStore();
+    const harness = privacyHarness(store);
+    try {
+      expect(await harness.privacy.uncoveredTables()).toEqual([]);
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('exports everything of one user, without secrets, and audits it', async () => {
+    const store = getStore();
+    const harness = privacyHarness(store);
+    try {
+      const alice = await seedPerson(store, harness, 'alice');
+      const bob = await seedPerson(store, harness, 'bob');
+      const exported = await harness.privacy.exportUser('cli:dpo', alice.email.toUpperCase());
+      expect(exported).toMatchObject({ format: 'flexi.personal-data-export', version: 1, user: { id: alice.userId, email: alice.email, display_name: alice.name } });
+      const { data } = exported;
+      expect(data.users).toHaveLength(1);
+      expect(data.users![0]).not.toHaveProperty('password_hash');
+      expect(data.users![0]!.roles).toEqual(['student']);
+      expect(data.identities!.map((r) => r.subject)).toEqual([alice.identitySubject]);
+      expect(data.sessions).toHaveLength(1);
+      expect(data.sessions![0]).not.toHaveProperty('token_hash');
+      expect(data.sessions![0]).not.toHaveProperty('csrf_token');
+      expect(data.api_keys!.map((r) => r.id)).toEqual([alice.keyId]);
+      expect(data.api_keys![0]).not.toHaveProperty('key_hash');
+      expect(data.usage_records).toHaveLength(alice.usageRows);
+      expect(data.chat_messages!.map((r) => r.content)).toEqual(alice.chatTexts);
+      expect(data.chats!.map((r) => r.id)).toEqual(alice.chatIds);
+      expect(data.agreement_acceptances).toEqual([expect.objectContaining({ version: '2026-01' })]);
+      expect(data.group_members).toHaveLength(1);
+      // user.create, group.add_member and key.create (by the user) mention her.
+      expect(data.audit_log!.map((r) => r.action).sort()).toEqual(['group.add_member', 'key.create', 'user.create']);
+      expect(JSON.stringify(exported)).not.toContain(bob.email);
+      expect(JSON.stringify(exported)).not.toContain(bob.chatTexts[0]);
+      expect(exported.classes.chats).toMatchObject({ retention_days: 365 });
+      const audit = await harness.identity.audit.list({ targetId: alice.userId });
+      expect(audit[0]).toMatchObject({ actor: 'cli:dpo', action: 'privacy.export', targetType: 'user' });
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('leaves nothing of an erased user in any table, keeps others intact, and cuts the usage link', async () => {
+    const store = getStore();
+    const harness = privacyHarness(store);
+    try {
+      const alice = await seedPerson(store, harness, 'alice');
+      const bob = await seedPerson(store, harness, 'bob');
+      await harness.privacy.exportUser(`user:${alice.userId}`, alice.userId);
+      const aliceNeedles = needlesOf(alice);
+      // The scan sees her everywhere first, so an empty result below means erased, not unsearched.
+      const before = new Set((await scanDatabase(store, aliceNeedles)).map((h) => h.table));
+      for (const table of ['users', 'identities', 'sessions', 'api_keys', 'usage_records', 'audit_log', 'chats', 'chat_messages', 'group_members']) expect(before).toContain(table);
+
+      const preview = await harness.privacy.previewErase(alice.email);
+      expect(preview.rows).toMatchObject({ users: 1, chats: 1, chat_messages: 2, usage_records: alice.usageRows });
+      expect(await scanDatabase(store, aliceNeedles)).not.toEqual([]);
+
+      const result = await harness.privacy.eraseUser('cli:dpo', alice.email);
+      expect(result.reference).toMatch(/^erased:[A-Za-z0-9]{16}$/);
+      expect(result.rows).toMatchObject({ users: 1, identities: 1, sessions: 1, api_keys: 1, group_members: 1, chats: 1, chat_messages: 2, agreement_acceptances: 1, usage_records: alice.usageRows });
+      expect(result.rows.audit_log).toBeGreaterThanOrEqual(4);
+
+      expect(await scanDatabase(store, aliceNeedles)).toEqual([]);
+      // Bob is untouched: every one of his values is still found.
+      const bobHits = await scanDatabase(store, needlesOf(bob));
+      for (const needle of needlesOf(bob)) expect(bobHits.map((h) => h.needle)).toContain(needle);
+      expect((await harness.privacy.previewErase(bob.email)).rows).toMatchObject({ users: 1, chats: 1, chat_messages: 2, usage_records: bob.usageRows });
+
+      // Her usage rows stay for statistics under one random subject that no pseudonym of any user matches.
+      const usage = await harness.repository.dumpTable('usage_records');
+      const hers = usage.filter((r) => String(r.request_id).startsWith('req_alice_'));
+      expect(hers).toHaveLength(alice.usageRows);
+      expect(new Set(hers.map((r) => r.subject)).size).toBe(1);
+      expect(String(hers[0]!.subject)).toMatch(/^x:[0-9a-f]{32}$/);
+      expect(hers.every((r) => r.api_key_id === null)).toBe(true);
+      // Even with the secret and her old id, nothing maps to the rows: the pseudonym is gone.
+      expect(usage.some((r) => r.subject === harness.identity.pseudonym(alice.userId))).toBe(false);
+
+      // The audit log keeps what happened, naming her only by the reference.
+      const audit = await harness.identity.audit.list({ limit: 1000 });
+      expect(audit[0]).toMatchObject({ actor: 'cli:dpo', action: 'privacy.erase', targetType: 'erased_user', targetId: result.reference });
+      const mentions = audit.filter((e) => JSON.stringify(e).includes(result.reference)).map((e) => e.action).sort();
+      expect(mentions).toEqual(['group.add_member', 'key.create', 'privacy.erase', 'privacy.export', 'user.create']);
+      expect(audit.find((e) => e.action === 'privacy.export')).toMatchObject({ actor: result.reference, targetType: 'erased_user', targetId: result.reference });
+      await expect(harness.privacy.exportUser('cli:dpo', alice.email)).rejects.toThrow(/No user/);
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('names a self-service erasure by its reference, not by the user', async () => {
+    const store = getStore();
+    const harness = privacyHarness(store);
+    try {
+      const carol = await seedPerson(store, harness, 'carol');
+      const result = await harness.privacy.eraseUser(`user:${carol.userId}`, carol.userId);
+      const [entry] = await harness.identity.audit.list({ limit: 1 });
+      expect(entry).toMatchObject({ actor: result.reference, action: 'privacy.erase', details: { self: true } });
+      expect(await scanDatabase(store, needlesOf(carol))).toEqual([]);
+    } finally {
+      await harness.close();
+    }
+  });
+});
+
+describe('privacy: classes of features that are not installed', () => {
+  it('skips a class whose table does not exist (course documents) and erases the rest', async () => {
+    const store = await openTestStore('sqlite');
+    const harness = privacyHarness(store);
+    try {
+      const user = await harness.identity.admin.addUser('cli:root', { email: 'dave@uni.example', roles: ['student'] });
+      const names = (await harness.privacy.installedClasses()).map((c) => c.name);
+      expect(names).not.toContain('documents');
+      expect(names).toEqual(expect.arrayContaining(['chats', 'chat_messages', 'agreement_acceptances', 'users']));
+      const result = await harness.privacy.eraseUser('cli:root', user.id);
+      expect(result.rows).not.toHaveProperty('documents');
+      expect(result.rows.users).toBe(1);
+      expect(await scanDatabase(store, [user.id, 'dave@uni.example'])).toEqual([]);
+    } finally {
+      await harness.close();
+      await store.close();
+    }
+  });
+});
