@@ -105,6 +105,18 @@ describe('Scheduler queue limits and deadlines', () => {
     expect(late.error!.status).toBe(503);
   });
 
+  it('names the deadline in whole ms when it expires a request, whatever the clock\'s fractions', async () => {
+    const h = new Harness([ollama('n1')]);
+    // At this clock reading, (t + 30000) − t is 29999.999999999996 in floating point.
+    h.advance(11831.073036661754);
+    h.submit({ userId: 'a' });
+    const waiting = h.submit({ userId: 'b', maxWaitMs: 30_000 });
+    await settle();
+    h.advance(30_000);
+    await settle();
+    expect(waiting.error!.message).toContain('within 30000 ms');
+  });
+
   it('expires a waiting request when its deadline passes, with Retry-After', async () => {
     const h = new Harness([ollama('n1')]);
     const first = h.submit({ userId: 'a' });

@@ -409,7 +409,7 @@ export class Scheduler implements LeaseOwner {
       this.counters.expired++;
       const priorityClass = this.settings.classes[w.classIndex]!;
       const ahead = w.state.queue.aheadOfNew(w.userId, w.classIndex);
-      this.giveUp(w, new FlexiError('overloaded', `No slot for "${w.state.name}" within ${w.deadlineAtMs - w.enqueuedAtMs} ms (class ${priorityClass.name}).`, { retryAfterSeconds: this.overloadRetryAfter(w.state, now, ahead) }));
+      this.giveUp(w, new FlexiError('overloaded', `No slot for "${w.state.name}" within ${Math.round(w.deadlineAtMs - w.enqueuedAtMs)} ms (class ${priorityClass.name}).`, { retryAfterSeconds: this.overloadRetryAfter(w.state, now, ahead) }));
     }
     return now;
   }

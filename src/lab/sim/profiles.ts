@@ -112,6 +112,55 @@ export const PAPER_SERVER_B: SimProfile = parseSimProfile({
   models: PAPER_MODELS.map(calibrate),
 }, 'paper-server-b');
 
+/*
+ * Server A: 8 × NVIDIA RTX A5000 (24 GB each). Modelled per GPU: one profile is one A5000 running
+ * its own Ollama (one pod per GPU), and server A is eight nodes of it. Ollama does not replicate a
+ * model across the GPUs of one instance, so one 192 GB node would pretend that eight GPUs serve
+ * one model's streams together; per-GPU nodes give the gateway real replicas to place on. The
+ * price: the three big models (59–80 GB) would need 3–4 GPUs split by layers and are left out,
+ * so in a cluster of A and B they run on B only.
+ *
+ * Per model, from server B's calibration: output lengths and contention (α, β: a model runs on
+ * one GPU in both servers) unchanged; decode rate × 768/696 (memory bandwidth A5000 : A40, decode
+ * is bandwidth-bound); first token and prefill ÷ 37.4/27.8 (FP32 TFLOPS A40 : A5000, prefill is
+ * compute-bound); 4 slots (Ollama's OLLAMA_NUM_PARALLEL default where memory allows) and a size
+ * that includes the KV cache of those slots at 2048 tokens each, as `/api/ps` reports it.
+ */
+const A5000_DECODE_FACTOR = 768 / 696;
+const A5000_PREFILL_FACTOR = 27.8 / 37.4;
+const A5000_SLOTS = 4;
+const SLOT_CONTEXT_TOKENS = 2048;
+/** KV cache bytes per token (layers × KV heads × head dim × 2 (K, V) × 2 bytes fp16). */
+const KV_BYTES_PER_TOKEN: Readonly<Record<string, number>> = {
+  'phi3:latest': 32 * 32 * 96 * 4,
+  'llama3:latest': 32 * 8 * 128 * 4,
+  'mistral:latest': 32 * 8 * 128 * 4,
+  'gemma:latest': 28 * 16 * 256 * 4,
+  'llava:latest': 40 * 40 * 128 * 4,
+};
+const A5000_MEMORY_GB = 24;
+
+function onA5000(model: SimModelProfile): SimModelProfile {
+  const kvGb = (KV_BYTES_PER_TOKEN[model.name]! * SLOT_CONTEXT_TOKENS * A5000_SLOTS) / 1e9;
+  return {
+    ...model,
+    sizeGb: Math.round((model.sizeGb + kvGb) * 10) / 10,
+    ttftMs: Math.round(model.ttftMs / A5000_PREFILL_FACTOR),
+    prefillTokensPerSecond: Math.round(model.prefillTokensPerSecond * A5000_PREFILL_FACTOR),
+    decodeTokensPerSecond: Math.round(model.decodeTokensPerSecond * A5000_DECODE_FACTOR * 10) / 10,
+    slots: A5000_SLOTS,
+  };
+}
+
+export const PAPER_SERVER_A: SimProfile = parseSimProfile({
+  name: 'paper-server-a',
+  description: "One GPU of the paper's server A (NVIDIA RTX A5000, 24 GB) with the five models that fit it; server A is eight such nodes.",
+  memoryGb: A5000_MEMORY_GB,
+  maxLoadQueue: 512,
+  keepAliveMs: 300_000,
+  models: PAPER_SERVER_B.models.filter((m) => m.name in KV_BYTES_PER_TOKEN).map(onA5000),
+}, 'paper-server-a');
+
 /**
  * A small, fast profile for tests and development: a 10 GB node where `tiny` and `big` cannot be
  * resident together (so loading one evicts the other), plus an embedding model.
@@ -147,6 +196,7 @@ export const TINY: SimProfile = parseSimProfile({
 }, 'tiny');
 
 export const BUILTIN_PROFILES: Readonly<Record<string, SimProfile>> = {
+  [PAPER_SERVER_A.name]: PAPER_SERVER_A,
   [PAPER_SERVER_B.name]: PAPER_SERVER_B,
   [TINY.name]: TINY,
 };
