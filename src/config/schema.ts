@@ -25,15 +25,16 @@ export const nodeSchema = z.object({
 export const priorityClassSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-", at most 32').describe('Class name roles and requests refer to, e.g. `interactive`.'),
   max_wait_ms: z.number().int().min(0).describe('Deadline: longest a request of this class may wait for a slot before it is refused with 503.'),
+  max_share: z.number().gt(0).max(1).default(1).describe('Largest share of a model\'s slots (over all nodes) this class may hold at once; below 1 it keeps slots free for higher classes, so long batch jobs cannot fill a model before a rush.'),
 }).strict();
 
 export const schedulerConfigSchema = z.object({
   enabled: z.boolean().default(true).describe('Queue and place requests with the scheduler. `false` forwards at once to the least-busy node with no queue (a plain load balancer; for comparisons only).'),
   probe_interval_ms: z.number().int().min(200).default(5000).describe('How often every node is probed for health and, for Ollama/sim/embedded nodes, for the models resident in memory (`/api/ps`).'),
   classes: z.array(priorityClassSchema).min(1).default([
-    { name: 'interactive', max_wait_ms: 60_000 },
-    { name: 'standard', max_wait_ms: 120_000 },
-    { name: 'batch', max_wait_ms: 600_000 },
+    { name: 'interactive', max_wait_ms: 60_000, max_share: 1 },
+    { name: 'standard', max_wait_ms: 120_000, max_share: 1 },
+    { name: 'batch', max_wait_ms: 300_000, max_share: 0.5 },
   ]).describe('Priority classes, highest first: a waiting request of an earlier class always starts before one of a later class. Roles name their class with `priority` (interactive, standard or batch).'),
   default_class: z.string().default('standard').describe('Class of requests whose role names none.'),
   max_queue_per_model: z.number().int().min(1).default(1000).describe('Most requests waiting per model; when full, the user furthest over their fair share loses their newest request (429), else the newcomer gets 503.'),

@@ -151,8 +151,12 @@ export class FairQueue<T extends QueueEntry> {
    * The next request to start: highest class first, smallest start tag inside it. A flow
    * whose head `canStart` refuses (its user is at their cap) is parked until `unblockUser`.
    */
-  peek(canStart: (head: T) => boolean): T | undefined {
-    for (const cls of this.classes) {
+  peek(canStart: (head: T) => boolean, classOpen?: (classIndex: number) => boolean): T | undefined {
+    for (let index = 0; index < this.classes.length; index++) {
+      // A class at its slot share is skipped as a whole (its flows are not parked: any lease of
+      // the class ending may reopen it).
+      if (classOpen && !classOpen(index)) continue;
+      const cls = this.classes[index]!;
       for (let flow = cls.heap.peek(); flow; flow = cls.heap.peek()) {
         if (canStart(flow.head as T)) return flow.head as T;
         this.heapRemove(cls, flow);

@@ -113,9 +113,12 @@ export class ModelState {
   /** Failed-before-first-byte requests waiting for another node; served before the queue. */
   readonly retryLane = new Set<Waiter>();
   inFlight = 0;
+  /** Running requests per priority class (index as in the settings). */
+  readonly inFlightByClass: number[];
 
   constructor(readonly name: string, classCount: number, drainWindowMs: number) {
     this.queue = new FairQueue<Waiter>(classCount);
+    this.inFlightByClass = new Array<number>(classCount).fill(0);
     this.drain = new DrainRate(drainWindowMs);
   }
 

@@ -55,6 +55,22 @@ describe('Scheduler admission and fairness', () => {
     expect(order.slice(0, 4)).toEqual(['research', 'student0', 'student1', 'student2']);
   });
 
+  it('keeps a batch class to its share of slots so interactive requests find one free', async () => {
+    const classes = [{ name: 'interactive', maxWaitMs: 1e9 }, { name: 'batch', maxWaitMs: 1e9, maxShare: 0.5 }];
+    const h = new Harness([ollama('n1', 4)], { classes, maxInFlightPerUser: 100 });
+    const batch = Array.from({ length: 6 }, () => h.submit({ userId: 'research', priorityClass: 'batch' }));
+    await settle();
+    expect(batch.filter((t) => t.lease).length).toBe(2);
+    const student = h.submit({ userId: 'student', priorityClass: 'interactive' });
+    await settle();
+    expect(student.lease?.queueMs).toBe(0);
+    // A batch lease ending lets the next batch request in, still within the share.
+    batch.find((t) => t.lease)!.lease!.release();
+    await settle();
+    expect(batch.filter((t) => t.lease && !t.lease.released).length).toBe(2);
+    expect(h.scheduler.snapshot().nodes[0]!.inFlight).toBe(3);
+  });
+
   it('caps a user\'s concurrency and starts their next request when one ends', async () => {
     const h = new Harness([ollama('n1', 10)], { maxInFlightPerUser: 2 });
     const a = Array.from({ length: 4 }, () => h.submit({ userId: 'a' }));
@@ -211,7 +227,8 @@ describe('Scheduler configuration', () => {
     const config = loadConfig({ fileText: 'scheduler:\n  max_queue_per_model: 7\nnodes:\n  - {name: g1, type: ollama, url: "http://g1:11434", slots: 2, models: [m]}\n' });
     const settings = settingsFromConfig(config);
     expect(settings.maxQueuePerModel).toBe(7);
-    expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000 });
+    expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000, maxShare: 1 });
+    expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.5 });
     const nodes = nodesFromConfig(config);
     expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
     const h = new Harness(nodes, settings);

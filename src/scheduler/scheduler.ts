@@ -164,6 +164,7 @@ export class Scheduler implements LeaseOwner {
     else node.breaker.onNeutral(context.isProbe);
     const state = this.models.get(lease.model)!;
     state.inFlight--;
+    state.inFlightByClass[context.classIndex]!--;
     // Failed requests free slots fast and would flatter the drain rate; cancelled ones did free a slot.
     if (outcome !== 'failed') state.drain.recordCompletion(now, outcome === 'ok' ? now - context.startedAtMs : undefined);
     if (outcome === 'ok') this.counters.completed++;
@@ -306,13 +307,26 @@ export class Scheduler implements LeaseOwner {
       }
     }
     const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight;
-    for (let head = state.queue.peek(canStart); head; head = state.queue.peek(canStart)) {
+    const classOpen = (classIndex: number) => {
+      const share = this.settings.classes[classIndex]!.maxShare ?? 1;
+      if (share >= 1) return true;
+      const capacity = this.modelCapacity(state.name, now);
+      return capacity === 0 || state.inFlightByClass[classIndex]! < Math.max(1, Math.floor(share * capacity));
+    };
+    for (let head = state.queue.peek(canStart, classOpen); head; head = state.queue.peek(canStart, classOpen)) {
       const placement = choosePlacement(this.nodes.values(), state.name, now, { waiting: state.waiting });
       if (!placement) break;
       state.queue.start(head);
       this.grant(head, placement, now);
     }
     this.touch(state);
+  }
+
+  /** Slots of a model over the nodes that may take new requests for it now. */
+  private modelCapacity(model: string, now: number): number {
+    let slots = 0;
+    for (const node of this.nodes.values()) if (node.serves(model) && node.isAvailable(now)) slots += node.slotsFor(model);
+    return slots;
   }
 
   private grant(waiter: Waiter, placement: Placement, now: number): void {
@@ -325,6 +339,7 @@ export class Scheduler implements LeaseOwner {
     this.counters.evictionsImplied += placement.plan.evict.length;
     const isProbe = node.breaker.onPlaced(now);
     state.inFlight++;
+    state.inFlightByClass[waiter.classIndex]!++;
     this.userInFlight.set(waiter.userId, (this.userInFlight.get(waiter.userId) ?? 0) + 1);
     const queueMs = now - waiter.enqueuedAtMs;
     this.histograms.observe(state.name, this.settings.classes[waiter.classIndex]!.name, queueMs);

@@ -5,6 +5,11 @@ export interface PriorityClass {
   name: string;
   /** Deadline: the longest a request may wait for a slot. */
   maxWaitMs: number;
+  /**
+   * Largest share (0–1] of a model's slots this class may hold at once. Below 1 it keeps slots
+   * free for higher classes: long batch jobs cannot fill a model before a rush of students.
+   */
+  maxShare?: number;
 }
 
 export interface SchedulerSettings {
@@ -21,7 +26,7 @@ export interface SchedulerSettings {
 }
 
 export const DEFAULT_SETTINGS: SchedulerSettings = {
-  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000 }],
+  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000, maxShare: 0.5 }],
   defaultClass: 'interactive',
   maxQueuePerModel: 1000,
   maxInFlightPerUser: 8,
@@ -38,7 +43,7 @@ export const DEFAULT_SETTINGS: SchedulerSettings = {
  */
 export interface SchedulerConfigInput {
   scheduler: {
-    classes: readonly { name: string; max_wait_ms: number }[];
+    classes: readonly { name: string; max_wait_ms: number; max_share?: number }[];
     default_class: string;
     max_queue_per_model: number;
     max_in_flight_per_user: number;
@@ -54,7 +59,7 @@ export interface SchedulerConfigInput {
 export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSettings {
   const s = config.scheduler;
   return {
-    classes: s.classes.map((c) => ({ name: c.name, maxWaitMs: c.max_wait_ms })),
+    classes: s.classes.map((c) => ({ name: c.name, maxWaitMs: c.max_wait_ms, maxShare: c.max_share })),
     defaultClass: s.default_class,
     maxQueuePerModel: s.max_queue_per_model,
     maxInFlightPerUser: s.max_in_flight_per_user,
