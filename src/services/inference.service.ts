@@ -221,6 +221,10 @@ export class InferenceService {
         // The consumer stopped early (client disconnect): cancel upstream.
         failure = new FlexiError('client_closed_request');
         void iterator.return?.();
+      } else if (done) {
+        // The backend's generator is still suspended at its `done` event; finishing it runs its
+        // finally blocks (the embedded engine frees its sequence slot there).
+        void iterator.return?.();
       }
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
       admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
