@@ -221,7 +221,8 @@ export class InferenceService {
         // The consumer stopped early (client disconnect): cancel upstream.
         failure = new FlexiError('client_closed_request');
       }
-      // Also after `done`: an adapter may hold resources until its stream is read to the end.
+      // In every path, also after `done`: the backend's generator may still be suspended at its
+      // last event, and finishing it runs its finally blocks (the embedded engine frees its slot).
       void iterator.return?.();
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
       admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });

@@ -1,0 +1,217 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import type { UiChat } from '../../src/api/ui.js';
+import { hasChromium, openPage, signIn, startWebGateway, type WebGateway } from './web-gateway.js';
+
+/**
+ * The web UI end to end in Debian's Chromium against the real gateway: sign-in, the user
+ * agreement, chatting with generated models on the embedded llama.cpp engine (streaming, queue
+ * notice, stop), history after reload, an XSS payload, and another user's chat id.
+ */
+// Functions given to page.evaluate run in the browser; this project compiles without DOM typings.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const window: any, document: any, MutationObserver: any;
+
+const PASSWORD = 'correct horse battery';
+let gateway: WebGateway;
+let bobKey: string;
+
+async function api<T>(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return page.evaluate(async ({ method, path, body }) => {
+    const csrf = /(?:^|; )flexi_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
+    const response = await fetch(path, {
+      method, headers: { 'content-type': 'application/json', 'x-csrf-token': decodeURIComponent(csrf) }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: response.status === 204 ? null : await response.json() };
+  }, { method, path, body }) as Promise<{ status: number; body: T }>;
+}
+
+function chatIdOf(page: Page): string {
+  const match = /\/c\/([A-Za-z0-9]+)$/.exec(new URL(page.url()).pathname);
+  if (!match) throw new Error(`not on a chat page: ${page.url()}`);
+  return match[1]!;
+}
+
+/** Records every text the answer in progress showed, to prove it was rendered while streaming. */
+async function recordStreaming(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { __partials: string[] }).__partials = seen;
+    new MutationObserver(() => {
+      const text = document.querySelector('.message.streaming .markdown')?.textContent;
+      if (text && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
+  beforeAll(async () => {
+    gateway = await startWebGateway();
+    const admin = gateway.app.identity.admin!;
+    await admin.addUser('test', { email: 'alice@uni.example', roles: ['student'], password: PASSWORD, displayName: 'Alice' });
+    const bob = await admin.addUser('test', { email: 'bob@uni.example', roles: ['student'], password: PASSWORD });
+    bobKey = (await admin.createKey('test', { user: bob.id, name: 'bob-script' })).key;
+  }, 120_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  let alice: Page;
+  let firstChatId: string;
+
+  it('signs in, requires the agreement first, and streams an answer from the embedded engine', async () => {
+    const { page, errors } = await openPage(gateway);
+    alice = page;
+    await signIn(page, 'alice@uni.example', PASSWORD);
+    await page.getByRole('heading', { name: 'User agreement' }).waitFor();
+    expect(await page.locator('.agreement-text').textContent()).toContain('Nothing you type is sent to an outside company');
+    // Nothing else works before accepting: the API refuses the session too.
+    expect((await api<{ error: { code: string } }>(page, 'GET', '/ui/v1/chats')).body.error.code).toBe('agreement_required');
+    await page.getByRole('button', { name: 'I accept' }).click();
+
+    const picker = page.getByLabel('Model', { exact: true });
+    await picker.waitFor();
+    expect(await picker.locator('option').allTextContents()).toEqual(['slow', 'tiny']);
+    await picker.selectOption('tiny');
+    expect(await page.locator('#model-description').textContent()).toBe('Tiny test model: quick answers');
+    await picker.selectOption('slow');
+    expect(await page.locator('#model-description').textContent()).toMatch(/^llama · .+ · Q8_0 · 2048 tokens$/);
+    await picker.selectOption('tiny');
+
+    await recordStreaming(page);
+    await page.getByLabel('Your message').fill('Hello there, model');
+    await page.getByLabel('Your message').press('Enter');
+    const answer = page.locator('.message.assistant:not(.streaming)');
+    await answer.waitFor({ timeout: 30_000 });
+    expect(await answer.locator('.model-tag').textContent()).toBe('tiny');
+    const partials = await page.evaluate(() => (window as unknown as { __partials: string[] }).__partials);
+    const final = await answer.locator('.markdown').textContent();
+    expect(partials.length).toBeGreaterThan(1);
+    expect(partials.some((text) => text.length < final!.length)).toBe(true);
+
+    firstChatId = chatIdOf(page);
+    await expect.poll(() => page.locator('.chat-list').textContent()).toContain('Hello there, model');
+    const stored = (await api<UiChat>(page, 'GET', `/ui/v1/chats/${firstChatId}`)).body;
+    expect(stored.messages.map((m) => [m.role, m.finish])).toEqual([['user', null], ['assistant', 'length']]);
+    expect(stored.messages[1]!.content.length).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the queue position while waiting, streams, and stops on request', async () => {
+    const page = alice;
+    // Bob's script holds the only slot of `slow`: Alice's request has to wait.
+    const hold = new AbortController();
+    const held = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST', signal: hold.signal, headers: { authorization: `Bearer ${bobKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'occupy the slot' }] }),
+    });
+    const reader = held.body!.getReader();
+    await reader.read();
+
+    await page.getByRole('link', { name: 'New chat' }).click();
+    await page.getByLabel('Model', { exact: true }).selectOption('slow');
+    await page.getByLabel('Your message').fill('Tell me a long story');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const notice = page.getByTestId('queue-notice');
+    await notice.waitFor({ timeout: 15_000 });
+    expect(await notice.textContent()).toContain('Waiting in the queue: position 1');
+
+    hold.abort();
+    await reader.cancel().catch(() => undefined);
+    const streaming = page.locator('.message.streaming .markdown');
+    await streaming.waitFor({ timeout: 30_000 });
+    const stop = page.getByRole('button', { name: 'Stop' });
+    expect(await stop.isVisible()).toBe(true);
+    await stop.click();
+    await page.locator('.message.assistant .note', { hasText: 'Stopped' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Send' }).isVisible()).toBe(true);
+
+    const stored = (await api<UiChat>(page, 'GET', `/ui/v1/chats/${chatIdOf(page)}`)).body;
+    expect(stored.messages.map((m) => [m.role, m.finish])).toEqual([['user', null], ['assistant', 'stopped']]);
+    // The gateway cancelled the generation upstream: the slot is free again.
+    await expect.poll(() => [...gateway.app.dispatcher.inFlight().values()].reduce((a, b) => a + b, 0), { timeout: 10_000 }).toBe(0);
+  });
+
+  it('finds the chats again after a reload, and edits and resends a question', async () => {
+    const page = alice;
+    await page.goto(`/c/${firstChatId}`);
+    await page.locator('.message.assistant').first().waitFor();
+    expect(await page.locator('.chat-item').count()).toBe(2);
+    expect(await page.locator('.message.user .bubble').textContent()).toBe('Hello there, model');
+
+    await page.getByRole('searchbox', { name: 'Search chats' }).fill('long story');
+    await expect.poll(() => page.locator('.chat-item').count()).toBe(1);
+    await page.getByRole('searchbox', { name: 'Search chats' }).fill('');
+    await expect.poll(() => page.locator('.chat-item').count()).toBe(2);
+
+    await page.locator('.message.user').hover();
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Edit message').fill('A different question');
+    await page.getByRole('button', { name: 'Save and send' }).click();
+    await page.locator('.message.assistant:not(.streaming)').waitFor({ timeout: 30_000 });
+    await expect.poll(async () => (await api<UiChat>(page, 'GET', `/ui/v1/chats/${firstChatId}`)).body.messages.map((m) => m.content.slice(0, 20)).slice(0, 1))
+      .toEqual(['A different question']);
+    expect(await page.locator('.message').count()).toBe(2);
+  });
+
+  it('renders an XSS payload inert, and code and maths properly', async () => {
+    const page = alice;
+    const payload = [
+      'Look: <script>window.__xss = 1</script>',
+      '<img src="x" onerror="window.__xss = 2">',
+      '[click me](javascript:window.__xss=3) and <a href="javascript:window.__xss=4">this</a>',
+      '<svg onload="window.__xss = 5"></svg><iframe srcdoc="<script>parent.__xss=6</script>"></iframe>',
+      '<div style="position:fixed;inset:0" onclick="window.__xss = 7">overlay</div>',
+      '',
+      '```python',
+      'def area(r):',
+      '    return 3.14 * r ** 2',
+      '```',
+      '',
+      'Energy: $$E = mc^2$$ and inline $a_1 + b_1$.',
+    ].join('\n');
+    const chat = (await api<UiChat>(page, 'POST', '/ui/v1/chats', { title: 'XSS probe' })).body;
+    await api(page, 'POST', `/ui/v1/chats/${chat.id}/messages`, {
+      messages: [{ role: 'user', content: '<img src=x onerror="window.__xss = 8">' }, { role: 'assistant', content: payload, model: 'tiny', finish: 'stop' }],
+    });
+    await page.goto(`/c/${chat.id}`);
+    const answer = page.locator('.message.assistant .markdown');
+    await answer.waitFor();
+    await page.locator('.markdown math').first().waitFor({ timeout: 10_000 });
+    await page.locator('.markdown div').filter({ hasText: 'overlay' }).click().catch(() => undefined);
+    await page.locator('.markdown a', { hasText: 'click me' }).click({ noWaitAfter: true }).catch(() => undefined);
+
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.locator('.message script, .message iframe, .message [onerror], .message [onload], .message [onclick], .message [style]').count()).toBe(0);
+    const hrefs = await page.locator('.markdown a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+    expect(hrefs.every((href) => href === null || !/^\s*javascript:/i.test(href))).toBe(true);
+    expect(await page.locator('.message.user .bubble').textContent()).toContain('<img src=x');
+
+    expect(await page.locator('.code-block code.language-python .hljs-keyword').first().textContent()).toBe('def');
+    const copy = page.getByRole('button', { name: 'Copy code' });
+    expect(await copy.count()).toBe(1);
+    expect(await page.locator('.math-display math').count()).toBe(1);
+    expect(await page.locator('.markdown math').count()).toBe(2);
+  });
+
+  it('answers 404 for another user\'s chat id, in the page and in the API', async () => {
+    const { context, page, errors } = await openPage(gateway);
+    await signIn(page, 'bob@uni.example', PASSWORD);
+    await page.getByRole('button', { name: 'I accept' }).click();
+    await page.getByLabel('Model', { exact: true }).waitFor();
+    await page.goto(`/c/${firstChatId}`);
+    await page.getByRole('heading', { name: '404' }).waitFor();
+    expect(await page.locator('main').textContent()).toContain('does not exist or belongs to someone else');
+    expect(await page.locator('.message').count()).toBe(0);
+    expect((await api(page, 'GET', `/ui/v1/chats/${firstChatId}`)).status).toBe(404);
+    expect((await api(page, 'DELETE', `/ui/v1/chats/${firstChatId}`)).status).toBe(404);
+    expect(await page.locator('.chat-item').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
+
+if (!hasChromium) {
+  it.skip('web UI end-to-end tests need Debian\'s Chromium at /usr/bin/chromium (apt-get install chromium)', () => undefined);
+}

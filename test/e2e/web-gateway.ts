@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import { createApp, type App } from '../../src/app.js';
+import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Store } from '../../src/store/store.js';
+import { openTestStore } from '../helpers/db.js';
+import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+export const SHOTS_DIR = '/tmp/flexi-shots';
+const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+/** Answers of `tiny` finish in well under a second; `slow` takes seconds (room to press stop). */
+const CONFIG = `
+auth:
+  cookie_secure: false
+models:
+  descriptions:
+    tiny: "Tiny test model: quick answers"
+roles:
+  student:
+    models: ["*"]
+    max_tokens_per_request: 600
+    priority: interactive
+  admin:
+    models: ["*"]
+    admin: true
+    api_keys: true
+    max_tokens_per_request: 600
+embedded:
+  context_size: 2048
+`;
+
+export interface WebGateway {
+  app: App;
+  store: Store;
+  url: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** The web UI must be built (npm ci does it); build it once if a fresh checkout lacks it. */
+function ensureWebBuilt(): void {
+  if (existsSync(join(WEB_ROOT, 'index.html'))) return;
+  execFileSync('npm', ['run', 'build', '-w', 'web', '--silent'], { cwd: fileURLToPath(new URL('../../', import.meta.url)), stdio: 'ignore' });
+}
+
+/**
+ * The whole product in one process: SQLite store, an embedded llama.cpp node over two generated
+ * GGUF models (one slot each, so a second request queues), the built web UI, and Chromium.
+ */
+export async function startWebGateway(): Promise<WebGateway> {
+  ensureWebBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'flexi-e2e-'));
+  writeTinyLlamaGguf(join(dir, 'tiny.gguf'), { chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 1, contextLength: 2048 });
+  writeTinyLlamaGguf(join(dir, 'slow.gguf'), {
+    chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 2, embd: 512, layers: 8, heads: 8, ff: 1024, vocabSize: 512, contextLength: 2048,
+  });
+  const config = loadConfig({ fileText: CONFIG });
+  const backend = new EmbeddedBackend({
+    name: 'local', modelsDir: dir, slots: 1, contextSize: 2048, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30, ignoreEos: true,
+  });
+  const store = await openTestStore('sqlite');
+  const app = await createApp({ config, backends: [backend], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT });
+  await app.server.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
+  // Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  }).catch(async (error: unknown) => {
+    await app.close();
+    await store.close();
+    throw error;
+  });
+  return {
+    app, store, url, browser,
+    close: async () => {
+      await browser.close();
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'en-US' };
+export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US' };
+
+/** A fresh browser profile (own cookies) with a page that fails the test on any dialog or page error. */
+export async function openPage(gateway: WebGateway, options: BrowserContextOptions = DESKTOP): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await gateway.browser.newContext({ baseURL: gateway.url, ...options });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    errors.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  return { context, page, errors };
+}
+
+export async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto('/');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS_DIR, { recursive: true });
+  await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: false });
+}

@@ -1,0 +1,90 @@
+// Talks to Flexi with the session cookie. Every change carries the session's CSRF token.
+import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
+
+export type { AgreementResponse, MeResponse, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly param?: string | null) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+let onAuthLost: ((code: string) => void) | undefined;
+
+export function setCsrfToken(token: string | null | undefined): void {
+  csrfToken = token ?? '';
+}
+
+export function csrfHeader(): Record<string, string> {
+  return csrfToken ? { 'x-csrf-token': csrfToken } : {};
+}
+
+/** Called when the server says the session ended (401) or the agreement is needed (403 agreement_required). */
+export function onSessionProblem(handler: (code: string) => void): void {
+  onAuthLost = handler;
+}
+
+export async function toApiError(response: Response): Promise<ApiError> {
+  let body: { error?: { message?: string; code?: string; param?: string | null } | string } = {};
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: keep the status text
+  }
+  const error = typeof body.error === 'object' ? body.error : { message: body.error };
+  const apiError = new ApiError(response.status, error?.code ?? String(response.status), error?.message ?? response.statusText, error?.param);
+  if (response.status === 401 || apiError.code === 'agreement_required') onAuthLost?.(apiError.code);
+  return apiError;
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET') Object.assign(headers, csrfHeader());
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  if (!response.ok) throw await toApiError(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+export const getMe = () => api<MeResponse>('GET', '/auth/me');
+export const getPublicConfig = () => api<UiPublicConfig>('GET', '/ui/config');
+export const login = (email: string, password: string) => api<{ csrf_token: string }>('POST', '/auth/login', { email, password });
+export const logout = () => api<void>('POST', '/auth/logout');
+export const getAgreement = () => api<AgreementResponse>('GET', '/auth/agreement');
+export const acceptAgreement = (version: string) => api<AgreementResponse>('POST', '/auth/agreement/accept', { version });
+
+export const listModels = () => api<{ data: UiModel[] }>('GET', '/ui/v1/models').then((r) => r.data);
+export const listChats = (q = '') => api<{ data: UiChatSummary[] }>('GET', `/ui/v1/chats${q ? `?q=${encodeURIComponent(q)}` : ''}`).then((r) => r.data);
+export const getChat = (id: string) => api<UiChat>('GET', `/ui/v1/chats/${encodeURIComponent(id)}`);
+export const createChat = (body: { model?: string | null; system_prompt?: string | null; temperature?: number | null }) => api<UiChat>('POST', '/ui/v1/chats', body);
+export const updateChat = (id: string, body: { title?: string; model?: string | null; system_prompt?: string | null; temperature?: number | null }) =>
+  api<UiChat>('PATCH', `/ui/v1/chats/${encodeURIComponent(id)}`, body);
+export const deleteChat = (id: string) => api<void>('DELETE', `/ui/v1/chats/${encodeURIComponent(id)}`);
+export const deleteAllChats = () => api<{ deleted: number }>('DELETE', '/ui/v1/chats');
+export const appendMessages = (id: string, messages: { role: 'user' | 'assistant'; content: string; model?: string | null; finish?: string | null }[], replaceFrom?: string) =>
+  api<UiChat>('POST', `/ui/v1/chats/${encodeURIComponent(id)}/messages`, { messages, ...(replaceFrom ? { replace_from: replaceFrom } : {}) });
+
+/** A download link for one chat or (without id) all chats. */
+export function exportUrl(format: 'json' | 'markdown', id?: string): string {
+  return id ? `/ui/v1/chats/${encodeURIComponent(id)}/export?format=${format}` : `/ui/v1/chats/export?format=${format}`;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  user_id: string | null;
+  role: string | null;
+  scopes: string[] | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export const listOwnKeys = () => api<{ data: ApiKey[] }>('GET', '/auth/keys').then((r) => r.data);
+export const createOwnKey = (name: string, expiresInDays?: number) =>
+  api<ApiKey & { key: string }>('POST', '/auth/keys', { name, ...(expiresInDays ? { expires_in_days: expiresInDays } : {}) });
+export const revokeOwnKey = (id: string) => api<ApiKey>('DELETE', `/auth/keys/${encodeURIComponent(id)}`);

@@ -1,0 +1,134 @@
+// Usage per day and per model (admin), drawn with uPlot; tables carry the same numbers for screen readers.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../api';
+import { formatNumber, t } from '../i18n';
+
+interface UsageRow {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  [key: string]: string | number;
+}
+
+const DAY_MS = 86_400_000;
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
+}
+
+/** Every day of the period, with zeros where nothing was used. */
+function fillDays(rows: UsageRow[], days: number): { day: string; prompt: number; completion: number }[] {
+  const byDay = new Map(rows.map((r) => [String(r.day), r]));
+  const out = [];
+  const start = Date.now() - (days - 1) * DAY_MS;
+  for (let i = 0; i < days; i++) {
+    const day = new Date(start + i * DAY_MS).toISOString().slice(0, 10);
+    const row = byDay.get(day);
+    out.push({ day, prompt: row?.prompt_tokens ?? 0, completion: row?.completion_tokens ?? 0 });
+  }
+  return out;
+}
+
+function Chart({ options, data, label }: { options: (width: number) => uPlot.Options; data: uPlot.AlignedData; label: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const host = ref.current;
+    if (!host) return;
+    const plot = new uPlot(options(host.clientWidth), data, host);
+    const observer = new ResizeObserver(() => plot.setSize({ width: host.clientWidth, height: 260 }));
+    observer.observe(host);
+    return () => {
+      observer.disconnect();
+      plot.destroy();
+    };
+  }, [data]);
+  return <div ref={ref} class="chart" role="img" aria-label={label} />;
+}
+
+function axes(): Pick<uPlot.Axis, 'stroke' | 'grid' | 'ticks'> {
+  const grid = cssVar('--border');
+  return { stroke: cssVar('--muted'), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+}
+
+export function UsageCharts() {
+  const [days, setDays] = useState(30);
+  const [byDay, setByDay] = useState<UsageRow[] | undefined>(undefined);
+  const [byModel, setByModel] = useState<UsageRow[] | undefined>(undefined);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    const since = new Date(Date.now() - (days - 1) * DAY_MS).toISOString().slice(0, 10);
+    Promise.all([
+      api<{ data: UsageRow[] }>('GET', `/admin/v1/usage?by=day&since=${since}`),
+      api<{ data: UsageRow[] }>('GET', `/admin/v1/usage?by=model&since=${since}`),
+    ]).then(([d, m]) => {
+      setByDay(d.data);
+      setByModel(m.data);
+      setError('');
+    }, (e: Error) => setError(e.message));
+  }, [days]);
+
+  const filled = byDay ? fillDays(byDay, days) : [];
+  const dayData: uPlot.AlignedData = [filled.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000), filled.map((d) => d.prompt), filled.map((d) => d.completion)];
+  const models = byModel ?? [];
+  const modelData: uPlot.AlignedData = [models.map((_, i) => i), models.map((m) => m.total_tokens)];
+  const bars = uPlot.paths.bars!({ size: [0.6, 64] });
+  const accent = cssVar('--accent');
+  const accent2 = cssVar('--accent-2');
+
+  return (
+    <>
+      <div class="row between wrap">
+        <label class="field inline">
+          <span>{t('period')}</span>
+          <select value={days} onChange={(e) => setDays(Number(e.currentTarget.value))}>
+            <option value={7}>{t('last7')}</option>
+            <option value={30}>{t('last30')}</option>
+            <option value={90}>{t('last90')}</option>
+          </select>
+        </label>
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      <section class="card" aria-labelledby="per-day-title">
+        <h2 id="per-day-title">{t('tokensPerDay')}</h2>
+        {byDay && (
+          <Chart label={t('tokensPerDay')} data={dayData} options={(width) => ({
+            width, height: 260,
+            series: [{}, { label: 'prompt', stroke: accent, fill: `${accent}33`, paths: bars }, { label: 'completion', stroke: accent2, fill: `${accent2}55`, paths: bars }],
+            axes: [{ ...axes() }, { ...axes(), size: 60, values: (_, ticks) => ticks.map((v) => formatNumber(v)) }],
+            scales: { x: { time: true } },
+          })} />
+        )}
+      </section>
+      <section class="card" aria-labelledby="per-model-title">
+        <h2 id="per-model-title">{t('tokensPerModel')}</h2>
+        {models.length === 0 && byModel && <p class="muted">{t('noUsage')}</p>}
+        {models.length > 0 && (
+          <>
+            <Chart label={t('tokensPerModel')} data={modelData} options={(width) => ({
+              width, height: 260, legend: { show: false },
+              series: [{}, { label: t('tokens'), stroke: accent, fill: `${accent}55`, paths: bars }],
+              axes: [
+                { ...axes(), values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(models[i]?.model ?? '') : '')) },
+                { ...axes(), size: 60, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+              ],
+              scales: { x: { time: false, range: [-0.5, models.length - 0.5] } },
+            })} />
+            <div class="table-wrap">
+              <table>
+                <thead><tr><th scope="col">{t('model')}</th><th scope="col" class="right">{t('requests')}</th><th scope="col" class="right">{t('errors')}</th><th scope="col" class="right">{t('tokens')}</th></tr></thead>
+                <tbody>
+                  {models.map((m) => <tr key={String(m.model)}><td>{m.model}</td><td class="right">{formatNumber(m.requests)}</td><td class="right">{formatNumber(m.errors)}</td><td class="right">{formatNumber(m.total_tokens)}</td></tr>)}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,254 @@
+// The admin area (loaded on demand): users and roles, keys, nodes and models live, usage charts.
+import { useEffect, useState } from 'preact/hooks';
+import { api, type ApiKey, type MeResponse, type UiUser } from '../api';
+import { Icon } from '../components/icon';
+import { UsageCharts } from '../components/usage-charts';
+import { formatDate, t, type MessageKey } from '../i18n';
+import { linkHandler } from '../router';
+
+const TABS: { id: string; label: MessageKey }[] = [
+  { id: 'users', label: 'adminUsers' },
+  { id: 'keys', label: 'adminKeys' },
+  { id: 'nodes', label: 'adminNodes' },
+  { id: 'usage', label: 'adminUsage' },
+];
+
+export function AdminPage({ me, tab, onOpenMenu }: { me: MeResponse; tab: string; onOpenMenu: () => void }) {
+  if (!me.policy.admin) return <div class="page"><p class="error" role="alert">{t('notAdmin')}</p></div>;
+  const active = TABS.some((x) => x.id === tab) ? tab : 'users';
+  return (
+    <div class="page">
+      <header class="page-header">
+        <div class="row">
+          <button type="button" class="icon-button only-mobile" aria-label={t('openMenu')} onClick={onOpenMenu}><Icon name="menu" /></button>
+          <h1>{t('admin')}</h1>
+        </div>
+        <nav class="tabs" aria-label={t('admin')}>
+          {TABS.map((x) => (
+            <a key={x.id} href={`/admin/${x.id}`} class={`tab${x.id === active ? ' active' : ''}`} aria-current={x.id === active ? 'page' : undefined} onClick={linkHandler(`/admin/${x.id}`)}>{t(x.label)}</a>
+          ))}
+        </nav>
+      </header>
+      <div class="page-body">
+        {active === 'users' && <UsersTab />}
+        {active === 'keys' && <KeysTab />}
+        {active === 'nodes' && <NodesTab />}
+        {active === 'usage' && <UsageCharts />}
+      </div>
+    </div>
+  );
+}
+
+function ErrorLine({ error }: { error: string }) {
+  return error ? <p class="error" role="alert">{error}</p> : null;
+}
+
+function UsersTab() {
+  const [users, setUsers] = useState<UiUser[]>([]);
+  const [search, setSearch] = useState('');
+  const [error, setError] = useState('');
+  const [email, setEmail] = useState('');
+  const [roles, setRoles] = useState('student');
+  const [editing, setEditing] = useState<string | undefined>(undefined);
+  const [editRoles, setEditRoles] = useState('');
+
+  const refresh = () => api<{ data: UiUser[] }>('GET', `/admin/v1/users?limit=500${search ? `&search=${encodeURIComponent(search)}` : ''}`)
+    .then((r) => setUsers(r.data), (e: Error) => setError(e.message));
+  useEffect(() => {
+    const timer = setTimeout(() => void refresh(), 200);
+    return () => clearTimeout(timer);
+  }, [search]);
+
+  const splitRoles = (text: string) => text.split(',').map((r) => r.trim()).filter(Boolean);
+  async function act(run: () => Promise<unknown>) {
+    setError('');
+    try {
+      await run();
+      await refresh();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <section class="card" aria-labelledby="users-title">
+      <div class="row between wrap">
+        <h2 id="users-title">{t('adminUsers')}</h2>
+        <label class="search compact"><Icon name="search" /><span class="visually-hidden">{t('search')}</span>
+          <input type="search" placeholder={t('search')} value={search} onInput={(e) => setSearch(e.currentTarget.value)} /></label>
+      </div>
+      <form class="row wrap" onSubmit={(e) => { e.preventDefault(); void act(() => api('POST', '/admin/v1/users', { email, roles: splitRoles(roles) }).then(() => setEmail(''))); }}>
+        <label class="field grow"><span>{t('email')}</span><input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} /></label>
+        <label class="field"><span>{t('changeRoles')}</span><input required value={roles} onInput={(e) => setRoles(e.currentTarget.value)} /></label>
+        <button class="button primary align-end" type="submit"><Icon name="plus" />{t('addUser')}</button>
+      </form>
+      <ErrorLine error={error} />
+      <div class="table-wrap">
+        <table>
+          <thead><tr><th scope="col">{t('email')}</th><th scope="col">{t('roles')}</th><th scope="col">{t('status')}</th><th scope="col">{t('lastLogin')}</th><th scope="col"><span class="visually-hidden">{t('edit')}</span></th></tr></thead>
+          <tbody>
+            {users.map((user) => (
+              <tr key={user.id}>
+                <td><div>{user.email}</div>{user.display_name && <div class="muted small">{user.display_name}</div>}</td>
+                <td>
+                  {editing === user.id
+                    ? <form class="row" onSubmit={(e) => { e.preventDefault(); void act(() => api('PATCH', `/admin/v1/users/${user.id}`, { roles: splitRoles(editRoles) })).then(() => setEditing(undefined)); }}>
+                        <input aria-label={t('changeRoles')} value={editRoles} autoFocus onInput={(e) => setEditRoles(e.currentTarget.value)} onKeyDown={(e) => e.key === 'Escape' && setEditing(undefined)} />
+                        <button class="icon-button" type="submit" aria-label={t('save')}><Icon name="check" /></button>
+                      </form>
+                    : <button type="button" class="button link" aria-label={`${t('changeRoles')}: ${user.email}`} onClick={() => { setEditing(user.id); setEditRoles(user.roles.join(', ')); }}>
+                        {user.roles.map((r) => <span key={r} class="badge">{r}</span>)}<Icon name="edit" size={14} />
+                      </button>}
+                </td>
+                <td><span class={`badge ${user.disabled ? 'bad' : 'good'}`}>{user.disabled ? t('disabled') : t('active')}</span></td>
+                <td>{user.last_login_at ? formatDate(user.last_login_at) : t('never')}</td>
+                <td class="right">
+                  <button type="button" class="button small" onClick={() => void act(() => api('PATCH', `/admin/v1/users/${user.id}`, { disabled: !user.disabled }))}>
+                    {user.disabled ? t('enable') : t('disable')}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function KeysTab() {
+  const [keys, setKeys] = useState<ApiKey[]>([]);
+  const [users, setUsers] = useState<Map<string, string>>(new Map());
+  const [error, setError] = useState('');
+  const refresh = () => api<{ data: ApiKey[] }>('GET', '/admin/v1/keys').then((r) => setKeys(r.data), (e: Error) => setError(e.message));
+  useEffect(() => {
+    void refresh();
+    void api<{ data: UiUser[] }>('GET', '/admin/v1/users?limit=1000').then((r) => setUsers(new Map(r.data.map((u) => [u.id, u.email]))), () => undefined);
+  }, []);
+
+  async function revoke(key: ApiKey) {
+    if (!confirm(t('confirmRevoke', { name: key.name }))) return;
+    await api('DELETE', `/admin/v1/keys/${key.id}`).catch((e: Error) => setError(e.message));
+    await refresh();
+  }
+
+  return (
+    <section class="card" aria-labelledby="keys-admin-title">
+      <h2 id="keys-admin-title">{t('adminKeys')}</h2>
+      <ErrorLine error={error} />
+      <div class="table-wrap">
+        <table>
+          <thead><tr><th scope="col">{t('keyName')}</th><th scope="col">{t('owner')}</th><th scope="col">Prefix</th><th scope="col">{t('created')}</th><th scope="col">{t('lastUsed')}</th><th scope="col"><span class="visually-hidden">{t('revoke')}</span></th></tr></thead>
+          <tbody>
+            {keys.map((key) => (
+              <tr key={key.id} class={key.revoked_at ? 'muted' : ''}>
+                <td>{key.name}{key.scopes && key.scopes.length > 0 && <div class="muted small">{key.scopes.join(', ')}</div>}</td>
+                <td>{key.user_id ? users.get(key.user_id) ?? key.user_id : <span class="badge">{t('operatorKey')}{key.role ? `: ${key.role}` : ''}</span>}</td>
+                <td><code>{key.prefix}…</code></td>
+                <td>{formatDate(key.created_at, false)}</td>
+                <td>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
+                <td class="right">{key.revoked_at ? <span class="badge">{t('revoked')}</span> : <button type="button" class="button small danger" onClick={() => void revoke(key)}>{t('revoke')}</button>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+interface NodeRow {
+  name: string;
+  type: string;
+  healthy: boolean | null;
+  draining: boolean;
+  breaker: string | null;
+  in_flight: number;
+  resident: string[];
+  models: string[];
+  slots: Record<string, number>;
+  listing_error: string | null;
+}
+
+interface SchedulerView {
+  models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
+  activeUsers: number;
+}
+
+const POLL_MS = 5000;
+
+function NodesTab() {
+  const [nodes, setNodes] = useState<NodeRow[]>([]);
+  const [scheduler, setScheduler] = useState<SchedulerView | undefined>(undefined);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      try {
+        const [n, s] = await Promise.all([
+          api<{ data: NodeRow[] }>('GET', '/admin/v1/nodes'),
+          api<SchedulerView>('GET', '/admin/v1/scheduler').catch(() => undefined),
+        ]);
+        if (stopped) return;
+        setNodes(n.data);
+        setScheduler(s);
+        setError('');
+      } catch (e) {
+        if (!stopped) setError((e as Error).message);
+      }
+    };
+    void load();
+    const timer = setInterval(() => void load(), POLL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, []);
+
+  return (
+    <>
+      <p class="muted small" aria-live="off">{t('refreshEvery', { seconds: POLL_MS / 1000 })}</p>
+      <ErrorLine error={error} />
+      <div class="grid">
+        {nodes.map((node) => {
+          const state = node.healthy === false ? 'bad' : node.draining ? 'warn' : 'good';
+          return (
+            <section key={node.name} class="card node" aria-label={`${t('node')} ${node.name}`}>
+              <div class="row between">
+                <h2>{node.name} <span class="muted small">{node.type}</span></h2>
+                <span class={`badge ${state}`}>{node.healthy === false ? t('unhealthy') : node.draining ? t('draining') : t('healthy')}</span>
+              </div>
+              <p class="muted small">{node.in_flight} {t('inFlight')}{node.breaker && node.breaker !== 'closed' ? ` · breaker ${node.breaker}` : ''}</p>
+              {node.listing_error && <p class="error small">{node.listing_error}</p>}
+              <ul class="model-rows">
+                {node.models.map((model) => (
+                  <li key={model}>
+                    <span class={`dot ${node.resident.includes(model) ? 'on' : ''}`} aria-hidden="true" />
+                    <span class="ellipsis">{model}</span>
+                    <span class="muted small">{node.resident.includes(model) ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t('slots')}</span>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          );
+        })}
+      </div>
+      {scheduler && scheduler.models.length > 0 && (
+        <section class="card" aria-labelledby="queue-title">
+          <h2 id="queue-title">{t('queue')}</h2>
+          <div class="table-wrap">
+            <table>
+              <thead><tr><th scope="col">{t('model')}</th><th scope="col">{t('inFlight')}</th><th scope="col">{t('waiting')}</th></tr></thead>
+              <tbody>
+                {scheduler.models.map((m) => (
+                  <tr key={m.model}><td>{m.model}</td><td>{m.inFlight}</td><td>{Object.values(m.queuedByClass).reduce((a, b) => a + b, 0)}</td></tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
+    </>
+  );
+}

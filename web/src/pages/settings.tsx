@@ -1,0 +1,172 @@
+import { useEffect, useState } from 'preact/hooks';
+import { createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
+import type { Workspace } from '../app';
+import { Icon } from '../components/icon';
+import { copyText, Markdown } from '../components/markdown-view';
+import { PreferenceControls } from '../components/preferences';
+import { formatDate, formatNumber, getLanguage, t, type MessageKey } from '../i18n';
+
+export function SettingsPage({ workspace, onOpenMenu }: { workspace: Workspace; onOpenMenu: () => void }) {
+  const { me } = workspace;
+  useEffect(() => {
+    void workspace.refreshMe().catch(() => undefined);
+  }, []);
+  return (
+    <div class="page">
+      <header class="page-header">
+        <div class="row">
+          <button type="button" class="icon-button only-mobile" aria-label={t('openMenu')} onClick={onOpenMenu}><Icon name="menu" /></button>
+          <h1>{t('settings')}</h1>
+        </div>
+      </header>
+      <div class="page-body">
+        <section class="card" aria-labelledby="account-title">
+          <h2 id="account-title">{t('account')}</h2>
+          <dl class="facts">
+            <dt>{t('email')}</dt><dd>{me.user?.email}</dd>
+            {me.user?.display_name && <><dt>{t('displayName')}</dt><dd>{me.user.display_name}</dd></>}
+            <dt>{t('roles')}</dt><dd>{me.roles.map((r) => <span key={r} class="badge">{r}</span>)}</dd>
+          </dl>
+        </section>
+        <section class="card" aria-labelledby="usage-title">
+          <h2 id="usage-title">{t('usage')}</h2>
+          {me.budgets.length === 0 ? <p class="muted">{t('noBudgets')}</p> : me.budgets.map((b) => <BudgetBar key={b.period} budget={b} />)}
+        </section>
+        {me.policy.api_keys && <ApiKeys />}
+        <section class="card" aria-labelledby="prefs-title">
+          <h2 id="prefs-title">{t('preferences')}</h2>
+          <PreferenceControls />
+        </section>
+        <YourData workspace={workspace} />
+      </div>
+    </div>
+  );
+}
+
+const PERIOD_LABEL: Record<UiBudget['period'], MessageKey> = { day: 'budgetDay', week: 'budgetWeek', term: 'budgetTerm' };
+
+function BudgetBar({ budget }: { budget: UiBudget }) {
+  const share = budget.limit > 0 ? Math.min(1, budget.used / budget.limit) : 1;
+  return (
+    <div class="budget">
+      <div class="row between">
+        <strong>{t(PERIOD_LABEL[budget.period])}</strong>
+        <span class="muted small">{t('tokensOf', { used: formatNumber(budget.used), limit: formatNumber(budget.limit) })} · {t('budgetResets', { date: formatDate(budget.resets_at) })}</span>
+      </div>
+      <div class={`meter${share > 0.9 ? ' high' : ''}`} role="meter" aria-valuemin={0} aria-valuemax={budget.limit} aria-valuenow={budget.used} aria-label={t(PERIOD_LABEL[budget.period])}>
+        <span style={{ width: `${(share * 100).toFixed(1)}%` }} />
+      </div>
+    </div>
+  );
+}
+
+function ApiKeys() {
+  const [keys, setKeys] = useState<ApiKey[] | undefined>(undefined);
+  const [name, setName] = useState('');
+  const [days, setDays] = useState('');
+  const [created, setCreated] = useState<string | undefined>(undefined);
+  const [copied, setCopied] = useState(false);
+  const [error, setError] = useState('');
+
+  const refresh = () => listOwnKeys().then(setKeys, (e: Error) => setError(e.message));
+  useEffect(() => void refresh(), []);
+
+  async function create(event: Event) {
+    event.preventDefault();
+    setError('');
+    try {
+      const key = await createOwnKey(name.trim(), days ? Number(days) : undefined);
+      setCreated(key.key);
+      setCopied(false);
+      setName('');
+      setDays('');
+      await refresh();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function revoke(key: ApiKey) {
+    if (!confirm(t('confirmRevoke', { name: key.name }))) return;
+    await revokeOwnKey(key.id).catch((e: Error) => setError(e.message));
+    await refresh();
+  }
+
+  return (
+    <section class="card" aria-labelledby="keys-title">
+      <h2 id="keys-title">{t('apiKeys')}</h2>
+      <p class="muted">{t('apiKeysIntro', { url: `${location.origin}/v1` })}</p>
+      {created && (
+        <div class="notice" role="status">
+          <p>{t('newKeyShown')}</p>
+          <div class="row">
+            <code class="secret" data-testid="new-key">{created}</code>
+            <button type="button" class="button" onClick={() => void copyText(created).then(() => setCopied(true))}><Icon name={copied ? 'check' : 'copy'} />{copied ? t('copied') : t('copy')}</button>
+          </div>
+        </div>
+      )}
+      <form class="row wrap" onSubmit={create}>
+        <label class="field grow"><span>{t('keyName')}</span><input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
+        <label class="field"><span>{t('keyExpires')}</span><input type="number" min={1} max={3650} value={days} onInput={(e) => setDays(e.currentTarget.value)} /></label>
+        <button class="button primary align-end" type="submit"><Icon name="key" />{t('createKey')}</button>
+      </form>
+      {error && <p class="error" role="alert">{error}</p>}
+      {keys && keys.length === 0 && <p class="muted">{t('noKeys')}</p>}
+      {keys && keys.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">{t('keyName')}</th><th scope="col">Prefix</th><th scope="col">{t('created')}</th><th scope="col">{t('lastUsed')}</th><th scope="col"><span class="visually-hidden">{t('revoke')}</span></th></tr></thead>
+            <tbody>
+              {keys.map((key) => (
+                <tr key={key.id} class={key.revoked_at ? 'muted' : ''}>
+                  <td>{key.name}</td>
+                  <td><code>{key.prefix}…</code></td>
+                  <td>{formatDate(key.created_at, false)}</td>
+                  <td>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
+                  <td class="right">{key.revoked_at ? <span class="badge">{t('revoked')}</span> : <button type="button" class="button small danger" onClick={() => void revoke(key)}>{t('revoke')}</button>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function YourData({ workspace }: { workspace: Workspace }) {
+  const [message, setMessage] = useState('');
+  const [agreement, setAgreement] = useState<AgreementResponse | undefined>(undefined);
+  const [showAgreement, setShowAgreement] = useState(false);
+  useEffect(() => void getAgreement().then(setAgreement, () => undefined), []);
+
+  async function removeAll() {
+    if (!confirm(t('confirmDeleteAll'))) return;
+    const { deleted } = await deleteAllChats();
+    setMessage(t('deletedChats', { count: deleted }));
+    await workspace.refreshChats();
+  }
+
+  return (
+    <section class="card" aria-labelledby="data-title">
+      <h2 id="data-title">{t('yourData')}</h2>
+      <p class="muted">{t('yourDataIntro')}</p>
+      <div class="row wrap">
+        <a class="button" href={exportUrl('json')} download><Icon name="download" />{t('exportAllJson')}</a>
+        <a class="button" href={exportUrl('markdown')} download><Icon name="download" />{t('exportAllMarkdown')}</a>
+        <button type="button" class="button danger" onClick={() => void removeAll()}><Icon name="trash" />{t('deleteAll')}</button>
+      </div>
+      {message && <p role="status" class="success">{message}</p>}
+      {agreement && (
+        <div class="agreement-summary">
+          <p class="muted small">
+            {t('agreementVersion', { version: agreement.version })}
+            {agreement.accepted_at && ` · ${t('agreementAcceptedAt', { date: formatDate(agreement.accepted_at) })}`}
+          </p>
+          <button type="button" class="button link" aria-expanded={showAgreement} onClick={() => setShowAgreement(!showAgreement)}>{t('viewAgreement')}</button>
+          {showAgreement && <div class="agreement-text"><Markdown text={agreement.text[getLanguage()]} /></div>}
+        </div>
+      )}
+    </section>
+  );
+}

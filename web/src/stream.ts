@@ -1,0 +1,88 @@
+// Streams an answer from /v1/chat/completions (OpenAI SSE) with the session cookie.
+import { ApiError, csrfHeader, toApiError } from './api';
+
+export interface StreamHandlers {
+  /** Text as it arrives. */
+  onDelta(text: string): void;
+  /** The scheduler queued the request: `: queued position=N eta_ms=M` comments. */
+  onQueued(position: number, etaMs: number | undefined): void;
+}
+
+export interface StreamRequest {
+  model: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  temperature?: number;
+}
+
+export interface StreamResult {
+  finish: 'stop' | 'length' | 'stopped' | 'error';
+  error?: ApiError;
+}
+
+const QUEUED = /^:\s*queued position=(\d+)(?: eta_ms=(\d+))?/;
+
+/** Reads SSE events; comments and data lines are handed over one line at a time. */
+async function* sseLines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line !== '') yield line;
+      }
+    }
+    buffer += decoder.decode();
+    if (buffer.trim() !== '') yield buffer.trim();
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Runs one streamed completion. Aborting `signal` (the stop button) ends it with `stopped`;
+ * the gateway then cancels the request upstream and frees the slot.
+ */
+export async function streamChat(request: StreamRequest, handlers: StreamHandlers, signal: AbortSignal): Promise<StreamResult> {
+  let finish: StreamResult['finish'] = 'stop';
+  try {
+    const response = await fetch('/v1/chat/completions', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...csrfHeader() },
+      body: JSON.stringify({ ...request, stream: true }),
+      signal,
+    });
+    if (!response.ok || !response.body) return { finish: 'error', error: await toApiError(response) };
+    for await (const line of sseLines(response.body)) {
+      if (line.startsWith(':')) {
+        const queued = QUEUED.exec(line);
+        if (queued) handlers.onQueued(Number(queued[1]), queued[2] === undefined ? undefined : Number(queued[2]));
+        continue;
+      }
+      if (!line.startsWith('data:')) continue;
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') break;
+      const frame = JSON.parse(data) as {
+        error?: { message: string; code?: string };
+        choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+      };
+      if (frame.error) {
+        return { finish: 'error', error: new ApiError(500, frame.error.code ?? 'error', frame.error.message) };
+      }
+      const choice = frame.choices?.[0];
+      if (choice?.delta?.content) handlers.onDelta(choice.delta.content);
+      if (choice?.finish_reason === 'length') finish = 'length';
+    }
+    return { finish };
+  } catch (error) {
+    if (signal.aborted) return { finish: 'stopped' };
+    return { finish: 'error', error: error instanceof ApiError ? error : new ApiError(0, 'network_error', (error as Error).message) };
+  }
+}
