@@ -4,9 +4,8 @@ import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName, toDisplayModelName } from '../core/model-name.js';
 import type { ModelInfo } from '../core/types.js';
-import type { ChatService, ExportFormat } from '../services/chat.service.js';
+import type { ChatPatch, ChatService, ExportFormat } from '../services/chat.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
-import type { ChatPatch } from '../services/chat.service.js';
 import type { Principal } from './auth.js';
 
 export interface ChatRouteDeps {

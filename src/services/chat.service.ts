@@ -4,6 +4,8 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import type { ChatMessageRecord, ChatPatch, ChatRecord, ChatRepository, NewChatMessage } from '../store/chat.repository.js';
 import { toTimestamp } from '../store/database.js';
 
+export type { ChatPatch } from '../store/chat.repository.js';
+
 export const CHAT_LIST_LIMIT = 500;
 const TITLE_FROM_MESSAGE_CHARS = 60;
 const MAX_SEARCH_CHARS = 200;

@@ -8,6 +8,7 @@ import { chromium, type Browser, type BrowserContext, type BrowserContextOptions
 import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { loadConfig } from '../../src/config/load.js';
+import { UsageRecorder } from '../../src/services/usage-recorder.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore } from '../helpers/db.js';
 import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
@@ -68,7 +69,11 @@ export async function startWebGateway(): Promise<WebGateway> {
     name: 'local', modelsDir: dir, slots: 1, contextSize: 2048, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30, ignoreEos: true,
   });
   const store = await openTestStore('sqlite');
-  const app = await createApp({ config, backends: [backend], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT });
+  const recorder = new UsageRecorder(store.usage, { flushIntervalMs: 200, batchSize: 100 });
+  const app = await createApp({
+    config, backends: [backend], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT,
+    usage: { record: (entry) => recorder.record({ ...entry, createdAt: entry.createdAt.toISOString() }) },
+  });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
   // Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close.
@@ -77,6 +82,7 @@ export async function startWebGateway(): Promise<WebGateway> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
   }).catch(async (error: unknown) => {
     await app.close();
+    await recorder.close();
     await store.close();
     throw error;
   });
@@ -85,6 +91,7 @@ export async function startWebGateway(): Promise<WebGateway> {
     close: async () => {
       await browser.close();
       await app.close();
+      await recorder.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },

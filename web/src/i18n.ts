@@ -19,7 +19,6 @@ const en = {
   // agreement
   agreementTitle: 'User agreement',
   agreementIntro: 'Please read and accept the terms before you start.',
-  agreementChanged: 'The terms have changed. Please read and accept the new version.',
   agreementAccept: 'I accept',
   agreementDecline: 'Sign out',
   agreementVersion: 'Version {version}',
@@ -184,7 +183,6 @@ const de: Dictionary = {
   tooManyAttempts: 'Zu viele Versuche. Bitte gleich noch einmal versuchen.',
   agreementTitle: 'Nutzungsvereinbarung',
   agreementIntro: 'Bitte lesen und akzeptieren Sie die Bedingungen, bevor Sie beginnen.',
-  agreementChanged: 'Die Bedingungen haben sich geändert. Bitte lesen und akzeptieren Sie die neue Fassung.',
   agreementAccept: 'Ich stimme zu',
   agreementDecline: 'Abmelden',
   agreementVersion: 'Fassung {version}',

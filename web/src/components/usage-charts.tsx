@@ -21,14 +21,14 @@ function cssVar(name: string): string {
 }
 
 /** Every day of the period, with zeros where nothing was used. */
-function fillDays(rows: UsageRow[], days: number): { day: string; prompt: number; completion: number }[] {
+function fillDays(rows: UsageRow[], days: number): { day: string; tokens: number; requests: number }[] {
   const byDay = new Map(rows.map((r) => [String(r.day), r]));
   const out = [];
   const start = Date.now() - (days - 1) * DAY_MS;
   for (let i = 0; i < days; i++) {
     const day = new Date(start + i * DAY_MS).toISOString().slice(0, 10);
     const row = byDay.get(day);
-    out.push({ day, prompt: row?.prompt_tokens ?? 0, completion: row?.completion_tokens ?? 0 });
+    out.push({ day, tokens: row?.total_tokens ?? 0, requests: row?.requests ?? 0 });
   }
   return out;
 }
@@ -73,7 +73,8 @@ export function UsageCharts() {
   }, [days]);
 
   const filled = byDay ? fillDays(byDay, days) : [];
-  const dayData: uPlot.AlignedData = [filled.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000), filled.map((d) => d.prompt), filled.map((d) => d.completion)];
+  const dayData: uPlot.AlignedData = [filled.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000), filled.map((d) => d.tokens), filled.map((d) => d.requests)];
+  const halfDayS = DAY_MS / 2000;
   const models = byModel ?? [];
   const modelData: uPlot.AlignedData = [models.map((_, i) => i), models.map((m) => m.total_tokens)];
   const bars = uPlot.paths.bars!({ size: [0.6, 64] });
@@ -98,9 +99,21 @@ export function UsageCharts() {
         {byDay && (
           <Chart label={t('tokensPerDay')} data={dayData} options={(width) => ({
             width, height: 260,
-            series: [{}, { label: 'prompt', stroke: accent, fill: `${accent}33`, paths: bars }, { label: 'completion', stroke: accent2, fill: `${accent2}55`, paths: bars }],
-            axes: [{ ...axes() }, { ...axes(), size: 60, values: (_, ticks) => ticks.map((v) => formatNumber(v)) }],
-            scales: { x: { time: true } },
+            series: [
+              {},
+              { label: t('tokens'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false }, scale: 'tokens' },
+              { label: t('requests'), stroke: accent2, width: 2, points: { show: false }, scale: 'requests' },
+            ],
+            axes: [
+              { ...axes() },
+              { ...axes(), scale: 'tokens', size: 64, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+              { ...axes(), scale: 'requests', side: 1, size: 44, grid: { show: false }, values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) },
+            ],
+            scales: {
+              x: { time: true, range: (_, min, max) => [min - halfDayS, max + halfDayS] },
+              tokens: { range: (_, _min, max) => [0, Math.max(10, max * 1.1)] },
+              requests: { range: (_, _min, max) => [0, Math.max(4, max * 1.1)] },
+            },
           })} />
         )}
       </section>
@@ -111,12 +124,12 @@ export function UsageCharts() {
           <>
             <Chart label={t('tokensPerModel')} data={modelData} options={(width) => ({
               width, height: 260, legend: { show: false },
-              series: [{}, { label: t('tokens'), stroke: accent, fill: `${accent}55`, paths: bars }],
+              series: [{}, { label: t('tokens'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false } }],
               axes: [
                 { ...axes(), values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(models[i]?.model ?? '') : '')) },
                 { ...axes(), size: 60, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
               ],
-              scales: { x: { time: false, range: [-0.5, models.length - 0.5] } },
+              scales: { x: { time: false, range: [-0.5, models.length - 0.5] }, y: { range: (_, _min, max) => [0, Math.max(10, max * 1.1)] } },
             })} />
             <div class="table-wrap">
               <table>
