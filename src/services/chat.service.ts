@@ -153,4 +153,3 @@ export class ChatService {
     return chats.map((chat) => ({ ...toUiChatSummary(chat), messages: byChat.get(chat.id) ?? [] }));
   }
 }
-export type { ChatPatch } from '../store/chat.repository.js';
