@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
+import { withDeploymentSecrets } from './secrets.js';
 
 /** Thrown for any invalid configuration; the message names the key, the value and what is allowed. */
 export class ConfigError extends Error {
@@ -198,7 +199,9 @@ export function loadConfigFromDisk(options: { path?: string; env?: Record<string
   } catch (error) {
     if (explicit) throw new ConfigError(`Cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return loadConfig({ fileText, filePath: path, env, overrides: options.overrides });
+  // The server and every CLI command must use the same per-deployment secrets (pseudonyms of
+  // usage records, cookies), so they are resolved here, where both read the configuration.
+  return withDeploymentSecrets(loadConfig({ fileText, filePath: path, env, overrides: options.overrides })).config;
 }
 
 /** The configuration with secrets replaced, for `flexi config` and logs. */

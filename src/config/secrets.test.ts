@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './load.js';
+import { loadConfig, loadConfigFromDisk } from './load.js';
 import { withDeploymentSecrets } from './secrets.js';
 
 describe('withDeploymentSecrets', () => {
@@ -25,5 +25,15 @@ describe('withDeploymentSecrets', () => {
     expect(withDeploymentSecrets(configured).config).toBe(configured);
     const postgres = loadConfig({ env: { FLEXI_DATABASE_URL: 'postgres://db/flexi' } });
     expect(withDeploymentSecrets(postgres).config.privacy.pseudonym_secret).toMatch(/^flexi-dev-/);
+  });
+
+  it('gives the CLI and the server the same secrets (both read the config through loadConfigFromDisk)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexi-secrets-'));
+    const env = { FLEXI_DATABASE_URL: join(dir, 'flexi.db'), FLEXI_CONFIG: join(dir, 'missing.yaml') };
+    const fromCli = loadConfigFromDisk({ env: { ...env, FLEXI_CONFIG: undefined }, path: undefined });
+    const again = loadConfigFromDisk({ env: { ...env, FLEXI_CONFIG: undefined } });
+    expect(fromCli.privacy.pseudonym_secret).not.toMatch(/^flexi-dev-/);
+    expect(again.privacy.pseudonym_secret).toBe(fromCli.privacy.pseudonym_secret);
+    expect(withDeploymentSecrets(again).config).toBe(again);
   });
 });

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram, CliError } from '../../src/cli/program.js';
 import { createIdentity } from '../../src/services/identity.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadConfigFromDisk } from '../../src/config/load.js';
 import { openDatabase } from '../../src/store/store.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -98,7 +98,8 @@ describe('flexi users / keys / groups / usage', () => {
 
   it('reports usage by user as JSON and CSV', async () => {
     const store = await openDatabase(dbPath);
-    const identity = createIdentity({ config: loadConfig({}), store });
+    // The same configuration (and so the same per-deployment pseudonym secret) as the CLI reads.
+    const identity = createIdentity({ config: loadConfigFromDisk({ path: configPath, env: {} }), store });
     try {
       const user = await identity.users!.get('prof@uni.example');
       const base = { requestId: 'r', endpoint: '/v1/chat/completions', protocol: 'openai' as const, model: 'llama3:8b', status: 200, durationMs: 1 };
