@@ -114,14 +114,7 @@ export class InferenceService {
         this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
         return { ...result, model: entry.name, node: lease.backend.name };
       } catch (error) {
-        const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
-        const next = await this.retry(lease, failure, context);
-        if (next) {
-          lease = next;
-          continue;
-        }
-        this.finishError(context, entry.name, lease, failure);
-        throw failure;
+        lease = await this.nextLeaseOrThrow(lease, error, context, entry.name);
       }
     }
   }
@@ -159,14 +152,8 @@ export class InferenceService {
         first = await iterator.next();
         if (first.done) throw new FlexiError('backend_error', `Node '${lease.backend.name}' ended the stream without output.`);
       } catch (error) {
-        const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
-        const next = await this.retry(lease, failure, context);
-        if (next) {
-          lease = next;
-          continue;
-        }
-        this.finishError(context, entry.name, lease, failure);
-        throw failure;
+        lease = await this.nextLeaseOrThrow(lease, error, context, entry.name);
+        continue;
       }
       const ttftMs = performance.now() - context.startedAtMs;
       return {
@@ -177,6 +164,18 @@ export class InferenceService {
         queueMs: lease.queueMs,
       };
     }
+  }
+
+  /**
+   * A failure before anything reached the client: the lease on another node to try next, or the
+   * request is accounted as failed and the error thrown.
+   */
+  private async nextLeaseOrThrow(lease: NodeLease, error: unknown, context: RequestContext, model: string): Promise<NodeLease> {
+    const failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
+    const next = await this.retry(lease, failure, context);
+    if (next) return next;
+    this.finishError(context, model, lease, failure);
+    throw failure;
   }
 
   /**
