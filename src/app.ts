@@ -20,7 +20,7 @@ import { NodeMonitor } from './services/node-monitor.service.js';
 import { NodeAdminService } from './services/node-admin.service.js';
 import { createPrivacyService } from './services/privacy/create-privacy-service.js';
 import type { PrivacyService } from './services/privacy/privacy.service.js';
-import { SchedulerDispatcher } from './services/scheduler-dispatcher.js';
+import { SchedulerDispatcher, backendPreloader } from './services/scheduler-dispatcher.js';
 import type { CounterStore } from './store/counter-store.js';
 import type { Store } from './store/store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
@@ -94,7 +94,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   let scheduler: Scheduler | undefined;
   let monitor: NodeMonitor | undefined;
   if (!deps.dispatcher && config.scheduler.enabled) {
-    scheduler = new Scheduler({ clock: systemClock, settings: settingsFromConfig(config), nodes: schedulerNodes(deps.backends, nodeConfigs, config) });
+    scheduler = new Scheduler({
+      clock: systemClock, settings: settingsFromConfig(config), nodes: schedulerNodes(deps.backends, nodeConfigs, config),
+      preload: backendPreloader(deps.backends, config.upstream.first_byte_timeout_ms),
+    });
     monitor = new NodeMonitor({
       scheduler, backends: deps.backends, probeIntervalMs: config.scheduler.probe_interval_ms,
       onProbeError: (node, error) => logError('node probe failed', { node, error: (error as Error).message }),

@@ -63,7 +63,8 @@ export function flexiConfig(options: {
     scheduler: {
       enabled: options.schedulerEnabled,
       probe_interval_ms: ms(defaults.scheduler.probe_interval_ms, 200),
-      classes: defaults.scheduler.classes.map((c) => ({ name: c.name, max_wait_ms: ms(c.max_wait_ms) })),
+      // Every class setting as the defaults have it (share, placement); only the deadline is scaled.
+      classes: defaults.scheduler.classes.map((c) => ({ ...c, max_wait_ms: ms(c.max_wait_ms) })),
       breaker_cooldown_ms: ms(defaults.scheduler.breaker_cooldown_ms),
       drain_rate_window_ms: ms(defaults.scheduler.drain_rate_window_ms, 1000),
     },

@@ -18,6 +18,8 @@ interface NodeRow {
   breaker: string | null;
   in_flight: number;
   resident: string[];
+  /** Resident models still loading ahead of demand (older servers omit it). */
+  preloading?: string[];
   models: string[];
   listing_error: string | null;
 }
@@ -61,7 +63,7 @@ function printNodes(rows: NodeRow[]): void {
     type: n.type,
     state: n.listing_error ? 'unreachable' : n.healthy === false ? 'down' : n.draining ? 'draining' : n.breaker && n.breaker !== 'closed' ? `breaker ${n.breaker}` : 'up',
     'in flight': String(n.in_flight),
-    resident: n.resident.join(', ') || '–',
+    resident: n.resident.map((m) => (n.preloading?.includes(m) ? `${m} (loading)` : m)).join(', ') || '–',
     models: String(n.models.length),
   }));
   const columns = Object.keys(table[0] ?? { node: '' }) as (keyof (typeof table)[number])[];

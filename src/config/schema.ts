@@ -26,15 +26,16 @@ export const priorityClassSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-", at most 32').describe('Class name roles and requests refer to, e.g. `interactive`.'),
   max_wait_ms: z.number().int().min(0).describe('Deadline: longest a request of this class may wait for a slot before it is refused with 503.'),
   max_share: z.number().gt(0).max(1).default(1).describe('Largest share of a model\'s slots (over all nodes) this class may hold at once; below 1 it keeps slots free for higher classes, so long batch jobs cannot fill a model before a rush.'),
+  placement: z.enum(['spread', 'pack']).default('spread').describe('How requests of this class pick a node among those where the model is loaded: `spread` takes the least loaded (shortest time to first token: interactive use), `pack` the fullest one with a free slot (long jobs fill few GPUs and leave the rest idle for a rush).'),
 }).strict();
 
 export const schedulerConfigSchema = z.object({
   enabled: z.boolean().default(true).describe('Queue and place requests with the scheduler. `false` forwards at once to the least-busy node with no queue (a plain load balancer; for comparisons only).'),
   probe_interval_ms: z.number().int().min(200).default(5000).describe('How often every node is probed for health and, for Ollama/sim/embedded nodes, for the models resident in memory (`/api/ps`).'),
   classes: z.array(priorityClassSchema).min(1).default([
-    { name: 'interactive', max_wait_ms: 60_000, max_share: 1 },
-    { name: 'standard', max_wait_ms: 120_000, max_share: 1 },
-    { name: 'batch', max_wait_ms: 300_000, max_share: 0.5 },
+    { name: 'interactive', max_wait_ms: 60_000, max_share: 1, placement: 'spread' },
+    { name: 'standard', max_wait_ms: 120_000, max_share: 1, placement: 'spread' },
+    { name: 'batch', max_wait_ms: 300_000, max_share: 0.5, placement: 'pack' },
   ]).describe('Priority classes, highest first: a waiting request of an earlier class always starts before one of a later class. Roles name their class with `priority` (interactive, standard or batch).'),
   default_class: z.string().default('standard').describe('Class of requests whose role names none.'),
   max_queue_per_model: z.number().int().min(1).default(1000).describe('Most requests waiting per model; when full, the user furthest over their fair share loses their newest request (429), else the newcomer gets 503.'),
@@ -43,6 +44,7 @@ export const schedulerConfigSchema = z.object({
   breaker_cooldown_ms: durationMs('How long an open breaker keeps a node out before one probe request is let through.', 30_000),
   drain_rate_window_ms: z.number().int().min(1000).default(60_000).describe('Time constant of the moving average of completions per second, measured while requests wait (Retry-After, deadline prediction).'),
   max_retry_after_s: z.number().int().min(1).default(600).describe('Upper bound of the Retry-After seconds sent with 429/503.'),
+  preload_replicas: z.boolean().default(true).describe('When a `spread` request finds every loaded copy of its model busy, load the model on an idle node ahead of demand — only where it fits without evicting anything (a node of unknown memory only while it holds no model). The next requests then start there without a cold load.'),
 }).strict().refine((s) => s.classes.some((c) => c.name === s.default_class), { message: 'default_class must name one of classes', path: ['default_class'] })
   .refine((s) => new Set(s.classes.map((c) => c.name)).size === s.classes.length, { message: 'class names must be unique', path: ['classes'] });
 

@@ -39,6 +39,7 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
           breaker: node?.breaker ?? null,
           in_flight: node?.inFlight ?? inFlight.get(backend.name) ?? 0,
           resident: node?.resident ?? [],
+          preloading: node?.preloading ?? [],
           models: deps.registry.list().filter((m) => m.nodes.includes(backend)).map((m) => m.name),
           slots: node ? Object.fromEntries(Object.entries(node.models).map(([model, s]) => [model, s.slots])) : {},
           listing_error: deps.registry.nodeError(backend.name) ?? null,

@@ -47,6 +47,8 @@ export interface NodeInit extends NodeUpdate {
 interface Residency {
   sizeBytes: number | undefined;
   lastUsedMs: number;
+  /** Flexi asked the node to load the model ahead of demand and the load has not finished. */
+  preloading?: boolean;
 }
 
 /** A plan to run a model on a node: which idle models must leave memory first. */
@@ -121,9 +123,36 @@ export class NodeState {
     return this.inFlightFor(model) < this.slotsFor(model);
   }
 
-  /** OpenAI-compatible servers (vLLM, llama.cpp server) keep their models loaded. */
+  /** In memory or on its way there (a preload counts: its memory is taken). OpenAI-compatible servers (vLLM, llama.cpp server) keep their models loaded. */
   isResident(model: string): boolean {
     return this.type === 'openai' ? this.serves(model) : this.resident.has(model);
+  }
+
+  /** Resident and not still being preloaded: a request placed here starts without a load. */
+  isReady(model: string): boolean {
+    return this.isResident(model) && !this.resident.get(model)?.preloading;
+  }
+
+  isPreloading(model: string): boolean {
+    return this.resident.get(model)?.preloading === true;
+  }
+
+  /** Models this node is preloading now. */
+  preloadingModels(): string[] {
+    return [...this.resident.entries()].filter(([, r]) => r.preloading).map(([name]) => name);
+  }
+
+  /** Flexi starts loading `model` here without a request: it takes memory now, and is ready when `endPreload(…, true)`. */
+  beginPreload(model: string, nowMs: number): void {
+    this.resident.set(model, { sizeBytes: this.available?.get(model)?.sizeBytes, lastUsedMs: nowMs, preloading: true });
+  }
+
+  /** The preload finished (`loaded`) or failed; a failed one leaves memory unless requests hold the model. */
+  endPreload(model: string, loaded: boolean): void {
+    const residency = this.resident.get(model);
+    if (!residency?.preloading) return;
+    if (loaded || this.inFlightFor(model) > 0) residency.preloading = undefined;
+    else this.resident.delete(model);
   }
 
   residentModels(): string[] {
@@ -139,7 +168,7 @@ export class NodeState {
   /**
    * How `model` could run here: resident → no eviction; otherwise it must fit in memory and
    * under the loaded-model limit, after evicting idle models (least recently used first) if
-   * needed. Busy models are never evicted: undefined means the request waits. Unknown sizes
+   * needed. Busy models (and models being preloaded) are never evicted: undefined means the request waits. Unknown sizes
    * count as 0 — the node's own scheduler is the last line of defence.
    */
   planLoad(model: string): LoadPlan | undefined {
@@ -151,7 +180,7 @@ export class NodeState {
       && (this.maxLoadedModels === undefined || count + 1 <= this.maxLoadedModels);
     if (fits()) return { evict: [] };
     const idle = [...this.resident.entries()]
-      .filter(([name]) => this.inFlightFor(name) === 0)
+      .filter(([name, residency]) => this.inFlightFor(name) === 0 && !residency.preloading)
       .sort((a, b) => a[1].lastUsedMs - b[1].lastUsedMs);
     const evict: string[] = [];
     for (const [name, residency] of idle) {
@@ -193,9 +222,10 @@ export class NodeState {
         lastUsedMs: previous.get(model.name)?.lastUsedMs ?? nowMs,
       });
     }
-    // A model still loading does not show in /api/ps yet, but its requests hold it in memory.
+    // A model still loading does not show in /api/ps yet, but its requests or a preload hold it in memory.
     for (const [name, residency] of previous) {
-      if (!this.resident.has(name) && this.inFlightFor(name) > 0) this.resident.set(name, residency);
+      // Once the node lists a preloading model, it is there: ready, whatever the preload call says later.
+      if (!this.resident.has(name) && (this.inFlightFor(name) > 0 || residency.preloading)) this.resident.set(name, residency);
     }
   }
 }

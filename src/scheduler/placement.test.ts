@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { NodeState, type NodeInit } from './node-state.js';
-import { choosePlacement } from './placement.js';
+import { choosePlacement, choosePreloadNode, noIdleReplica } from './placement.js';
 
 const GB = 1024 ** 3;
 
@@ -88,5 +88,84 @@ describe('choosePlacement', () => {
     n.end('m', 2);
     n.apply({ resident: [] }, 3);
     expect(n.isResident('m')).toBe(false);
+  });
+
+  it('packs a pack-class request onto the fullest ready node with a free slot, the biggest first when equal', () => {
+    const small = node({ name: 'small', models: [{ name: 'm' }], resident: [{ name: 'm' }], slots: 4 });
+    const big = node({ name: 'big', models: [{ name: 'm' }], resident: [{ name: 'm' }], slots: 8 });
+    const pack = { waiting: 0, mode: 'pack' as const };
+    expect(choosePlacement([small, big], 'm', 0, pack)?.node.name).toBe('big');
+    fill(small, 'm', 1);
+    // spread takes the emptier node, pack the fuller one.
+    expect(choosePlacement([small, big], 'm', 0, { waiting: 0 })?.node.name).toBe('big');
+    expect(choosePlacement([small, big], 'm', 0, pack)?.node.name).toBe('small');
+    fill(small, 'm', 3);
+    expect(choosePlacement([small, big], 'm', 0, pack)?.node.name).toBe('big');
+  });
+
+  it('prefers a busy ready replica to one still preloading, and a preloading one to a cold node', () => {
+    const ready = node({ name: 'ready', models: [{ name: 'm' }], resident: [{ name: 'm' }], slots: 2 });
+    const loading = node({ name: 'loading', models: [{ name: 'm' }], slots: 2 });
+    const cold = node({ name: 'cold', models: [{ name: 'm' }], slots: 2 });
+    loading.beginPreload('m', 0);
+    fill(ready, 'm', 1);
+    expect(loading.isResident('m')).toBe(true);
+    expect(loading.isReady('m')).toBe(false);
+    expect(choosePlacement([cold, loading, ready], 'm', 0, { waiting: 0 })?.node.name).toBe('ready');
+    fill(ready, 'm', 1);
+    const placement = choosePlacement([cold, loading, ready], 'm', 0, { waiting: 0 });
+    expect(placement?.node.name).toBe('loading');
+    expect(placement?.cold).toBe(true);
+    loading.endPreload('m', true);
+    expect(loading.isReady('m')).toBe(true);
+  });
+
+  it('keeps a preloading model through /api/ps polls and never evicts it; a failed preload frees its memory', () => {
+    const n = node({ name: 'n', memoryBytes: 10 * GB, slots: 1, models: [{ name: 'm', sizeBytes: 6 * GB }, { name: 'x', sizeBytes: 6 * GB }] });
+    n.beginPreload('m', 0);
+    n.apply({ resident: [] }, 1);
+    expect(n.isPreloading('m')).toBe(true);
+    expect(n.planLoad('x')).toBeUndefined();
+    n.apply({ resident: [{ name: 'm', sizeBytes: 6 * GB }] }, 2);
+    // The node lists it: it is loaded, and a preload call that fails late does not make Flexi forget that.
+    expect(n.isReady('m')).toBe(true);
+    n.endPreload('m', false);
+    expect(n.isReady('m')).toBe(true);
+    const other = node({ name: 'o', memoryBytes: 10 * GB, models: [{ name: 'm', sizeBytes: 6 * GB }] });
+    other.beginPreload('m', 0);
+    other.endPreload('m', false);
+    expect(other.isResident('m')).toBe(false);
+    expect(other.residentBytes()).toBe(0);
+  });
+
+  it('preloads only where the model fits without evicting, on a healthy closed-breaker node, and an unknown-memory node only while empty', () => {
+    const known = node({ name: 'known', memoryBytes: 10 * GB, models: [{ name: 'm', sizeBytes: 6 * GB }, { name: 'x', sizeBytes: 6 * GB }], resident: [{ name: 'x', sizeBytes: 6 * GB }] });
+    const roomy = node({ name: 'roomy', memoryBytes: 20 * GB, models: [{ name: 'm', sizeBytes: 6 * GB }, { name: 'x', sizeBytes: 6 * GB }], resident: [{ name: 'x', sizeBytes: 6 * GB }] });
+    const unknownFull = node({ name: 'unknown-full', models: [{ name: 'm' }, { name: 'x' }], resident: [{ name: 'x' }] });
+    const unknownEmpty = node({ name: 'unknown-empty', models: [{ name: 'm' }] });
+    const vllm = node({ name: 'vllm', type: 'openai', models: [{ name: 'm' }] });
+    expect(choosePreloadNode([known, unknownFull, vllm], 'm', 0)).toBeUndefined();
+    expect(choosePreloadNode([known, roomy, unknownFull, unknownEmpty], 'm', 0)?.name).toBe('roomy');
+    fill(roomy, 'x', 1);
+    expect(choosePreloadNode([known, roomy, unknownFull, unknownEmpty], 'm', 0)?.name).toBe('unknown-empty');
+    unknownEmpty.draining = true;
+    expect(choosePreloadNode([unknownEmpty], 'm', 0)).toBeUndefined();
+    unknownEmpty.draining = false;
+    for (let i = 0; i < 3; i++) unknownEmpty.breaker.onFailure(0, false);
+    // Open, and half-open after the cool-down: its one probe turn is for a real request.
+    expect(choosePreloadNode([unknownEmpty], 'm', 0)).toBeUndefined();
+    expect(choosePreloadNode([unknownEmpty], 'm', 1000)).toBeUndefined();
+  });
+
+  it('sees an idle replica only on a ready node that runs none of the model\'s requests', () => {
+    const a = node({ name: 'a', models: [{ name: 'm' }], resident: [{ name: 'm' }], slots: 4 });
+    const b = node({ name: 'b', models: [{ name: 'm' }], slots: 4 });
+    expect(noIdleReplica([a, b], 'm', 0)).toBe(false);
+    fill(a, 'm', 1);
+    expect(noIdleReplica([a, b], 'm', 0)).toBe(true);
+    b.beginPreload('m', 0);
+    expect(noIdleReplica([a, b], 'm', 0)).toBe(true);
+    b.endPreload('m', true);
+    expect(noIdleReplica([a, b], 'm', 0)).toBe(false);
   });
 });

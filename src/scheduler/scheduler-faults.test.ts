@@ -79,6 +79,83 @@ describe('Scheduler placement', () => {
   });
 });
 
+/** A preload function whose loads the test finishes by hand. */
+function manualPreloads() {
+  const calls: { node: string; model: string; resolve: () => void; reject: (error: Error) => void }[] = [];
+  const preload = (node: string, model: string) => new Promise<void>((resolve, reject) => { calls.push({ node, model, resolve, reject }); });
+  return { calls, preload };
+}
+
+describe('Scheduler replicas and placement modes', () => {
+  const empty = (name: string, slots = 4): NodeInit => ({ name, type: 'ollama', models: [{ name: 'm' }], slots });
+
+  it('preloads a replica when the last idle one gets busy, keeps requests off it while it loads, then uses it', async () => {
+    const { calls, preload } = manualPreloads();
+    const h = new Harness([ollama('n1', 4), empty('n2')], {}, preload);
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'a' })).node).toBe('n1');
+    await settle();
+    expect(calls.map((c) => c.node)).toEqual(['n2']);
+    expect(h.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: true, preloading: true });
+    // n2 is still loading: a second stream shares n1 rather than waiting for the load.
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'b' })).node).toBe('n1');
+    await settle();
+    expect(calls).toHaveLength(1);
+    calls[0]!.resolve();
+    await settle();
+    expect(h.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: true, preloading: false });
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'c' })).node).toBe('n2');
+    expect(h.scheduler.snapshot().counters).toMatchObject({ preloads: 1, preloadsFailed: 0 });
+  });
+
+  it('forgets a preload that failed, counts it, and tries again at the next busy start', async () => {
+    const { calls, preload } = manualPreloads();
+    const h = new Harness([ollama('n1', 4), empty('n2')], {}, preload);
+    await h.scheduler.acquire({ model: 'm', userId: 'a' });
+    await settle();
+    calls[0]!.reject(new Error('out of memory'));
+    await settle();
+    expect(h.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: false, preloading: false });
+    expect(h.scheduler.snapshot().counters).toMatchObject({ preloads: 1, preloadsFailed: 1 });
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'b' })).node).toBe('n1');
+    await settle();
+    expect(calls.map((c) => c.node)).toEqual(['n2', 'n2']);
+  });
+
+  it('preloads nothing for pack classes, when switched off, or while an idle replica is left', async () => {
+    const { calls, preload } = manualPreloads();
+    const classes = [{ name: 'interactive', maxWaitMs: 1000 }, { name: 'batch', maxWaitMs: 1000, placement: 'pack' as const }];
+    const h = new Harness([ollama('n1', 4), ollama('n2', 4), ollama('n4', 4), empty('n3')], { classes, maxInFlightPerUser: 10 }, preload);
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'r', priorityClass: 'batch' })).node).toBe('n1');
+    expect((await h.scheduler.acquire({ model: 'm', userId: 'r', priorityClass: 'batch' })).node).toBe('n1');
+    expect((await h.scheduler.acquire({ model: 'm', userId: 's', priorityClass: 'interactive' })).node).toBe('n2');
+    await settle();
+    expect(calls).toHaveLength(0);
+    // The last idle replica (n4) gets busy: now the empty node loads a copy.
+    expect((await h.scheduler.acquire({ model: 'm', userId: 't', priorityClass: 'interactive' })).node).toBe('n4');
+    await settle();
+    expect(calls.map((c) => c.node)).toEqual(['n3']);
+    calls.length = 0;
+    const off = new Harness([ollama('n1', 4), empty('n2')], { preloadReplicas: false }, preload);
+    await off.scheduler.acquire({ model: 'm', userId: 'a' });
+    await settle();
+    expect(calls).toHaveLength(0);
+  });
+
+  it('packs batch onto few nodes and spreads interactive requests onto the nodes batch left idle', async () => {
+    const classes = [{ name: 'interactive', maxWaitMs: 1000 }, { name: 'batch', maxWaitMs: 1000, placement: 'pack' as const }];
+    const h = new Harness([ollama('a1', 4), ollama('a2', 4), ollama('a3', 4), ollama('b', 8)], { classes, maxInFlightPerUser: 100 });
+    const batch: string[] = [];
+    for (let i = 0; i < 12; i++) batch.push((await h.scheduler.acquire({ model: 'm', userId: `r${i % 2}`, priorityClass: 'batch' })).node);
+    // The biggest node fills first, then one small node; two small nodes stay idle.
+    expect(batch.filter((n) => n === 'b')).toHaveLength(8);
+    expect(new Set(batch).size).toBe(2);
+    const students: string[] = [];
+    for (let i = 0; i < 2; i++) students.push((await h.scheduler.acquire({ model: 'm', userId: `s${i}`, priorityClass: 'interactive' })).node);
+    const idle = ['a1', 'a2', 'a3'].filter((n) => !batch.includes(n));
+    expect(students.sort()).toEqual(idle.sort());
+  });
+});
+
 describe('Scheduler faults', () => {
   it('re-places a request that failed before its first byte on another node, once', async () => {
     const h = new Harness([ollama('n1'), ollama('n2'), ollama('n3')]);

@@ -61,13 +61,16 @@ export interface SchedulerCounters {
   retries: number;
   /** Idle models assumed evicted to load another. */
   evictionsImplied: number;
+  /** Models loaded on a node ahead of demand (`preloadReplicas`), and those loads that failed. */
+  preloads: number;
+  preloadsFailed: number;
   refused: Record<RefusalReason, number>;
 }
 
 export function emptyCounters(): SchedulerCounters {
   return {
     admitted: 0, started: 0, completed: 0, failed: 0, cancelledRunning: 0, cancelledWaiting: 0,
-    expired: 0, retries: 0, evictionsImplied: 0,
+    expired: 0, retries: 0, evictionsImplied: 0, preloads: 0, preloadsFailed: 0,
     refused: { queue_full: 0, deadline: 0, over_fair_share: 0, pushed_out: 0, no_backend: 0, unknown_model: 0, invalid: 0, aborted: 0 },
   };
 }
@@ -89,8 +92,10 @@ export interface NodeSnapshot {
   breaker: BreakerState;
   inFlight: number;
   /** Per served model: slots and in-flight. */
-  models: Record<string, { slots: number; inFlight: number; resident: boolean }>;
+  models: Record<string, { slots: number; inFlight: number; resident: boolean; preloading: boolean }>;
   resident: string[];
+  /** Models being loaded ahead of demand (replica preloading): in memory soon, not ready yet. */
+  preloading: string[];
   memoryBytes: number | undefined;
   residentBytes: number;
 }

@@ -22,12 +22,16 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('drain' as const), node: fc.constantFrom('n1', 'n2', 'n3'), on: fc.boolean() }),
   fc.record({ kind: fc.constant('resident' as const), models: fc.subarray(['m1', 'm2']) }),
   fc.record({ kind: fc.constant('removeN3' as const) }),
+  fc.record({ kind: fc.constant('preloadDone' as const), pick: fc.nat(), ok: fc.boolean() }),
 );
 
 describe('Scheduler (randomized)', () => {
   it('ends every scenario with no slot held, nothing queued and every request settled', async () => {
+    let preloadsStarted = 0;
     await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
-      const h = new Harness(NODES, { breakerFailures: 2, breakerCooldownMs: 3000, maxInFlightPerUser: 2, maxQueuePerModel: 6 });
+      const preloads: { resolve: () => void; reject: (error: Error) => void }[] = [];
+      const preload = () => new Promise<void>((resolve, reject) => { preloads.push({ resolve, reject }); });
+      const h = new Harness(NODES, { breakerFailures: 2, breakerCooldownMs: 3000, maxInFlightPerUser: 2, maxQueuePerModel: 6 }, preload);
       const tracked: Tracked[] = [];
       const controllers: AbortController[] = [];
       const leases: Lease[] = [];
@@ -60,6 +64,13 @@ describe('Scheduler (randomized)', () => {
             break;
           case 'resident': h.scheduler.updateNode('n1', { resident: o.models.map((name) => ({ name, sizeBytes: 8 * GB })) }); break;
           case 'removeN3': if (n3Present) { h.scheduler.removeNode('n3'); n3Present = false; } break;
+          case 'preloadDone':
+            if (preloads.length) {
+              const [done] = preloads.splice(o.pick % preloads.length, 1);
+              if (o.ok) done!.resolve();
+              else done!.reject(new Error('load failed'));
+            }
+            break;
         }
         await settle();
         collect();
@@ -76,6 +87,7 @@ describe('Scheduler (randomized)', () => {
       h.scheduler.updateNode('n1', { healthy: true });
       h.scheduler.updateNode('n2', { healthy: true });
       for (let round = 0; round < 50; round++) {
+        for (const p of preloads.splice(0)) p.resolve();
         await settle();
         collect();
         for (const lease of live()) lease.release();
@@ -90,8 +102,12 @@ describe('Scheduler (randomized)', () => {
         expect(Object.values(m.queuedByClass).every((q) => q === 0)).toBe(true);
       }
       expect(snapshot.activeUsers).toBe(0);
+      expect(snapshot.nodes.every((n) => Object.values(n.models).every((m) => !m.preloading))).toBe(true);
+      preloadsStarted += snapshot.counters.preloads;
       expect(tracked.every((t) => t.lease !== undefined || t.error !== undefined)).toBe(true);
       expect(h.pendingTimers()).toBe(0);
     }), { numRuns: 150 });
+    // The scenarios did exercise preloading, not just allow it.
+    expect(preloadsStarted).toBeGreaterThan(0);
   });
 });

@@ -227,11 +227,12 @@ describe('Scheduler configuration', () => {
     const config = loadConfig({ fileText: 'scheduler:\n  max_queue_per_model: 7\nnodes:\n  - {name: g1, type: ollama, url: "http://g1:11434", slots: 2, models: [m]}\n' });
     const settings = settingsFromConfig(config);
     expect(settings.maxQueuePerModel).toBe(7);
-    expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000, maxShare: 1 });
-    expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.5 });
+    expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000, maxShare: 1, placement: 'spread' });
+    expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.5, placement: 'pack' });
+    expect(settings.preloadReplicas).toBe(true);
     const nodes = nodesFromConfig(config);
     expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
     const h = new Harness(nodes, settings);
-    expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({ slots: 2, inFlight: 0, resident: false });
+    expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({ slots: 2, inFlight: 0, resident: false, preloading: false });
   });
 });

@@ -4,7 +4,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { IndexedHeap } from './indexed-heap.js';
 import { Lease, type LeaseOutcome, type LeaseOwner } from './lease.js';
 import { NodeState, type NodeInit, type NodeUpdate } from './node-state.js';
-import { choosePlacement, type Placement } from './placement.js';
+import { choosePlacement, choosePreloadNode, noIdleReplica, type Placement, type PlacementMode } from './placement.js';
 import {
   ModelState, Waiter, emptyCounters, type AcquireRequest, type QueuePosition, type RefusalReason,
   type SchedulerCounters, type SchedulerSnapshot, type SetTimer, type Ticket,
@@ -24,6 +24,11 @@ export interface SchedulerOptions {
   nodes?: readonly NodeInit[];
   /** Timer for deadlines and breaker cool-downs; default `setTimeout` (unref'd). Tests call `tick()`. */
   setTimer?: SetTimer;
+  /**
+   * Node I/O: load `model` on `node` without a request; resolves once loaded, rejects if it
+   * failed. Without it (or with `settings.preloadReplicas` false) nothing is preloaded.
+   */
+  preload?: (node: string, model: string) => Promise<void>;
 }
 
 
@@ -50,9 +55,11 @@ export class Scheduler implements LeaseOwner {
   private lastClockMs: number | undefined;
   private readonly alarm: Alarm;
   private closed = false;
+  private readonly preload: SchedulerOptions['preload'];
 
   constructor(options: SchedulerOptions) {
     this.clock = options.clock;
+    this.preload = options.preload;
     this.alarm = new Alarm(options.setTimer ?? realTimer, (dueAtMs) => this.onTimer(dueAtMs));
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
     if (!this.settings.classes.some((c) => c.name === this.settings.defaultClass)) {
@@ -300,7 +307,7 @@ export class Scheduler implements LeaseOwner {
   /** Starts waiters of one model while a node can take them: retry lane first, then the fair queue. */
   private dispatch(state: ModelState, now: number): void {
     for (const waiter of state.retryLane) {
-      const placement = choosePlacement(this.nodes.values(), state.name, now, { exclude: waiter.exclude, waiting: state.waiting });
+      const placement = choosePlacement(this.nodes.values(), state.name, now, { exclude: waiter.exclude, waiting: state.waiting, mode: this.modeOf(waiter) });
       if (placement) {
         state.retryLane.delete(waiter);
         this.grant(waiter, placement, now);
@@ -314,12 +321,41 @@ export class Scheduler implements LeaseOwner {
       return capacity === 0 || state.inFlightByClass[classIndex]! < Math.max(1, Math.floor(share * capacity));
     };
     for (let head = state.queue.peek(canStart, classOpen); head; head = state.queue.peek(canStart, classOpen)) {
-      const placement = choosePlacement(this.nodes.values(), state.name, now, { waiting: state.waiting });
+      const placement = choosePlacement(this.nodes.values(), state.name, now, { waiting: state.waiting, mode: this.modeOf(head) });
       if (!placement) break;
       state.queue.start(head);
       this.grant(head, placement, now);
     }
     this.touch(state);
+  }
+
+  private modeOf(waiter: Waiter): PlacementMode {
+    return this.settings.classes[waiter.classIndex]!.placement ?? 'spread';
+  }
+
+  /**
+   * A `spread` request just started and no ready replica of its model is idle any more: load the
+   * model on one more node ahead of demand, if one takes it without evicting anything. The
+   * node counts the model as resident (memory taken) but not ready until the load is done, so
+   * requests keep going to ready replicas meanwhile. One preload per such start at most.
+   */
+  private maybePreload(model: string, now: number): void {
+    const preload = this.preload;
+    if (!preload || !this.settings.preloadReplicas || this.closed) return;
+    if (!noIdleReplica(this.nodes.values(), model, now)) return;
+    const node = choosePreloadNode(this.nodes.values(), model, now);
+    if (!node) return;
+    node.beginPreload(model, now);
+    this.counters.preloads++;
+    const finish = (loaded: boolean) => {
+      this.begin();
+      if (!loaded) this.counters.preloadsFailed++;
+      // A node removed meanwhile is no longer ours to update.
+      if (this.nodes.get(node.name) !== node) return;
+      node.endPreload(model, loaded);
+      this.dispatchAll();
+    };
+    Promise.resolve().then(() => preload(node.name, model)).then(() => finish(true), () => finish(false));
   }
 
   /** Slots of a model over the nodes that may take new requests for it now. */
@@ -355,6 +391,7 @@ export class Scheduler implements LeaseOwner {
       lease.context.detach = () => signal.removeEventListener('abort', onAbort);
     }
     waiter.onGrant(lease);
+    if (this.modeOf(waiter) === 'spread') this.maybePreload(state.name, now);
   }
 
   private touch(state: ModelState): void {

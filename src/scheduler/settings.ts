@@ -1,4 +1,5 @@
 import type { NodeInit, NodeKind } from './node-state.js';
+import type { PlacementMode } from './placement.js';
 
 /** One priority class; the order of `SchedulerSettings.classes` is the priority order. */
 export interface PriorityClass {
@@ -10,6 +11,8 @@ export interface PriorityClass {
    * free for higher classes: long batch jobs cannot fill a model before a rush of students.
    */
   maxShare?: number;
+  /** How its requests pick among ready nodes (`placement.ts`); default `spread`. */
+  placement?: PlacementMode;
 }
 
 export interface SchedulerSettings {
@@ -23,10 +26,15 @@ export interface SchedulerSettings {
   maxRetryAfterSeconds: number;
   /** Re-place a request that failed before its first byte once, on another node. */
   retryBeforeFirstByte: boolean;
+  /**
+   * When a `spread` request finds no idle replica of its model, load the model on an idle node
+   * that takes it without evicting anything, ahead of demand (needs `SchedulerOptions.preload`).
+   */
+  preloadReplicas: boolean;
 }
 
 export const DEFAULT_SETTINGS: SchedulerSettings = {
-  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000, maxShare: 0.5 }],
+  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000, maxShare: 0.5, placement: 'pack' }],
   defaultClass: 'interactive',
   maxQueuePerModel: 1000,
   maxInFlightPerUser: 8,
@@ -35,6 +43,7 @@ export const DEFAULT_SETTINGS: SchedulerSettings = {
   drainRateWindowMs: 60_000,
   maxRetryAfterSeconds: 600,
   retryBeforeFirstByte: true,
+  preloadReplicas: true,
 };
 
 /**
@@ -43,7 +52,7 @@ export const DEFAULT_SETTINGS: SchedulerSettings = {
  */
 export interface SchedulerConfigInput {
   scheduler: {
-    classes: readonly { name: string; max_wait_ms: number; max_share?: number }[];
+    classes: readonly { name: string; max_wait_ms: number; max_share?: number; placement?: PlacementMode }[];
     default_class: string;
     max_queue_per_model: number;
     max_in_flight_per_user: number;
@@ -51,6 +60,7 @@ export interface SchedulerConfigInput {
     breaker_cooldown_ms: number;
     drain_rate_window_ms: number;
     max_retry_after_s: number;
+    preload_replicas?: boolean;
   };
   upstream: { retry_before_first_byte: boolean };
   nodes?: readonly { name: string; type: NodeKind; slots?: number; models?: readonly string[] }[];
@@ -59,7 +69,7 @@ export interface SchedulerConfigInput {
 export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSettings {
   const s = config.scheduler;
   return {
-    classes: s.classes.map((c) => ({ name: c.name, maxWaitMs: c.max_wait_ms, maxShare: c.max_share })),
+    classes: s.classes.map((c) => ({ name: c.name, maxWaitMs: c.max_wait_ms, maxShare: c.max_share, placement: c.placement })),
     defaultClass: s.default_class,
     maxQueuePerModel: s.max_queue_per_model,
     maxInFlightPerUser: s.max_in_flight_per_user,
@@ -68,6 +78,7 @@ export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSetti
     drainRateWindowMs: s.drain_rate_window_ms,
     maxRetryAfterSeconds: s.max_retry_after_s,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
+    preloadReplicas: s.preload_replicas ?? DEFAULT_SETTINGS.preloadReplicas,
   };
 }
 

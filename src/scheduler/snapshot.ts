@@ -30,12 +30,12 @@ export function snapshotOf(input: SnapshotInput): SchedulerSnapshot {
   for (const node of input.nodes) {
     const perModel: NodeSnapshot['models'] = {};
     for (const model of node.servedModels()) {
-      perModel[model] = { slots: node.slotsFor(model), inFlight: node.inFlightFor(model), resident: node.isResident(model) };
+      perModel[model] = { slots: node.slotsFor(model), inFlight: node.inFlightFor(model), resident: node.isResident(model), preloading: node.isPreloading(model) };
     }
     nodes.push({
       name: node.name, type: node.type, healthy: node.healthy, draining: node.draining,
       breaker: node.breaker.state(input.nowMs), inFlight: node.inFlight, models: perModel,
-      resident: node.residentModels(), memoryBytes: node.memoryBytes, residentBytes: node.residentBytes(),
+      resident: node.residentModels(), preloading: node.preloadingModels(), memoryBytes: node.memoryBytes, residentBytes: node.residentBytes(),
     });
   }
   return {

@@ -21,11 +21,12 @@ export class Harness {
   /** Time as timers see it: like setTimeout, immune to jumps of the clock. */
   private timerMs = 0;
 
-  constructor(nodes: readonly NodeInit[], settings: Partial<SchedulerSettings> = {}) {
+  constructor(nodes: readonly NodeInit[], settings: Partial<SchedulerSettings> = {}, preload?: (node: string, model: string) => Promise<void>) {
     this.scheduler = new Scheduler({
       clock: this.clock,
       settings,
       nodes,
+      preload,
       setTimer: (callback, delayMs) => {
         const timer = { atMs: this.timerMs + delayMs, callback, cancelled: false };
         this.timers.push(timer);

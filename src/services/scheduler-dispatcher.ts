@@ -7,6 +7,22 @@ import type { AcquireArgs, Dispatcher, NodeLease } from './dispatcher.js';
 /** How often a waiting request reports its queue position (UI, keep-alive comments). */
 const POSITION_INTERVAL_MS = 1000;
 
+/** A preloaded model stays as long as Ollama keeps a model after a request by default (5 min). */
+const PRELOAD_KEEP_ALIVE_S = 300;
+
+/**
+ * The scheduler's node I/O for `preload_replicas`: load a model on a node without a request
+ * (Ollama's empty generate; the embedded engine loads it). Gives up after `timeoutMs`.
+ */
+export function backendPreloader(backends: readonly Backend[], timeoutMs: number): (node: string, model: string) => Promise<void> {
+  const byName = new Map(backends.map((b) => [b.name, b]));
+  return async (node, model) => {
+    const backend = byName.get(node);
+    if (!backend) throw new FlexiError('backend_unavailable', `Node '${node}' is not available.`);
+    await backend.setResidency(model, PRELOAD_KEEP_ALIVE_S, AbortSignal.timeout(timeoutMs));
+  };
+}
+
 /**
  * The scheduler behind the gateway's Dispatcher seam: fair queueing per user inside priority
  * classes, deadlines, placement on resident/least-loaded nodes, circuit breakers and drain.

@@ -165,6 +165,8 @@ interface NodeRow {
   breaker: string | null;
   in_flight: number;
   resident: string[];
+  /** Loading ahead of demand (the scheduler's replica preloading); absent on older servers. */
+  preloading?: string[];
   models: string[];
   slots: Record<string, number>;
   listing_error: string | null;
@@ -222,13 +224,17 @@ function NodesTab() {
               <p class="muted small">{node.in_flight} {t('inFlight')}{node.breaker && node.breaker !== 'closed' ? ` · breaker ${node.breaker}` : ''}</p>
               {node.listing_error && <p class="error small">{node.listing_error}</p>}
               <ul class="model-rows">
-                {node.models.map((model) => (
-                  <li key={model}>
-                    <span class={`dot ${node.resident.includes(model) ? 'on' : ''}`} aria-hidden="true" />
-                    <span class="ellipsis">{model}</span>
-                    <span class="muted small">{node.resident.includes(model) ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t('slots')}</span>
-                  </li>
-                ))}
+                {node.models.map((model) => {
+                  const loading = node.preloading?.includes(model) ?? false;
+                  const resident = node.resident.includes(model);
+                  return (
+                    <li key={model}>
+                      <span class={`dot ${loading ? 'loading' : resident ? 'on' : ''}`} aria-hidden="true" />
+                      <span class="ellipsis">{model}</span>
+                      <span class="muted small">{loading ? `${t('preloading')} · ` : resident ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t('slots')}</span>
+                    </li>
+                  );
+                })}
               </ul>
             </section>
           );
