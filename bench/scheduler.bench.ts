@@ -4,7 +4,8 @@
  * paper's servers A (8 × A5000) and B (2 × A40). Scenarios: (a) the Appendix A grid, (b) an exam
  * rush, (c) a node killed mid-run. Prints markdown tables, writes bench/out/scheduler-<time>/.
  *
- *   npm run bench:scheduler [-- --quick] [--scenarios grid,rush,kill] [--systems flexi,round-robin,fifo] [--researchers N] [--out DIR]
+ *   npm run bench:scheduler [-- --quick] [--scenarios grid,rush,kill] [--systems flexi,round-robin,fifo] [--researchers N]
+ *                           [--batch-share 0.25] [--out DIR]
  *
  * Method, scale and definitions: docs/scheduler-benchmark.md.
  */
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     // 0 shows what the students alone get from the same cluster (is the rush over capacity?).
     researchers: { type: 'string' },
+    // Flexi's batch class `max_share` instead of the default: the trade-off between students and researchers.
+    'batch-share': { type: 'string' },
   },
 });
 const basePlan: Plan = PLANS[args.quick ? 'quick' : 'full'];
@@ -62,7 +65,8 @@ const KILL_CLUSTER: readonly MachineSpec[] = [
 
 async function runOne(scenario: ScenarioName, system: SystemKind, phase: { machines: readonly MachineSpec[]; speed: number },
   body: (driver: Driver, cluster: Awaited<ReturnType<typeof startCluster>>) => Promise<{ killedAtMs?: number } | void>): Promise<RunResult> {
-  const cluster = await startCluster({ system, machines: phase.machines, speed: phase.speed, seed, databaseUrl });
+  const batchShare = args['batch-share'] === undefined ? undefined : Number(args['batch-share']);
+  const cluster = await startCluster({ system, machines: phase.machines, speed: phase.speed, seed, databaseUrl, batchShare });
   const dispatcher = createDispatcher();
   const t0 = performance.now();
   try {

@@ -12,6 +12,7 @@ import { RetentionJob } from './services/privacy/retention-job.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
 import { createCounterStore } from './store/redis-counter-store.js';
+import { prettyDestination } from './lib/pretty-log.js';
 
 /** The running process: store, nodes, gateway; `stop()` shuts it down gracefully. */
 export interface Runtime {
@@ -61,8 +62,16 @@ function webRoot(): string | undefined {
   return existsSync(candidate) ? candidate : undefined;
 }
 
+/** pino, writing JSON lines or, for a person at a terminal, readable ones (`log.format`). */
+function createLogger(log: Config['log']): pino.Logger {
+  const tty = process.stdout.isTTY === true;
+  const pretty = log.format === 'pretty' || (log.format === 'auto' && tty);
+  if (!pretty) return pino({ level: log.level });
+  return pino({ level: log.level }, prettyDestination(process.stdout, tty));
+}
+
 export async function startRuntime(configured: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const logger = options.logger ?? pino({ level: configured.log.level });
+  const logger = options.logger ?? createLogger(configured.log);
   const { config, generatedPath } = withDeploymentSecrets(configured);
   if (generatedPath) logger.info({ path: generatedPath }, 'using per-deployment secrets kept beside the database');
   const store = await openDatabase(config.database.url);

@@ -48,6 +48,8 @@ export interface RunningCluster {
 export function flexiConfig(options: {
   speed: number; databaseUrl: string; schedulerEnabled: boolean;
   nodes: { name: string; url: string; slots: number }[];
+  /** Overrides `max_share` of the batch class (the `--batch-share` flag). */
+  batchShare?: number;
 }): Record<string, unknown> {
   const s = options.speed;
   const ms = (simulatedMs: number, min = 0) => Math.max(min, Math.round(simulatedMs / s));
@@ -64,7 +66,9 @@ export function flexiConfig(options: {
       enabled: options.schedulerEnabled,
       probe_interval_ms: ms(defaults.scheduler.probe_interval_ms, 200),
       // Every class setting as the defaults have it (share, placement); only the deadline is scaled.
-      classes: defaults.scheduler.classes.map((c) => ({ ...c, max_wait_ms: ms(c.max_wait_ms) })),
+      classes: defaults.scheduler.classes.map((c) => ({
+        ...c, max_wait_ms: ms(c.max_wait_ms), ...(c.name === 'batch' && options.batchShare !== undefined ? { max_share: options.batchShare } : {}),
+      })),
       breaker_cooldown_ms: ms(defaults.scheduler.breaker_cooldown_ms),
       drain_rate_window_ms: ms(defaults.scheduler.drain_rate_window_ms, 1000),
     },
@@ -82,7 +86,7 @@ function profileSlots(profile: string): number {
  * `fifo` only the first node of the last machine answers (server B in the paper's cluster).
  */
 export async function startCluster(options: {
-  system: SystemKind; machines: readonly MachineSpec[]; speed: number; seed: number; databaseUrl: string;
+  system: SystemKind; machines: readonly MachineSpec[]; speed: number; seed: number; databaseUrl: string; batchShare?: number;
 }): Promise<RunningCluster> {
   const specs = options.system === 'fifo' ? [options.machines[options.machines.length - 1]!] : options.machines;
   const machines = await Promise.all(specs.map(async (spec, i) => ({
@@ -99,7 +103,7 @@ export async function startCluster(options: {
   let gateway: Child<{ url: string; models: string[] }>;
   try {
     gateway = await startGateway(flexiConfig({
-      speed: options.speed, databaseUrl: options.databaseUrl, schedulerEnabled: options.system === 'flexi', nodes,
+      speed: options.speed, databaseUrl: options.databaseUrl, schedulerEnabled: options.system === 'flexi', nodes, batchShare: options.batchShare,
     }));
   } catch (error) {
     await stopMachines();

@@ -63,3 +63,24 @@ describe('failuresByStart', () => {
     ])).toEqual({ notStarted: 2, started: 1 });
   });
 });
+
+describe('parseGatewayQueue', () => {
+  it('reads Flexi\'s queue-wait histogram per class, summed over models, in simulated seconds', async () => {
+    const { parseGatewayQueue } = await import('./report.js');
+    const metrics = [
+      '# HELP flexi_queue_wait_seconds Time requests waited for a node, by model and priority class.',
+      'flexi_queue_wait_seconds_bucket{le="0.005",model="llama3:latest",class="interactive"} 8',
+      'flexi_queue_wait_seconds_bucket{le="0.01",model="llama3:latest",class="interactive"} 9',
+      'flexi_queue_wait_seconds_sum{model="llama3:latest",class="interactive"} 0.5',
+      'flexi_queue_wait_seconds_count{model="llama3:latest",class="interactive"} 10',
+      'flexi_queue_wait_seconds_bucket{le="0.005",model="phi3:latest",class="batch"} 0',
+      'flexi_queue_wait_seconds_sum{model="phi3:latest",class="batch"} 4',
+      'flexi_queue_wait_seconds_count{model="phi3:latest",class="batch"} 2',
+      'flexi_requests_total 7',
+    ].join('\n');
+    const queue = parseGatewayQueue(metrics, 2)!;
+    expect(queue.interactive).toEqual({ requests: 10, meanWaitS: 0.1, queuedShare: expect.closeTo(0.2, 9) });
+    expect(queue.batch).toEqual({ requests: 2, meanWaitS: 4, queuedShare: 1 });
+    expect(parseGatewayQueue('flexi_requests_total 7', 1)).toBeUndefined();
+  });
+});

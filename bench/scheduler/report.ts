@@ -13,9 +13,12 @@ export interface RunResult {
   wallS: number;
   records: BenchRecord[];
   killedAtMs?: number;
-  /** Flexi's own queue-wait histogram (`flexi_queue_wait_seconds`), all classes together. */
-  gatewayQueue?: GatewayQueue;
+  /** Flexi's own queue-wait histogram (`flexi_queue_wait_seconds`) per scheduler class. */
+  gatewayQueue?: GatewayQueueByClass;
 }
+
+/** Keyed by Flexi's class (`interactive`, `batch`, …); the lone user's few requests count as interactive. */
+export type GatewayQueueByClass = Record<string, GatewayQueue>;
 
 export interface GatewayQueue {
   requests: number;
@@ -25,23 +28,32 @@ export interface GatewayQueue {
   queuedShare: number;
 }
 
-/** Reads Flexi's queue-wait histogram from /metrics (summed over models); times × speed. */
-export async function gatewayQueue(url: string, speed: number): Promise<GatewayQueue | undefined> {
+/** Reads Flexi's queue-wait histogram from /metrics per class (summed over models); times × speed. */
+export async function gatewayQueue(url: string, speed: number): Promise<GatewayQueueByClass | undefined> {
   try {
-    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    let count = 0;
-    let sum = 0;
-    let firstBucket = 0;
-    for (const line of text.split('\n')) {
-      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-      if (line.startsWith('flexi_queue_wait_seconds_count')) count += value;
-      else if (line.startsWith('flexi_queue_wait_seconds_sum')) sum += value;
-      else if (line.startsWith('flexi_queue_wait_seconds_bucket{le="0.005"')) firstBucket += value;
-    }
-    return count === 0 ? undefined : { requests: count, meanWaitS: (sum * speed) / count, queuedShare: 1 - firstBucket / count };
+    return parseGatewayQueue(await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text(), speed);
   } catch {
     return undefined;
   }
+}
+
+export function parseGatewayQueue(metrics: string, speed: number): GatewayQueueByClass | undefined {
+  const raw = new Map<string, { count: number; sum: number; firstBucket: number }>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('flexi_queue_wait_seconds_')) continue;
+    const cls = /class="([^"]*)"/.exec(line)?.[1] ?? 'all';
+    const entry = raw.get(cls) ?? { count: 0, sum: 0, firstBucket: 0 };
+    raw.set(cls, entry);
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('flexi_queue_wait_seconds_count')) entry.count += value;
+    else if (line.startsWith('flexi_queue_wait_seconds_sum')) entry.sum += value;
+    else if (line.startsWith('flexi_queue_wait_seconds_bucket{le="0.005"')) entry.firstBucket += value;
+  }
+  const result: GatewayQueueByClass = {};
+  for (const [cls, e] of raw) {
+    if (e.count > 0) result[cls] = { requests: e.count, meanWaitS: (e.sum * speed) / e.count, queuedShare: 1 - e.firstBucket / e.count };
+  }
+  return Object.keys(result).length > 0 ? result : undefined;
 }
 
 export interface RunSummary {
@@ -56,7 +68,7 @@ export interface RunSummary {
   jain: number | null;
   interactiveUsers: number;
   failures: { notStarted: number; started: number };
-  gatewayQueue?: GatewayQueue;
+  gatewayQueue?: GatewayQueueByClass;
 }
 
 export function summarizeRun(run: RunResult, slo: Slo): RunSummary {
@@ -77,8 +89,9 @@ export function summarizeRun(run: RunResult, slo: Slo): RunSummary {
 const f = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 
 function queueCell(s: RunSummary, cls: string): string {
-  if (cls !== 'interactive' || !s.gatewayQueue) return '';
-  return `${(s.gatewayQueue.queuedShare * 100).toFixed(0)} %, ${f(s.gatewayQueue.meanWaitS, 2)}`;
+  const queue = s.gatewayQueue?.[cls];
+  if (!queue) return '';
+  return `${(queue.queuedShare * 100).toFixed(0)} %, ${f(queue.meanWaitS, 2)}`;
 }
 
 /** Side-by-side table: one row per system and class. */

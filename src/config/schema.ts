@@ -35,7 +35,7 @@ export const schedulerConfigSchema = z.object({
   classes: z.array(priorityClassSchema).min(1).default([
     { name: 'interactive', max_wait_ms: 60_000, max_share: 1, placement: 'spread' },
     { name: 'standard', max_wait_ms: 120_000, max_share: 1, placement: 'spread' },
-    { name: 'batch', max_wait_ms: 300_000, max_share: 0.5, placement: 'pack' },
+    { name: 'batch', max_wait_ms: 300_000, max_share: 0.25, placement: 'pack' },
   ]).describe('Priority classes, highest first: a waiting request of an earlier class always starts before one of a later class. Roles name their class with `priority` (interactive, standard or batch).'),
   default_class: z.string().default('standard').describe('Class of requests whose role names none.'),
   max_queue_per_model: z.number().int().min(1).default(1000).describe('Most requests waiting per model; when full, the user furthest over their fair share loses their newest request (429), else the newcomer gets 503.'),
@@ -214,6 +214,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).describe('In-process llama.cpp engine (node-llama-cpp) used by nodes of type `embedded`.'),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('`json`: one JSON object per line (for log shippers); `pretty`: `time LEVEL message key=value` lines; `auto`: pretty when stdout is a terminal, else JSON.'),
   }).strict().prefault({}).describe('Logging.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.

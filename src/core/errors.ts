@@ -123,6 +123,11 @@ export const ERROR_CATALOG = {
     message: 'The system is full; please retry later.',
     description: 'The queue for the model is full or the request could not start before its deadline.',
   },
+  store_unavailable: {
+    status: 503, openaiType: 'server_error', retryable: true,
+    message: 'A store Flexi depends on is unreachable; please retry shortly.',
+    description: 'The shared quota store (Redis) did not answer, so the request was not sent to a model. Operators: check `redis.url` and that Redis runs.',
+  },
   backend_timeout: {
     status: 504, openaiType: 'server_error', retryable: true,
     message: 'The inference server did not answer in time.',

@@ -28,6 +28,19 @@ import { registerPrivacyRoutes } from './privacy.route.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
 import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
 
+
+/**
+ * Sent with every response. The web UI loads only its own bundle (no inline scripts; Preact sets
+ * styles through the DOM, which CSP allows), so a strict policy costs nothing and turns an
+ * injected script into a blocked one. `frame-ancestors 'self'`: no other site may frame Flexi.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    + "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+};
+
 export interface HttpServerDeps {
   bodyLimitBytes: number;
   trustProxy: boolean;
@@ -109,6 +122,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.addHook('onRequest', async (request, reply) => {
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
+    reply.headers(SECURITY_HEADERS);
     if (isPublic(request.url)) return;
     request.principal = await deps.access.authenticate(request.headers, request.cookies, request.method);
   });

@@ -228,7 +228,7 @@ describe('Scheduler configuration', () => {
     const settings = settingsFromConfig(config);
     expect(settings.maxQueuePerModel).toBe(7);
     expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000, maxShare: 1, placement: 'spread' });
-    expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.5, placement: 'pack' });
+    expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.25, placement: 'pack' });
     expect(settings.preloadReplicas).toBe(true);
     const nodes = nodesFromConfig(config);
     expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });

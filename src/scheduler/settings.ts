@@ -34,7 +34,7 @@ export interface SchedulerSettings {
 }
 
 export const DEFAULT_SETTINGS: SchedulerSettings = {
-  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000, maxShare: 0.5, placement: 'pack' }],
+  classes: [{ name: 'interactive', maxWaitMs: 60_000 }, { name: 'batch', maxWaitMs: 600_000, maxShare: 0.25, placement: 'pack' }],
   defaultClass: 'interactive',
   maxQueuePerModel: 1000,
   maxInFlightPerUser: 8,

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { FlexiError } from '../core/errors.js';
 import {
   bucketKey, bucketStartMs, type CounterStore, type ReserveOutcome, type ReserveSpec, type SettleSpec, type Strikes, type WindowState,
 } from './counter-store.js';
@@ -160,7 +161,7 @@ export class RedisCounterStore implements CounterStore {
     ];
     for (const window of spec.windows) args.push(window.windowMs, window.limit, Math.round(window.cost));
     for (const budget of spec.budgets) args.push(budget.limit);
-    const result = await this.redis.flexiReserve(keys.length, ...keys, ...args);
+    const result = await this.call(() => this.redis.flexiReserve(keys.length, ...keys, ...args));
     const kind = result[0] as string;
     const prefix = this.redis.options.keyPrefix ?? '';
     switch (kind) {
@@ -186,26 +187,35 @@ export class RedisCounterStore implements CounterStore {
       keys.push(bucketKey(window.key, bucketStartMs(spec.nowMs, window.windowMs)));
       args.push(Math.round(window.delta), window.windowMs);
     }
-    await this.redis.flexiSettle(keys.length, ...keys, ...args);
+    await this.call(() => this.redis.flexiSettle(keys.length, ...keys, ...args));
   }
 
   async seed(key: string, value: number, _nowMs: number, ttlMs: number): Promise<void> {
-    await this.redis.set(key, Math.round(value), 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+    await this.call(() => this.redis.set(key, Math.round(value), 'PX', Math.max(1, Math.round(ttlMs)), 'NX'));
   }
 
   async addStrike(key: string, nowMs: number, ttlMs: number): Promise<Strikes> {
-    const count = await this.redis.flexiStrike(key, nowMs, ttlMs);
+    const count = await this.call(() => this.redis.flexiStrike(key, nowMs, ttlMs));
     return { count: Number(count), lastAtMs: nowMs };
   }
 
   async getStrikes(key: string): Promise<Strikes | undefined> {
-    const values = await this.redis.hgetall(key);
+    const values = await this.call(() => this.redis.hgetall(key));
     if (!values.count) return undefined;
     return { count: Number(values.count), lastAtMs: Number(values.last) };
   }
 
   async clearStrikes(key: string): Promise<void> {
-    await this.redis.del(key);
+    await this.call(() => this.redis.del(key));
+  }
+
+  /** Runs one Redis operation; a connection failure becomes a 503 `store_unavailable` the client can retry. */
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: error });
+    }
   }
 
   async close(): Promise<void> {

@@ -63,6 +63,13 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
   it('signs in, requires the agreement first, and streams an answer from the embedded engine', async () => {
     const { page, errors } = await openPage(gateway);
     alice = page;
+    // The signed-out page asks once who is signed in, not in a loop.
+    let meCalls = 0;
+    page.on('request', (request) => { if (new URL(request.url()).pathname === '/auth/me') meCalls++; });
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
+    await page.waitForTimeout(500);
+    expect(meCalls).toBe(1);
     await signIn(page, 'alice@uni.example', PASSWORD);
     await page.getByRole('heading', { name: 'User agreement' }).waitFor();
     expect(await page.locator('.agreement-text').textContent()).toContain('Nothing you type is sent to an outside company');

@@ -101,12 +101,16 @@ export async function startWebGateway(): Promise<WebGateway> {
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'en-US' };
 export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'en-US' };
 
-/** A fresh browser profile (own cookies) with a page that fails the test on any dialog or page error. */
+/** A fresh browser profile (own cookies) with a page that fails the test on any dialog, page error or CSP violation. */
 export async function openPage(gateway: WebGateway, options: BrowserContextOptions = DESKTOP): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await gateway.browser.newContext({ baseURL: gateway.url, ...options });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  // A blocked script or style would break the UI silently: the security policy must not bite our own bundle.
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+  });
   page.on('dialog', (dialog) => {
     errors.push(`dialog: ${dialog.message()}`);
     void dialog.dismiss();

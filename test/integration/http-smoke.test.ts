@@ -47,4 +47,16 @@ describe('http layer over a scripted backend', () => {
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ error: expect.stringContaining('Missing API key') });
   });
+
+  it('sends a strict content security policy, nosniff and a referrer policy with every response, errors included', async () => {
+    for (const response of [await fetch(`${gateway.url}/healthz`), await fetch(`${gateway.url}/api/tags`), await fetch(`${gateway.url}/no/such/route`)]) {
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).toContain("frame-ancestors 'self'");
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('referrer-policy')).toBe('same-origin');
+    }
+  });
 });

@@ -91,6 +91,25 @@ describe('token budgets under concurrency', () => {
     expect(limited.some((r) => r.headers.get('x-ratelimit-remaining-requests') === '0')).toBe(true);
   });
 
+  it('answers 503 store_unavailable with Retry-After when Redis is unreachable; nothing reaches the model', async () => {
+    const store = await openTestStore('sqlite');
+    cleanups.push(() => store.close());
+    // Port 1 on the loopback: nothing listens, every connection is refused.
+    const counters = new RedisCounterStore('redis://127.0.0.1:1', { keyPrefix: 'flexi-test-down:' });
+    cleanups.push(() => counters.close());
+    const backend = new ScriptedBackend({ words: ['a', 'b', 'c'] });
+    const gateway = await startIdentityGateway([backend], { store, configText: CONFIG, counters });
+    cleanups.push(() => gateway.close());
+    const { key } = await userWithKey(gateway.identity, 'down@uni.example', ['limited']);
+    const response = await chat(gateway.url, key);
+    expect(response.status).toBe(503);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('store_unavailable');
+    expect(body.error.message).toMatch(/unreachable/);
+    expect(backend.seen).toHaveLength(0);
+  });
+
   it.skipIf(!postgresTestUrl || !redisUrl)('two Flexi processes sharing PostgreSQL and Redis hold the budget globally', async () => {
     const schema = await createPostgresTestSchema();
     cleanups.push(() => schema.drop());

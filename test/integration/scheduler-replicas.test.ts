@@ -34,7 +34,7 @@ async function startCluster(schedulerYaml = ''): Promise<void> {
   for (let i = 0; i < 2; i++) sims.push(await startSimServer({ port: 0, profile: TINY, speed: 20, seed: i + 1 }));
   const fileText = `nodes:\n${sims.map((s, i) => `  - { name: s${i + 1}, type: sim, url: "${s.url}", slots: 2 }\n`).join('')}${schedulerYaml}`;
   const config = loadConfig({ fileText });
-  for (const node of config.nodes) backends.push(createBackend(node, config));
+  for (const node of config.nodes ?? []) backends.push(createBackend(node, config));
   gateway = await startGateway(backends, { config: { fileText } });
   await until(() => gateway!.app.scheduler!.snapshot().nodes.every((n) => 'tiny:latest' in n.models), 'models discovered');
 }

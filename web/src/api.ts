@@ -25,7 +25,7 @@ export function onSessionProblem(handler: (code: string) => void): void {
   onAuthLost = handler;
 }
 
-export async function toApiError(response: Response): Promise<ApiError> {
+export async function toApiError(response: Response, notifySessionLost = true): Promise<ApiError> {
   let body: { error?: { message?: string; code?: string; param?: string | null } | string } = {};
   try {
     body = await response.json();
@@ -34,21 +34,27 @@ export async function toApiError(response: Response): Promise<ApiError> {
   }
   const error = typeof body.error === 'object' ? body.error : { message: body.error };
   const apiError = new ApiError(response.status, error?.code ?? String(response.status), error?.message ?? response.statusText, error?.param);
-  if (response.status === 401 || apiError.code === 'agreement_required') onAuthLost?.(apiError.code);
+  if (notifySessionLost && (response.status === 401 || apiError.code === 'agreement_required')) onAuthLost?.(apiError.code);
   return apiError;
 }
 
+const ME_PATH = '/auth/me';
+
+/**
+ * One JSON call. A 401 anywhere tells the app the session is gone (it boots again) — except from
+ * `/auth/me` itself, the call that boot makes to find out: that would loop while signed out.
+ */
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') Object.assign(headers, csrfHeader());
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
-  if (!response.ok) throw await toApiError(response);
+  if (!response.ok) throw await toApiError(response, path !== ME_PATH);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 
-export const getMe = () => api<MeResponse>('GET', '/auth/me');
+export const getMe = () => api<MeResponse>('GET', ME_PATH);
 export const getPublicConfig = () => api<UiPublicConfig>('GET', '/ui/config');
 export const login = (email: string, password: string) => api<{ csrf_token: string }>('POST', '/auth/login', { email, password });
 export const logout = () => api<void>('POST', '/auth/logout');
