@@ -231,7 +231,7 @@ function NodesTab() {
                     <li key={model}>
                       <span class={`dot ${loading ? 'loading' : resident ? 'on' : ''}`} aria-hidden="true" />
                       <span class="ellipsis">{model}</span>
-                      <span class="muted small">{loading ? `${t('preloading')} · ` : resident ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t('slots')}</span>
+                      <span class="muted small">{loading ? `${t('preloading')} · ` : resident ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t(node.slots[model] === 1 ? 'slot' : 'slots')}</span>
                     </li>
                   );
                 })}
