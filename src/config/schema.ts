@@ -44,6 +44,7 @@ export const schedulerConfigSchema = z.object({
   breaker_cooldown_ms: durationMs('How long an open breaker keeps a node out before one probe request is let through.', 30_000),
   drain_rate_window_ms: z.number().int().min(1000).default(60_000).describe('Time constant of the moving average of completions per second, measured while requests wait (Retry-After, deadline prediction).'),
   max_retry_after_s: z.number().int().min(1).default(600).describe('Upper bound of the Retry-After seconds sent with 429/503.'),
+  lend_idle_after_ms: z.number().int().min(0).default(0).describe('A class may use more than its `max_share` while no higher class has asked for the model for this long: idle GPUs are lent to batch (at night, say) and come back as its requests end once interactive use returns — which can take as long as a batch request runs. 0 never lends (the default: a rush finds its slots at once).'),
   preload_replicas: z.boolean().default(true).describe('When a `spread` request finds every loaded copy of its model busy, load the model on an idle node ahead of demand — only where it fits without evicting anything (a node of unknown memory only while it holds no model). The next requests then start there without a cold load.'),
 }).strict().refine((s) => s.classes.some((c) => c.name === s.default_class), { message: 'default_class must name one of classes', path: ['default_class'] })
   .refine((s) => new Set(s.classes.map((c) => c.name)).size === s.classes.length, { message: 'class names must be unique', path: ['classes'] });

@@ -78,6 +78,7 @@ export function emptyCounters(): SchedulerCounters {
 export interface ModelSnapshot {
   model: string;
   queuedByClass: Record<string, number>;
+  inFlightByClass: Record<string, number>;
   retrying: number;
   inFlight: number;
   drainRatePerSecond: number | undefined;
@@ -120,10 +121,13 @@ export class ModelState {
   inFlight = 0;
   /** Running requests per priority class (index as in the settings). */
   readonly inFlightByClass: number[];
+  /** Scheduler time each class last asked for this model (admission), −∞ before its first request. */
+  readonly lastAskedByClass: number[];
 
   constructor(readonly name: string, classCount: number, drainWindowMs: number) {
     this.queue = new FairQueue<Waiter>(classCount);
     this.inFlightByClass = new Array<number>(classCount).fill(0);
+    this.lastAskedByClass = new Array<number>(classCount).fill(-Infinity);
     this.drain = new DrainRate(drainWindowMs);
   }
 

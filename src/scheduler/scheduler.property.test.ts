@@ -31,7 +31,7 @@ describe('Scheduler (randomized)', () => {
     await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
       const preloads: { resolve: () => void; reject: (error: Error) => void }[] = [];
       const preload = () => new Promise<void>((resolve, reject) => { preloads.push({ resolve, reject }); });
-      const h = new Harness(NODES, { breakerFailures: 2, breakerCooldownMs: 3000, maxInFlightPerUser: 2, maxQueuePerModel: 6 }, preload);
+      const h = new Harness(NODES, { breakerFailures: 2, breakerCooldownMs: 3000, maxInFlightPerUser: 2, maxQueuePerModel: 6, lendIdleAfterMs: 5000 }, preload);
       const tracked: Tracked[] = [];
       const controllers: AbortController[] = [];
       const leases: Lease[] = [];

@@ -71,6 +71,45 @@ describe('Scheduler admission and fairness', () => {
     expect(h.scheduler.snapshot().nodes[0]!.inFlight).toBe(3);
   });
 
+  it('lends idle slots beyond the share while no higher class asked, and takes them back as batch requests end', async () => {
+    const classes = [{ name: 'interactive', maxWaitMs: 1e9 }, { name: 'batch', maxWaitMs: 1e9, maxShare: 0.25 }];
+    const h = new Harness([ollama('n1', 4)], { classes, maxInFlightPerUser: 100, lendIdleAfterMs: 60_000 });
+    const running = () => h.scheduler.snapshot().models[0]!.inFlightByClass;
+    // Nobody interactive ever asked: batch may fill the node.
+    const batch = Array.from({ length: 6 }, () => h.submit({ userId: 'research', priorityClass: 'batch' }));
+    await settle();
+    expect(running()).toEqual({ interactive: 0, batch: 4 });
+    // A student asks: the share binds again. The student waits for the first free slot…
+    const student = h.submit({ userId: 'student', priorityClass: 'interactive' });
+    batch.find((t) => t.lease)!.lease!.release();
+    await settle();
+    expect(student.lease).toBeDefined();
+    // …and ending batch requests are not replaced until batch is back within its quarter.
+    for (const t of batch.filter((b) => b.lease && !b.lease.released).slice(0, 2)) t.lease!.release();
+    await settle();
+    expect(running()).toEqual({ interactive: 1, batch: 1 });
+    student.lease!.release();
+    // A minute after the student asked, batch may borrow again — by the scheduler's own timer.
+    h.advance(59_000);
+    await settle();
+    expect(running().batch).toBe(1);
+    h.advance(1_000);
+    await settle();
+    expect(running().batch).toBe(3);
+    expect(h.pendingTimers()).toBe(0);
+  });
+
+  it('never lends beyond the share when lend_idle_after_ms is 0', async () => {
+    const classes = [{ name: 'interactive', maxWaitMs: 1e9 }, { name: 'batch', maxWaitMs: 1e9, maxShare: 0.25 }];
+    const h = new Harness([ollama('n1', 4)], { classes, maxInFlightPerUser: 100 });
+    Array.from({ length: 3 }, () => h.submit({ userId: 'research', priorityClass: 'batch' }));
+    await settle();
+    h.advance(3_600_000);
+    h.scheduler.tick();
+    await settle();
+    expect(h.scheduler.snapshot().models[0]!.inFlightByClass.batch).toBe(1);
+  });
+
   it('caps a user\'s concurrency and starts their next request when one ends', async () => {
     const h = new Harness([ollama('n1', 10)], { maxInFlightPerUser: 2 });
     const a = Array.from({ length: 4 }, () => h.submit({ userId: 'a' }));

@@ -231,6 +231,7 @@ export class Scheduler implements LeaseOwner {
       this.refuse('no_backend', new FlexiError('backend_unavailable', `Every node serving "${model}" is down, draining or failing.`, { retryAfterSeconds: this.clampRetryAfter(seconds) }));
     }
     const state = this.modelState(model);
+    state.lastAskedByClass[classIndex] = now;
     const queue = state.queue;
     const userQueued = queue.userQueued(request.userId);
     const priorityClass = this.settings.classes[classIndex]!;
@@ -316,7 +317,7 @@ export class Scheduler implements LeaseOwner {
     const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight;
     const classOpen = (classIndex: number) => {
       const share = this.settings.classes[classIndex]!.maxShare ?? 1;
-      if (share >= 1) return true;
+      if (share >= 1 || this.lendsIdle(state, classIndex, now)) return true;
       const capacity = this.modelCapacity(state.name, now);
       return capacity === 0 || state.inFlightByClass[classIndex]! < Math.max(1, Math.floor(share * capacity));
     };
@@ -327,6 +328,29 @@ export class Scheduler implements LeaseOwner {
       this.grant(head, placement, now);
     }
     this.touch(state);
+  }
+
+  /** When a class now held back by its share, with requests waiting, may next borrow idle slots. */
+  private nextLendAtMs(now: number): number | undefined {
+    const after = this.settings.lendIdleAfterMs;
+    if (after <= 0) return undefined;
+    let next: number | undefined;
+    for (const state of this.backlogged) {
+      this.settings.classes.forEach((c, classIndex) => {
+        if ((c.maxShare ?? 1) >= 1 || state.queue.queuedIn(classIndex) === 0) return;
+        const lendAt = Math.max(...state.lastAskedByClass.slice(0, classIndex)) + after;
+        if (lendAt > now && (next === undefined || lendAt < next)) next = lendAt;
+      });
+    }
+    return next;
+  }
+
+  /** No higher class has asked for the model for `lendIdleAfterMs`: its share does not bind. */
+  private lendsIdle(state: ModelState, classIndex: number, now: number): boolean {
+    const after = this.settings.lendIdleAfterMs;
+    if (after <= 0) return false;
+    for (let higher = 0; higher < classIndex; higher++) if (now - state.lastAskedByClass[higher]! < after) return false;
+    return true;
   }
 
   private modeOf(waiter: Waiter): PlacementMode {
@@ -475,6 +499,8 @@ export class Scheduler implements LeaseOwner {
         const reopen = node.breaker.reopensAtMs();
         if (reopen !== undefined && reopen > now && (next === undefined || reopen < next)) next = reopen;
       }
+      const lendAt = this.nextLendAtMs(now);
+      if (lendAt !== undefined && (next === undefined || lendAt < next)) next = lendAt;
     }
     this.alarm.set(this.closed ? undefined : next, now);
   }

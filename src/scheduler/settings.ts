@@ -31,6 +31,12 @@ export interface SchedulerSettings {
    * that takes it without evicting anything, ahead of demand (needs `SchedulerOptions.preload`).
    */
   preloadReplicas: boolean;
+  /**
+   * A class may use more than its `maxShare` while no higher class has asked for the model for
+   * this long (ms): idle capacity is lent to batch, and taken back as its requests end once
+   * interactive use returns. 0 never lends.
+   */
+  lendIdleAfterMs: number;
 }
 
 export const DEFAULT_SETTINGS: SchedulerSettings = {
@@ -44,6 +50,7 @@ export const DEFAULT_SETTINGS: SchedulerSettings = {
   maxRetryAfterSeconds: 600,
   retryBeforeFirstByte: true,
   preloadReplicas: true,
+  lendIdleAfterMs: 0,
 };
 
 /**
@@ -61,6 +68,7 @@ export interface SchedulerConfigInput {
     drain_rate_window_ms: number;
     max_retry_after_s: number;
     preload_replicas?: boolean;
+    lend_idle_after_ms?: number;
   };
   upstream: { retry_before_first_byte: boolean };
   nodes?: readonly { name: string; type: NodeKind; slots?: number; models?: readonly string[] }[];
@@ -79,6 +87,7 @@ export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSetti
     maxRetryAfterSeconds: s.max_retry_after_s,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
     preloadReplicas: s.preload_replicas ?? DEFAULT_SETTINGS.preloadReplicas,
+    lendIdleAfterMs: s.lend_idle_after_ms ?? DEFAULT_SETTINGS.lendIdleAfterMs,
   };
 }
 

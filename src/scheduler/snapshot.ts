@@ -20,9 +20,13 @@ export function snapshotOf(input: SnapshotInput): SchedulerSnapshot {
   const models: ModelSnapshot[] = [];
   for (const state of input.models) {
     const queuedByClass: Record<string, number> = {};
-    input.classes.forEach((c, i) => { queuedByClass[c.name] = state.queue.queuedIn(i); });
+    const inFlightByClass: Record<string, number> = {};
+    input.classes.forEach((c, i) => {
+      queuedByClass[c.name] = state.queue.queuedIn(i);
+      inFlightByClass[c.name] = state.inFlightByClass[i]!;
+    });
     models.push({
-      model: state.name, queuedByClass, retrying: state.retryLane.size, inFlight: state.inFlight,
+      model: state.name, queuedByClass, inFlightByClass, retrying: state.retryLane.size, inFlight: state.inFlight,
       drainRatePerSecond: input.drainPerSecond(state), meanServiceMs: state.drain.meanServiceMs,
     });
   }
