@@ -269,6 +269,8 @@ describe('Scheduler configuration', () => {
     expect(settings.classes[0]).toEqual({ name: 'interactive', maxWaitMs: 60_000, maxShare: 1, placement: 'spread' });
     expect(settings.classes.at(-1)).toEqual({ name: 'batch', maxWaitMs: 300_000, maxShare: 0.25, placement: 'pack' });
     expect(settings.preloadReplicas).toBe(true);
+    expect(settings.lendIdleAfterMs).toBe(0);
+    expect(settingsFromConfig(loadConfig({ fileText: 'scheduler:\n  lend_idle_after_ms: 600000\n  preload_replicas: false\n' }))).toMatchObject({ lendIdleAfterMs: 600_000, preloadReplicas: false });
     const nodes = nodesFromConfig(config);
     expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
     const h = new Harness(nodes, settings);
