@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { streamChat, type ErrorKind } from '../../src/lab/client/stream-chat.js';
+import { streamChat, type RequestOutcome } from '../../src/lab/client/stream-chat.js';
 import type { BenchUser } from './keys.js';
 
 /** How the benchmark groups requests: the priority class a role maps to, plus the lone-user reference. */
 export type RequestClass = 'interactive' | 'batch' | 'lone';
 
 /** One measured request. Every time is simulated ms (wall-clock × speed). */
-export interface BenchRecord {
+export interface BenchRecord extends RequestOutcome {
   user: string;
   role: string;
   class: RequestClass;
@@ -17,13 +17,6 @@ export interface BenchRecord {
   promptIndex?: number;
   /** Sent, ms after the scenario's start. */
   sentAtMs: number;
-  ok: boolean;
-  status?: number;
-  errorKind?: ErrorKind;
-  errorMessage?: string;
-  retryAfterS?: number;
-  ttftMs?: number;
-  e2eMs: number;
   outputTokens?: number;
   /** Stream decode rate seen by the client ((chunks − 1) / (last − first)), tokens per simulated s. */
   streamTokensPerS?: number;

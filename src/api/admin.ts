@@ -57,3 +57,21 @@ export const createKeyRequestSchema = z.object({
 }).strict();
 
 export type CreateUserRequest = z.infer<typeof createUserRequestSchema>;
+
+/** One node of `GET /admin/v1/nodes`: what `flexi nodes status` and the admin page show. */
+export interface AdminNode {
+  name: string;
+  type: string;
+  /** Last health probe; null when the scheduler is off (nothing probes). */
+  healthy: boolean | null;
+  draining: boolean;
+  breaker: string | null;
+  in_flight: number;
+  /** Models in the node's memory, including those still loading ahead of demand. */
+  resident: string[];
+  /** Resident models the scheduler is still preloading (replica preloading): not ready yet. */
+  preloading: string[];
+  models: string[];
+  slots: Record<string, number>;
+  listing_error: string | null;
+}

@@ -1,5 +1,6 @@
 import type { Command} from 'commander';
 import { Option } from 'commander';
+import type { AdminNode } from '../api/admin.js';
 import { loadConfigFromDisk } from '../config/load.js';
 import { CliError } from './program.js';
 
@@ -10,19 +11,8 @@ interface RemoteOptions {
   json?: boolean;
 }
 
-interface NodeRow {
-  name: string;
-  type: string;
-  healthy: boolean | null;
-  draining: boolean;
-  breaker: string | null;
-  in_flight: number;
-  resident: string[];
-  /** Resident models still loading ahead of demand (older servers omit it). */
-  preloading?: string[];
-  models: string[];
-  listing_error: string | null;
-}
+/** Older servers send no `preloading`. */
+type NodeRow = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
 
 /** Calls the running server's admin API (drain state lives in the serving process). */
 async function callAdmin(options: RemoteOptions, method: 'GET' | 'POST', path: string): Promise<unknown> {

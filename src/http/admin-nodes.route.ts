@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { AdminNode } from '../api/admin.js';
 import { FlexiError } from '../core/errors.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
@@ -24,7 +25,7 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
 
   app.get('/admin/v1/scheduler', async () => requireScheduler().snapshot());
 
-  app.get('/admin/v1/nodes', async () => {
+  app.get('/admin/v1/nodes', async (): Promise<{ object: 'list'; data: AdminNode[] }> => {
     const snapshot = deps.nodeAdmin?.snapshot();
     const inFlight = deps.dispatcher.inFlight();
     return {

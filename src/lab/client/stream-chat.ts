@@ -22,8 +22,8 @@ export interface ServerCounters {
   totalDurationMs?: number;
 }
 
-/** One measured streaming request. Times are client wall-clock milliseconds from sending the request. */
-export interface StreamMeasurement {
+/** How one request ended and its two latencies: shared by every record of the load tools. */
+export interface RequestOutcome {
   ok: boolean;
   status?: number;
   errorKind?: ErrorKind;
@@ -34,6 +34,10 @@ export interface StreamMeasurement {
   ttftMs?: number;
   /** Request sent → stream ended (or the request failed). */
   e2eMs: number;
+}
+
+/** One measured streaming request. Times are client wall-clock milliseconds from sending the request. */
+export interface StreamMeasurement extends RequestOutcome {
   /** Arrival times of content chunks, ms after sending; the base of ITL and counted tokens. */
   chunkTimesMs: number[];
   outputTokens?: number;

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { ErrorKind, ServerCounters } from '../client/stream-chat.js';
+import type { RequestOutcome, ServerCounters } from '../client/stream-chat.js';
 import type { Protocol } from '../client/target.js';
 
 /** `closed`: a fixed number of requests in flight (concurrency levels); `open`: Poisson arrivals at a rate. */
@@ -50,7 +50,7 @@ export interface LoadTestOptions {
  * One request as measured, one line of requests.jsonl. Every time is in reported
  * milliseconds: measured wall-clock × `timeScale`.
  */
-export interface LoadTestRecord {
+export interface LoadTestRecord extends RequestOutcome {
   /** Sequence number in send order. */
   id: number;
   model: string;
@@ -63,13 +63,6 @@ export interface LoadTestRecord {
   warmup: boolean;
   /** When the request was sent, ms after the run started. */
   startedAtMs: number;
-  ok: boolean;
-  status?: number;
-  errorKind?: ErrorKind;
-  errorMessage?: string;
-  retryAfterS?: number;
-  ttftMs?: number;
-  e2eMs: number;
   /** Inter-token latency: mean gap between consecutive content chunks ((last − first) / (chunks − 1)). */
   itlMs?: number;
   /** Time per output token after the first: (e2e − ttft) / (outputTokens − 1). */

@@ -1,6 +1,6 @@
 // The admin area (loaded on demand): users and roles, keys, nodes and models live, usage charts.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type ApiKey, type MeResponse, type UiUser } from '../api';
+import { api, type AdminNode, type ApiKey, type MeResponse, type UiUser } from '../api';
 import { Icon } from '../components/icon';
 import { UsageCharts } from '../components/usage-charts';
 import { formatDate, t, type MessageKey } from '../i18n';
@@ -157,20 +157,8 @@ function KeysTab() {
   );
 }
 
-interface NodeRow {
-  name: string;
-  type: string;
-  healthy: boolean | null;
-  draining: boolean;
-  breaker: string | null;
-  in_flight: number;
-  resident: string[];
-  /** Loading ahead of demand (the scheduler's replica preloading); absent on older servers. */
-  preloading?: string[];
-  models: string[];
-  slots: Record<string, number>;
-  listing_error: string | null;
-}
+/** Older servers send no `preloading`. */
+type NodeRow = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
 
 interface SchedulerView {
   models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
