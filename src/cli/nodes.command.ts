@@ -62,6 +62,30 @@ function printNodes(rows: NodeRow[]): void {
   process.stdout.write(`${line(columns)}\n${table.map((r) => line(columns.map((c) => r[c]))).join('\n')}\n`);
 }
 
+interface QueueRow {
+  model: string;
+  queuedByClass: Record<string, number>;
+  inFlightByClass?: Record<string, number>;
+  inFlight: number;
+  retrying: number;
+  drainRatePerSecond?: number;
+}
+
+/** Classes in the server's order, `running / waiting` each, then the drain rate. */
+function printQueues(rows: QueueRow[]): void {
+  const classes = [...new Set(rows.flatMap((r) => Object.keys(r.queuedByClass)))];
+  const head = ['model', ...classes.map((c) => `${c} run/wait`), 'retrying', 'done/s'];
+  const table = rows.map((r) => [
+    r.model,
+    ...classes.map((c) => `${r.inFlightByClass?.[c] ?? '?'} / ${r.queuedByClass[c] ?? 0}`),
+    String(r.retrying),
+    r.drainRatePerSecond === undefined || r.drainRatePerSecond === null ? '–' : r.drainRatePerSecond.toFixed(2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
+}
+
 export function registerNodesCommand(program: Command): void {
   const nodes = program.command('nodes').description('inference nodes of a running Flexi: live state, drain and undrain');
 
@@ -71,6 +95,14 @@ export function registerNodesCommand(program: Command): void {
       if (options.json) process.stdout.write(`${JSON.stringify(body.data, null, 2)}\n`);
       else if (body.data.length === 0) process.stdout.write('No nodes configured.\n');
       else printNodes(body.data);
+    });
+
+  remote(nodes.command('queues').description('per model and priority class: requests running and waiting, and the measured completions per second'))
+    .action(async (options: RemoteOptions) => {
+      const body = await callAdmin(options, 'GET', '/admin/v1/scheduler') as { models: QueueRow[] };
+      if (options.json) process.stdout.write(`${JSON.stringify(body.models, null, 2)}\n`);
+      else if (body.models.length === 0) process.stdout.write('No requests yet: the scheduler has seen no model.\n');
+      else printQueues(body.models);
     });
 
   for (const action of ['drain', 'undrain'] as const) {

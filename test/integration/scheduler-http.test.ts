@@ -108,6 +108,33 @@ describe('the scheduler in the request path', () => {
     expect(await undrain.json()).toMatchObject({ name: 'a', draining: false });
   });
 
+  it('shows running and waiting requests per model and class with `flexi nodes queues`', async () => {
+    const latch = makeLatch();
+    const backend = new ScriptedBackend({ name: 'one', gate: latch.wait });
+    gateway = await startGateway([backend], { config: { fileText: 'nodes:\n  - { name: one, type: sim, url: "http://127.0.0.1:9", slots: 1 }\n' } });
+    const requests = [fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: chat() })];
+    await until(() => backend.active === 1);
+    requests.push(fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: chat() }));
+    await until(() => gateway!.app.scheduler!.snapshot().counters.admitted === 2);
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let printed: string[];
+    try {
+      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY]);
+      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY, '--json']);
+    } finally {
+      printed = out.mock.calls.map((c) => String(c[0]));
+      out.mockRestore();
+    }
+    // The test key's role (admin) is interactive: one running, one waiting.
+    const [head, row] = printed[0]!.trim().split('\n');
+    expect(head).toMatch(/^model\s+interactive run\/wait\s+standard run\/wait\s+batch run\/wait\s+retrying\s+done\/s$/);
+    expect(row).toMatch(/^tiny:latest\s+1 \/ 1\s+0 \/ 0\s+0 \/ 0\s+0\s+/);
+    const json = JSON.parse(printed[1]!) as { model: string; inFlightByClass: Record<string, number>; queuedByClass: Record<string, number> }[];
+    expect(json[0]).toMatchObject({ model: 'tiny:latest', inFlightByClass: { interactive: 1 }, queuedByClass: { interactive: 1 } });
+    latch.release();
+    expect((await Promise.all(requests)).map((r) => r.status)).toEqual([200, 200]);
+  });
+
   it('exports queue, node and refusal series on /metrics and the live state on /admin/v1/scheduler', async () => {
     gateway = await startGateway([new ScriptedBackend({ name: 'one' })]);
     await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers, body: chat() });
