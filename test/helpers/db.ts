@@ -30,7 +30,8 @@ async function withAdminClient(run: (client: pg.Client) => Promise<void>): Promi
 /** The URL of a new empty PostgreSQL schema, and a function that drops it. */
 export async function createPostgresTestSchema(): Promise<{ url: string; schema: string; drop: () => Promise<void> }> {
   if (!postgresTestUrl) throw new Error('FLEXI_TEST_POSTGRES_URL is not set');
-  const schema = `flexi_test_${process.pid}_${randomId(10).toLowerCase()}`;
+  // The run id (global-setup.ts) lets a run drop exactly its own schemas when it ends.
+  const schema = `flexi_test_${process.env.FLEXI_TEST_RUN ?? `p${process.pid}`}_${randomId(10).toLowerCase()}`;
   await withAdminClient((client) => client.query(`CREATE SCHEMA "${schema}"`).then(() => undefined));
   const url = new URL(postgresTestUrl);
   // libpq `options` reaches the server as a startup parameter: every pooled connection sees only this schema.
