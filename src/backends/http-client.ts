@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { FlexiError, isFlexiError } from '../core/errors.js';
-import { readLines, readSseEvents, type SseEvent } from '../lib/lines.js';
+import { LineSplitter, SseParser, type SseEvent } from '../lib/lines.js';
 
 /**
  * The one way adapters talk HTTP to a node: an undici keep-alive pool per node, JSON in, JSON
@@ -88,7 +88,7 @@ class RequestGuard {
   }
 }
 
-/** A streamed response whose status was 2xx. Iterate `lines()` or `sseEvents()` once, then `close()`. */
+/** A streamed response whose status was 2xx. Iterate `lineBatches()` or `sseEventBatches()` once, then `close()`. */
 export class UpstreamStream {
   private complete = false;
 
@@ -104,25 +104,50 @@ export class UpstreamStream {
     this.complete = true;
   }
 
-  async *chunks(): AsyncGenerator<Uint8Array> {
+  /**
+   * The body's lines, in batches: all lines one body chunk completed, split synchronously. One
+   * await per chunk, not one per line and layer: this loop runs for every token of every stream.
+   */
+  lineBatches(): AsyncGenerator<string[]> {
+    return this.batches((lines) => lines, () => []);
+  }
+
+  /** The body's server-sent events, in batches per body chunk (see `lineBatches`). */
+  sseEventBatches(): AsyncGenerator<SseEvent[]> {
+    const parser = new SseParser();
+    return this.batches((lines) => {
+      const events: SseEvent[] = [];
+      for (const line of lines) {
+        const event = parser.push(line);
+        if (event) events.push(event);
+      }
+      return events;
+    }, () => {
+      const last = parser.end();
+      return last ? [last] : [];
+    });
+  }
+
+  private async *batches<T>(fromLines: (lines: string[]) => T[], atEnd: () => T[]): AsyncGenerator<T[]> {
     const guard = this.guard;
+    const splitter = new LineSplitter();
     try {
       // Leaving the loop early must not destroy the body: close() decides between drain and destroy.
       for await (const chunk of this.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>) {
         guard.onChunk();
-        yield chunk;
+        const items = fromLines(splitter.push(chunk));
+        if (items.length > 0) yield items;
+        if (splitter.isOverLimit) throw this.unreadable(splitter.limitMessage);
       }
+      const rest = fromLines(splitter.end()).concat(atEnd());
+      if (rest.length > 0) yield rest;
     } catch (error) {
       throw this.client.mapFailure(error, guard, this.callerSignal);
     }
   }
 
-  lines(): AsyncGenerator<string> {
-    return mapLineErrors(readLines(this.chunks()), this.client.nodeName);
-  }
-
-  sseEvents(): AsyncGenerator<SseEvent> {
-    return mapLineErrors(readSseEvents(this.chunks()), this.client.nodeName);
+  private unreadable(message: string): FlexiError {
+    return new FlexiError('backend_error', `node "${this.client.nodeName}" sent an unreadable stream: ${message}`);
   }
 
   /**
@@ -150,15 +175,6 @@ export class UpstreamStream {
 }
 
 function ignore(): void {}
-
-async function* mapLineErrors<T>(source: AsyncGenerator<T>, nodeName: string): AsyncGenerator<T> {
-  try {
-    yield* source;
-  } catch (error) {
-    if (isFlexiError(error)) throw error;
-    throw new FlexiError('backend_error', `node "${nodeName}" sent an unreadable stream: ${(error as Error).message}`, { cause: error });
-  }
-}
 
 export class HttpClient {
   readonly nodeName: string;

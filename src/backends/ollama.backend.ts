@@ -82,34 +82,36 @@ export class OllamaBackend implements Backend {
     const upstream = await this.http.postStream(path, buildBody(), signal);
     try {
       let sawToolCalls = false;
-      for await (const line of upstream.lines()) {
-        // Lines already buffered must not outlive an abort.
-        if (signal.aborted) throw abortError(signal);
-        if (line.length === 0) continue;
-        const chunk = parseChunk(this.name, line);
-        if (chunk.error !== undefined) throw inBandError(this.name, chunk.error);
-        const message = chunk.message;
-        const content = message !== undefined ? message.content : chunk.response;
-        const thinking = message !== undefined ? message.thinking : chunk.thinking;
-        const calls = message?.tool_calls;
-        const toolCalls: ToolCall[] | undefined = calls !== undefined && calls.length > 0 ? fromOllamaToolCalls(calls) : undefined;
-        if (toolCalls !== undefined) sawToolCalls = true;
-        if (content || thinking || toolCalls !== undefined) {
-          const delta: ChatEvent & { type: 'delta' } = { type: 'delta' };
-          if (content) delta.content = content;
-          if (thinking) delta.thinking = thinking;
-          if (toolCalls !== undefined) delta.toolCalls = toolCalls;
-          yield delta;
-        }
-        if (chunk.done === true) {
-          upstream.markComplete();
-          yield {
-            type: 'done',
-            finishReason: toFinishReason(chunk.done_reason, sawToolCalls),
-            usage: { promptTokens: chunk.prompt_eval_count ?? 0, completionTokens: chunk.eval_count ?? 0 },
-            timings: toTimings(chunk),
-          };
-          return;
+      for await (const lines of upstream.lineBatches()) {
+        for (const line of lines) {
+          // Lines already buffered must not outlive an abort.
+          if (signal.aborted) throw abortError(signal);
+          if (line.length === 0) continue;
+          const chunk = parseChunk(this.name, line);
+          if (chunk.error !== undefined) throw inBandError(this.name, chunk.error);
+          const message = chunk.message;
+          const content = message !== undefined ? message.content : chunk.response;
+          const thinking = message !== undefined ? message.thinking : chunk.thinking;
+          const calls = message?.tool_calls;
+          const toolCalls: ToolCall[] | undefined = calls !== undefined && calls.length > 0 ? fromOllamaToolCalls(calls) : undefined;
+          if (toolCalls !== undefined) sawToolCalls = true;
+          if (content || thinking || toolCalls !== undefined) {
+            const delta: ChatEvent & { type: 'delta' } = { type: 'delta' };
+            if (content) delta.content = content;
+            if (thinking) delta.thinking = thinking;
+            if (toolCalls !== undefined) delta.toolCalls = toolCalls;
+            yield delta;
+          }
+          if (chunk.done === true) {
+            upstream.markComplete();
+            yield {
+              type: 'done',
+              finishReason: toFinishReason(chunk.done_reason, sawToolCalls),
+              usage: { promptTokens: chunk.prompt_eval_count ?? 0, completionTokens: chunk.eval_count ?? 0 },
+              timings: toTimings(chunk),
+            };
+            return;
+          }
         }
       }
       throw new FlexiError('backend_error', `node "${this.name}" ended the stream before the final chunk`);

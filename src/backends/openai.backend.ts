@@ -126,31 +126,33 @@ export class OpenAiBackend implements Backend {
       let timings: OpenAiStreamChunk['timings'];
       let chunksWithText = 0;
       let sawDone = false;
-      for await (const event of upstream.sseEvents()) {
-        // Lines already buffered must not outlive an abort.
-        if (signal.aborted) throw abortError(signal);
-        if (event.data === '[DONE]') {
-          sawDone = true;
-          upstream.markComplete();
-          break;
-        }
-        const chunk = parseChunk(this.name, event.data);
-        if (chunk.error !== undefined || event.event === 'error') throw inBandError(this.name, chunk.error ?? chunk);
-        if (chunk.usage) usage = chunk.usage;
-        if (chunk.timings) timings = chunk.timings;
-        const choice = chunk.choices?.[0];
-        if (choice === undefined) continue;
-        if (choice.finish_reason) finishReason = choice.finish_reason;
-        const delta = choice.delta;
-        const content = delta !== undefined ? delta.content : choice.text;
-        const thinking = delta?.reasoning_content ?? delta?.reasoning;
-        if (delta?.tool_calls !== undefined) toolCalls.add(delta.tool_calls);
-        if (content || thinking) {
-          chunksWithText++;
-          const out: ChatEvent & { type: 'delta' } = { type: 'delta' };
-          if (content) out.content = content;
-          if (thinking) out.thinking = thinking;
-          yield out;
+      read: for await (const events of upstream.sseEventBatches()) {
+        for (const event of events) {
+          // Lines already buffered must not outlive an abort.
+          if (signal.aborted) throw abortError(signal);
+          if (event.data === '[DONE]') {
+            sawDone = true;
+            upstream.markComplete();
+            break read;
+          }
+          const chunk = parseChunk(this.name, event.data);
+          if (chunk.error !== undefined || event.event === 'error') throw inBandError(this.name, chunk.error ?? chunk);
+          if (chunk.usage) usage = chunk.usage;
+          if (chunk.timings) timings = chunk.timings;
+          const choice = chunk.choices?.[0];
+          if (choice === undefined) continue;
+          if (choice.finish_reason) finishReason = choice.finish_reason;
+          const delta = choice.delta;
+          const content = delta !== undefined ? delta.content : choice.text;
+          const thinking = delta?.reasoning_content ?? delta?.reasoning;
+          if (delta?.tool_calls !== undefined) toolCalls.add(delta.tool_calls);
+          if (content || thinking) {
+            chunksWithText++;
+            const out: ChatEvent & { type: 'delta' } = { type: 'delta' };
+            if (content) out.content = content;
+            if (thinking) out.thinking = thinking;
+            yield out;
+          }
         }
       }
       // A stream cut without [DONE] is complete only if the last content chunk said why it ended.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readLines, readNdjson, readSseEvents } from './lines.js';
+import { LineSplitter, readLines, readNdjson, readSseEvents, SseParser } from './lines.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -52,5 +52,34 @@ describe('readNdjson', () => {
   it('parses one object per line', async () => {
     const bytes = new TextEncoder().encode('{"a":1}\n\n{"b":"ü"}\n');
     expect(await collect(readNdjson(chunksOf(bytes, [5, 13])))).toEqual([{ a: 1 }, { b: 'ü' }]);
+  });
+});
+
+describe('LineSplitter', () => {
+  it('returns the lines each chunk completes, on any byte boundary', () => {
+    const bytes = new TextEncoder().encode('grüße\r\nöl\rx\n\nlast');
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const splitter = new LineSplitter();
+      const lines = [...splitter.push(bytes.subarray(0, cut)), ...splitter.push(bytes.subarray(cut)), ...splitter.end()];
+      expect(lines).toEqual(['grüße', 'öl', 'x', '', 'last']);
+    }
+  });
+
+  it('reports an unfinished line over the limit', () => {
+    const splitter = new LineSplitter(4);
+    expect(splitter.push('ab\ncdef')).toEqual(['ab']);
+    expect(splitter.isOverLimit).toBe(false);
+    splitter.push('g');
+    expect(splitter.isOverLimit).toBe(true);
+    expect(splitter.limitMessage).toBe('line longer than 4 bytes');
+  });
+});
+
+describe('SseParser', () => {
+  it('completes an event on its blank line and keeps an unterminated one for end()', () => {
+    const parser = new SseParser();
+    const lines = [': comment', 'event: error', 'data: a', 'data: b', '', 'id: 7', 'data: c'];
+    expect(lines.map((line) => parser.push(line)).filter((e) => e !== undefined)).toEqual([{ data: 'a\nb', event: 'error', id: undefined }]);
+    expect(parser.end()).toEqual({ data: 'c', event: undefined, id: '7' });
   });
 });
