@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { FlexiError } from '../core/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { randomId } from '../lib/ids.js';
@@ -32,9 +32,12 @@ export interface CreateApiKeyInput {
   scopes?: string[] | null;
 }
 
-/** SHA-256 hex of the whole key: what the database stores and looks up. */
+/**
+ * SHA-256 hex of the whole key: what the database stores and looks up. One-shot `crypto.hash`
+ * (Node ≥ 20.12): it runs on every request, and a `createHash` object costs about four times more.
+ */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 type ApiKeyStore = Pick<ApiKeyRepository, 'create' | 'findByHash' | 'list' | 'revoke' | 'touchLastUsed'> & Partial<Pick<ApiKeyRepository, 'revokeById' | 'findById'>>;
