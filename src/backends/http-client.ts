@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Pool, type Dispatcher } from 'undici';
 import { FlexiError, isFlexiError } from '../core/errors.js';
 import { LineSplitter, SseParser, type SseEvent } from '../lib/lines.js';
@@ -36,26 +37,30 @@ type Timer = ReturnType<typeof setTimeout>;
 
 /**
  * One in-flight request's cancellation: the caller's signal, the first-byte timer and the idle
- * timer all end in one AbortController that undici watches (abort destroys the socket).
+ * timer all end in one `abort` event that undici watches (abort destroys the socket).
+ *
+ * An EventEmitter, not an AbortController: undici takes either as `signal` (documented), and a
+ * Node AbortController costs several microseconds to create and listen to — on every request,
+ * next to the request context's own controller.
  */
-class RequestGuard {
-  readonly controller = new AbortController();
+class RequestGuard extends EventEmitter {
+  /** Read by undici: an aborted guard never starts a request. */
+  aborted = false;
+  /** Read by undici as the abort error; undefined becomes its RequestAbortedError. */
+  reason: unknown = undefined;
   timedOut: 'first_byte' | 'idle' | undefined;
   private firstByteTimer: Timer | undefined;
   private idleTimer: Timer | undefined;
   private readonly onCallerAbort: () => void;
 
   constructor(private readonly caller: AbortSignal | undefined, firstByteTimeoutMs: number, private readonly idleTimeoutMs: number) {
-    this.onCallerAbort = () => this.controller.abort(caller?.reason);
+    super();
+    this.onCallerAbort = () => this.abort(caller?.reason);
     caller?.addEventListener('abort', this.onCallerAbort, { once: true });
     if (firstByteTimeoutMs > 0) {
       this.firstByteTimer = setTimeout(() => this.timeout('first_byte'), firstByteTimeoutMs);
       this.firstByteTimer.unref();
     }
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   /** Called per body chunk: the first one ends the first-byte wait, every one resets idle. */
@@ -82,9 +87,16 @@ class RequestGuard {
     this.caller?.removeEventListener('abort', this.onCallerAbort);
   }
 
+  private abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+
   private timeout(which: 'first_byte' | 'idle'): void {
     this.timedOut = which;
-    this.controller.abort(new Error(`${which} timeout`));
+    this.abort(new Error(`${which} timeout`));
   }
 }
 
@@ -166,9 +178,12 @@ export class UpstreamStream {
       this.guard.dispose();
       return;
     }
-    // The idle timer stays armed: a node that never ends the body gets its socket destroyed.
+    // The idle timer stays armed: a node that never ends the body gets its socket destroyed,
+    // and so does a caller's abort.
+    const body = this.body;
     this.guard.onChunk();
-    this.body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: this.guard.signal })
+    this.guard.once('abort', () => body.on('error', ignore).destroy());
+    body.dump({ limit: Number.MAX_SAFE_INTEGER })
       .catch(() => undefined)
       .finally(() => this.guard.dispose());
   }
@@ -242,7 +257,7 @@ export class HttpClient {
         path: this.pathPrefix + path,
         headers: this.headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: guard.signal,
+        signal: guard,
       });
     } catch (error) {
       guard.dispose();
