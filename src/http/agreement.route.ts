@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { acceptAgreementRequestSchema } from '../api/ui.js';
 import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
@@ -25,13 +25,24 @@ export function isAgreementGated(method: string, url: string): boolean {
  * onRequest hook, added after the auth hook: refuses gated requests of browser sessions whose
  * user has not accepted the current agreement (403 agreement_required). API keys pass.
  */
-export function agreementHook(agreement: AgreementService, access: AccessControl): onRequestAsyncHookHandler {
-  return async (request) => {
-    if (!isAgreementGated(request.method, request.url)) return;
+export function agreementHook(agreement: AgreementService, access: AccessControl): onRequestHookHandler {
+  const check = async (request: FastifyRequest): Promise<void> => {
     // /auth routes authenticate themselves, so the auth hook left no principal there.
     const principal = request.principal ?? (await access.authenticate(request.headers, request.cookies, request.method));
     if (principal.via !== 'session' || !principal.userId) return;
     await agreement.assertAccepted(principal.userId);
+  };
+  // Callback style: API-key requests (every inference request) pass without a promise.
+  return (request, _reply, done) => {
+    if (request.principal !== undefined && request.principal.via !== 'session') {
+      done();
+      return;
+    }
+    if (!isAgreementGated(request.method, request.url)) {
+      done();
+      return;
+    }
+    check(request).then(() => done(), done);
   };
 }
 
