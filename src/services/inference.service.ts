@@ -197,32 +197,11 @@ export class InferenceService {
   }
 
   /** Passes the rest of the stream through; accounts and releases exactly once in every path. */
-  private async *follow(
+  private follow(
     iterator: AsyncIterator<ChatEvent>, first: ChatEvent, context: RequestContext,
     model: string, lease: NodeLease, ttftMs: number, admitted?: Admitted,
   ): AsyncGenerator<ChatEvent, void, undefined> {
-    let done: Extract<ChatEvent, { type: 'done' }> | undefined = first.type === 'done' ? first : undefined;
-    let completionTokens = 0;
-    let failure: FlexiError | undefined;
-    try {
-      while (!done) {
-        const next = await iterator.next();
-        if (next.done) throw new FlexiError('backend_error', `Node '${lease.backend.name}' ended the stream without a final event.`);
-        if (next.value.type === 'done') done = next.value;
-        else completionTokens++;
-        yield next.value;
-      }
-    } catch (error) {
-      failure = context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
-      throw failure;
-    } finally {
-      if (!done && !failure) {
-        // The consumer stopped early (client disconnect): cancel upstream.
-        failure = new FlexiError('client_closed_request');
-      }
-      // In every path, also after `done`: the backend's generator may still be suspended at its
-      // last event, and finishing it runs its finally blocks (the embedded engine frees its slot).
-      void iterator.return?.();
+    return new FollowedEvents(iterator, first, context, lease.backend.name, (done, completionTokens, failure) => {
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
       admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
@@ -232,7 +211,7 @@ export class InferenceService {
       } else {
         this.finishError(context, model, lease, failure!, { completionTokens, ttftMs });
       }
-    }
+    });
   }
 
   private acquire(entry: ModelEntry, context: RequestContext): Promise<NodeLease> {
@@ -268,5 +247,76 @@ export class InferenceService {
     this.finish(context, model, lease, {
       status: failure.status, errorCode: failure.code, promptTokens: 0, completionTokens: extra.completionTokens ?? 0, ttftMs: extra.ttftMs,
     });
+  }
+}
+
+type DoneEvent = Extract<ChatEvent, { type: 'done' }>;
+
+/**
+ * The events after the first, passed through until `done`; `onEnd` runs exactly once: at the
+ * first `next()` after `done`, on a failure, or on `return()` (the consumer stopped early: a
+ * client disconnect, which cancels upstream). A hand-written iterator rather than an async
+ * generator: it sits on every event of every request, and a generator layer costs a chain of
+ * promises per event on top of the backend's own.
+ */
+class FollowedEvents implements AsyncGenerator<ChatEvent, void, undefined> {
+  private done: DoneEvent | undefined;
+  private completionTokens = 0;
+  private ended = false;
+
+  constructor(
+    private readonly iterator: AsyncIterator<ChatEvent>,
+    first: ChatEvent,
+    private readonly context: RequestContext,
+    private readonly nodeName: string,
+    private readonly onEnd: (done: DoneEvent | undefined, completionTokens: number, failure: FlexiError | undefined) => void,
+  ) {
+    if (first.type === 'done') this.done = first;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<ChatEvent, void>> {
+    if (this.ended) return { done: true, value: undefined };
+    if (this.done) {
+      this.end(undefined);
+      return { done: true, value: undefined };
+    }
+    let next: IteratorResult<ChatEvent>;
+    try {
+      next = await this.iterator.next();
+      if (next.done) throw new FlexiError('backend_error', `Node '${this.nodeName}' ended the stream without a final event.`);
+    } catch (error) {
+      throw this.fail(error);
+    }
+    if (next.value.type === 'done') this.done = next.value;
+    else this.completionTokens++;
+    return { done: false, value: next.value };
+  }
+
+  async return(): Promise<IteratorResult<ChatEvent, void>> {
+    if (!this.ended) this.end(this.done ? undefined : new FlexiError('client_closed_request'));
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
+    if (this.ended) throw error;
+    throw this.fail(error);
+  }
+
+  private fail(error: unknown): FlexiError {
+    const failure = this.context.signal.aborted ? new FlexiError('client_closed_request') : toFlexiError(error);
+    this.end(failure);
+    return failure;
+  }
+
+  private end(failure: FlexiError | undefined): void {
+    this.ended = true;
+    // In every path, also after `done`: the backend's generator may still be suspended at its
+    // last event, and finishing it runs its finally blocks (the embedded engine frees its slot).
+    void this.iterator.return?.();
+    this.onEnd(this.done, this.completionTokens, failure);
   }
 }
