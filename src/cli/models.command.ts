@@ -28,8 +28,8 @@ interface OpenedManager {
  */
 async function openManager(options: CommonOptions): Promise<OpenedManager> {
   const config = loadConfigFromDisk({ path: options.config });
-  const { createEmbeddedFactory } = await import('./embedded-factory.js');
-  const createEmbedded = await createEmbeddedFactory();
+  const { embeddedFactoryFor } = await import('./embedded-factory.js');
+  const createEmbedded = await embeddedFactoryFor(config);
   const nodes = await resolveNodes(config, { createEmbedded });
   const backends = nodes.map((node) => createBackend(node, config, { createEmbedded }));
   return {

@@ -22,8 +22,8 @@ export function registerServeCommand(program: Command): void {
         throw new CliError(`--port must be an integer between 0 and 65535, got "${options.port}".`, 2);
       }
       const config = loadConfigFromDisk({ path: options.config, overrides: { 'server.host': options.host, 'server.port': port } });
-      const { createEmbeddedFactory } = await import('./embedded-factory.js');
-      const runtime = await startRuntime(config, { createEmbedded: await createEmbeddedFactory() });
+      const { embeddedFactoryFor } = await import('./embedded-factory.js');
+      const runtime = await startRuntime(config, { createEmbedded: await embeddedFactoryFor(config) });
       const { logger, app } = runtime;
       if (config.auth.mode === 'none') {
         logger.warn('auth.mode is "none": anyone who can reach this port can use every model. Use it for development only.');

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { readGgufFileInfo } from 'node-llama-cpp';
+import type { readGgufFileInfo } from 'node-llama-cpp';
 import { FlexiError } from '../../core/errors.js';
 import { toCanonicalModelName } from '../../core/model-name.js';
 import type { ModelDetails } from '../../core/types.js';
@@ -67,7 +67,10 @@ export async function readGgufModelFile(path: string): Promise<GgufModelFile> {
   }
   let file: Awaited<ReturnType<typeof readGgufFileInfo>>;
   try {
-    file = await readGgufFileInfo(path, {
+    // Loaded on first use: the model manager (admin API, CLI) imports this file in every server,
+    // and node-llama-cpp's module graph costs ~tens of MiB where no GGUF file is ever read.
+    const llama = await import('node-llama-cpp');
+    file = await llama.readGgufFileInfo(path, {
       sourceType: 'filesystem', logWarnings: false, spliceSplitFiles: false,
       ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'],
     });
