@@ -161,11 +161,16 @@ function KeysTab() {
 type NodeRow = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
 
 interface SchedulerView {
-  models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
+  models: { model: string; queuedByClass: Record<string, number>; inFlightByClass?: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
   activeUsers: number;
 }
 
 const POLL_MS = 5000;
+
+/** Priority classes in the server's order (highest first), as the scheduler reports them. */
+function classesOf(view: SchedulerView): string[] {
+  return [...new Set(view.models.flatMap((m) => Object.keys(m.queuedByClass)))];
+}
 
 function NodesTab() {
   const [nodes, setNodes] = useState<NodeRow[]>([]);
@@ -233,10 +238,22 @@ function NodesTab() {
           <h2 id="queue-title">{t('queue')}</h2>
           <div class="table-wrap">
             <table>
-              <thead><tr><th scope="col">{t('model')}</th><th scope="col">{t('inFlight')}</th><th scope="col">{t('waiting')}</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">{t('model')}</th>
+                  {classesOf(scheduler).map((c) => (
+                    <th scope="col" class="right" key={c}>{c}<br /><span class="muted small">{t('inFlight')} / {t('waiting')}</span></th>
+                  ))}
+                </tr>
+              </thead>
               <tbody>
                 {scheduler.models.map((m) => (
-                  <tr key={m.model}><td>{m.model}</td><td>{m.inFlight}</td><td>{Object.values(m.queuedByClass).reduce((a, b) => a + b, 0)}</td></tr>
+                  <tr key={m.model}>
+                    <td>{m.model}</td>
+                    {classesOf(scheduler).map((c) => (
+                      <td class="right" key={c}>{m.inFlightByClass?.[c] ?? '–'} / {m.queuedByClass[c] ?? 0}</td>
+                    ))}
+                  </tr>
                 ))}
               </tbody>
             </table>
