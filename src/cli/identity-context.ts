@@ -59,11 +59,7 @@ export function printJson(value: unknown): void {
   print(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
-}
+export { formatTable } from './table.js';
 
 /** `2026-01-01T10:20:30.000Z` → `2026-01-01 10:20` (UTC), `-` for none. */
 export function shortTime(iso: string | null): string {

@@ -9,6 +9,7 @@ import { toDisplayModelName } from '../core/model-name.js';
 import { resolveNodes } from '../runtime.js';
 import { ModelManagerService, type PullProgress } from '../services/model-manager.service.js';
 import { CliError } from './program.js';
+import { formatTable } from './table.js';
 
 /** A node that does not answer within this is reported as a warning, not waited for. */
 const LIST_TIMEOUT_MS = 10_000;
@@ -74,10 +75,6 @@ function formatBytes(bytes: number | undefined): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
-}
 
 export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('list, inspect, download and delete models on every node');
@@ -87,7 +84,7 @@ export function registerModelsCommand(program: Command): void {
     .action((options: CommonOptions) => run(() => withManager(options, async ({ manager }) => {
       const result = await manager.list(AbortSignal.timeout(LIST_TIMEOUT_MS));
       print(options.json, result, () => {
-        const rows = [['NAME', 'NODE', 'SIZE', 'PARAMS', 'QUANT', 'CONTEXT', 'FAMILY', 'LOADED']];
+        const rows: string[][] = [];
         for (const m of result.models) {
           rows.push([
             toDisplayModelName(m.name), m.node, formatBytes(m.sizeBytes), m.parameterSize ?? '-', m.quantization ?? '-',
@@ -95,7 +92,7 @@ export function registerModelsCommand(program: Command): void {
           ]);
         }
         const errors = result.errors.map((e) => `warning: node ${e.node}: ${e.message}\n`).join('');
-        return result.models.length ? table(rows) + errors : `No models. Download one with \`flexi models pull hf:owner/repo/file.gguf\`.\n${errors}`;
+        return result.models.length ? formatTable(['NAME', 'NODE', 'SIZE', 'PARAMS', 'QUANT', 'CONTEXT', 'FAMILY', 'LOADED'], rows) + errors : `No models. Download one with \`flexi models pull hf:owner/repo/file.gguf\`.\n${errors}`;
       });
     })));
 

@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import type { AdminNode } from '../api/admin.js';
 import { loadConfigFromDisk } from '../config/load.js';
 import { CliError } from './program.js';
+import { formatTable } from './table.js';
 
 interface RemoteOptions {
   config?: string;
@@ -48,18 +49,14 @@ function remote(command: Command): Command {
 }
 
 function printNodes(rows: NodeRow[]): void {
-  const table = rows.map((n) => ({
-    node: n.name,
-    type: n.type,
-    state: n.listing_error ? 'unreachable' : n.healthy === false ? 'down' : n.draining ? 'draining' : n.breaker && n.breaker !== 'closed' ? `breaker ${n.breaker}` : 'up',
-    'in flight': String(n.in_flight),
-    resident: n.resident.map((m) => (n.preloading?.includes(m) ? `${m} (loading)` : m)).join(', ') || '–',
-    models: String(n.models.length),
-  }));
-  const columns = Object.keys(table[0] ?? { node: '' }) as (keyof (typeof table)[number])[];
-  const widths = columns.map((c) => Math.max(c.length, ...table.map((r) => r[c].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${line(columns)}\n${table.map((r) => line(columns.map((c) => r[c]))).join('\n')}\n`);
+  process.stdout.write(formatTable(['node', 'type', 'state', 'in flight', 'resident', 'models'], rows.map((n) => [
+    n.name,
+    n.type,
+    n.listing_error ? 'unreachable' : n.healthy === false ? 'down' : n.draining ? 'draining' : n.breaker && n.breaker !== 'closed' ? `breaker ${n.breaker}` : 'up',
+    String(n.in_flight),
+    n.resident.map((m) => (n.preloading?.includes(m) ? `${m} (loading)` : m)).join(', ') || '–',
+    String(n.models.length),
+  ])));
 }
 
 interface QueueRow {
@@ -74,16 +71,12 @@ interface QueueRow {
 /** Classes in the server's order, `running / waiting` each, then the drain rate. */
 function printQueues(rows: QueueRow[]): void {
   const classes = [...new Set(rows.flatMap((r) => Object.keys(r.queuedByClass)))];
-  const head = ['model', ...classes.map((c) => `${c} run/wait`), 'retrying', 'done/s'];
-  const table = rows.map((r) => [
+  process.stdout.write(formatTable(['model', ...classes.map((c) => `${c} run/wait`), 'retrying', 'done/s'], rows.map((r) => [
     r.model,
     ...classes.map((c) => `${r.inFlightByClass?.[c] ?? '?'} / ${r.queuedByClass[c] ?? 0}`),
     String(r.retrying),
     r.drainRatePerSecond === undefined || r.drainRatePerSecond === null ? '–' : r.drainRatePerSecond.toFixed(2),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write(`${line(head)}\n${table.map(line).join('\n')}\n`);
+  ])));
 }
 
 export function registerNodesCommand(program: Command): void {
