@@ -75,3 +75,6 @@ export interface AdminNode {
   slots: Record<string, number>;
   listing_error: string | null;
 }
+
+/** `AdminNode` as any server version sends it: those before replica preloading omit `preloading`. */
+export type AdminNodeReply = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;

@@ -1,6 +1,6 @@
 import type { Command} from 'commander';
 import { Option } from 'commander';
-import type { AdminNode } from '../api/admin.js';
+import type { AdminNodeReply as NodeRow } from '../api/admin.js';
 import { loadConfigFromDisk } from '../config/load.js';
 import { CliError } from './program.js';
 import { formatTable } from './table.js';
@@ -11,9 +11,6 @@ interface RemoteOptions {
   key?: string;
   json?: boolean;
 }
-
-/** Older servers send no `preloading`. */
-type NodeRow = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
 
 /** Calls the running server's admin API (drain state lives in the serving process). */
 async function callAdmin(options: RemoteOptions, method: 'GET' | 'POST', path: string): Promise<unknown> {

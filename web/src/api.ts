@@ -2,7 +2,7 @@
 import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
 
 export type { AgreementResponse, MeResponse, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
-export type { AdminNode } from '../../src/api/admin.js';
+export type { AdminNode, AdminNodeReply } from '../../src/api/admin.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly param?: string | null) {

@@ -1,6 +1,6 @@
 // The admin area (loaded on demand): users and roles, keys, nodes and models live, usage charts.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type AdminNode, type ApiKey, type MeResponse, type UiUser } from '../api';
+import { api, type AdminNodeReply as NodeRow, type ApiKey, type MeResponse, type UiUser } from '../api';
 import { Icon } from '../components/icon';
 import { UsageCharts } from '../components/usage-charts';
 import { formatDate, t, type MessageKey } from '../i18n';
@@ -156,9 +156,6 @@ function KeysTab() {
     </section>
   );
 }
-
-/** Older servers send no `preloading`. */
-type NodeRow = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
 
 interface SchedulerView {
   models: { model: string; queuedByClass: Record<string, number>; inFlightByClass?: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
