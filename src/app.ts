@@ -7,7 +7,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { settingsFromConfig } from './scheduler/settings.js';
 import type { NodeInit } from './scheduler/node-state.js';
 import type { UsageSink } from './core/usage.js';
-import type { KeyVerifier } from './http/auth.js';
+import type { KeyVerifier } from './services/access-control.service.js';
 import { createHttpServer } from './http/server.js';
 import type { ReadinessCheck } from './http/system.route.js';
 import { AgreementService } from './services/agreement.service.js';

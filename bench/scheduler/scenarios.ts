@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { seededRandom } from '../../src/lab/loadtest/arrivals.js';
+import { seededRandom } from '../../src/lib/random.js';
 import { PAPER_PROMPTS } from '../../src/lab/data/paper-appendix-a.js';
 import type { Driver } from './driver.js';
 import type { BenchUser } from './keys.js';

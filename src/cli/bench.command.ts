@@ -5,7 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { renderBenchTable, runBench } from '../lab/bench/run-bench.js';
 import { TargetError } from '../lab/client/target.js';
 import { parseList, parseNumber, parseProtocol, readPromptsFile } from './lab-options.js';
-import { CliError, VERSION } from './program.js';
+import { CliError, VERSION } from './cli-error.js';
 
 interface BenchFlags {
   url: string; key?: string; models: string; prompts?: string; runs?: string; maxTokens?: string; timeoutS?: string;

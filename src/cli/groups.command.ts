@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { CONFIG_OPTION, formatTable, print, printJson, withIdentity } from './identity-context.js';
+import { CONFIG_OPTION, print, printJson, withIdentity } from './identity-context.js';
+import { formatTable } from './table.js';
 
 interface Options {
   config?: string;

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
 import { createIdentity, type Identity } from '../services/identity.js';
 import { openDatabase, type Store } from '../store/store.js';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 
 export interface IdentityContext {
   config: Config;
@@ -59,7 +59,6 @@ export function printJson(value: unknown): void {
   print(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export { formatTable } from './table.js';
 
 /** `2026-01-01T10:20:30.000Z` → `2026-01-01 10:20` (UTC), `-` for none. */
 export function shortTime(iso: string | null): string {

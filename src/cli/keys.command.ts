@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { ApiKeyRecord } from '../store/api-key.repository.js';
-import { CliError } from './program.js';
-import { CONFIG_OPTION, collectList, formatTable, print, printJson, shortTime, withIdentity } from './identity-context.js';
+import type { ApiKeyRecord } from '../core/identity-records.js';
+import { CliError } from './cli-error.js';
+import { CONFIG_OPTION, collectList, print, printJson, shortTime, withIdentity } from './identity-context.js';
+import { formatTable } from './table.js';
 
 const DAY_MS = 86_400_000;
 

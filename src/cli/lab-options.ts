@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 
 /** Option parsers shared by `flexi loadtest` and `flexi bench`; each names the flag it rejects. */
 

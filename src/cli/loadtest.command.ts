@@ -7,7 +7,7 @@ import { ResultWriter } from '../lab/loadtest/result-writer.js';
 import { runLoadTest } from '../lab/loadtest/run-load-test.js';
 import { summarize } from '../lab/loadtest/summarize.js';
 import { parseList, parseNumber, parseNumberList, parseProtocol, readPromptsFile } from './lab-options.js';
-import { CliError, VERSION } from './program.js';
+import { CliError, VERSION } from './cli-error.js';
 
 interface LoadtestFlags {
   url: string; key?: string; models: string; prompts?: string; concurrency?: string; requests?: string; timeoutS?: string;

@@ -8,7 +8,7 @@ import { FlexiError } from '../core/errors.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { resolveNodes } from '../runtime.js';
 import { ModelManagerService, type PullProgress } from '../services/model-manager.service.js';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
 
 /** A node that does not answer within this is reported as a warning, not waited for. */

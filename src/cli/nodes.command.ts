@@ -2,7 +2,7 @@ import type { Command} from 'commander';
 import { Option } from 'commander';
 import type { AdminNodeReply as NodeRow } from '../api/admin.js';
 import { loadConfigFromDisk } from '../config/load.js';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
 
 interface RemoteOptions {

@@ -4,8 +4,9 @@ import { loadConfigFromDisk } from '../config/load.js';
 import { createPrivacyService } from '../services/privacy/create-privacy-service.js';
 import type { PrivacyService, PurgeResult } from '../services/privacy/privacy.service.js';
 import { renderProcessingRecord } from '../services/privacy/processing-record.js';
-import { CliError } from './program.js';
-import { CONFIG_OPTION, formatTable, print, printJson, withIdentity, type IdentityContext } from './identity-context.js';
+import { CliError } from './cli-error.js';
+import { CONFIG_OPTION, print, printJson, withIdentity, type IdentityContext } from './identity-context.js';
+import { formatTable } from './table.js';
 
 interface Options {
   config?: string;

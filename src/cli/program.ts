@@ -1,8 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { CliError, VERSION } from './cli-error.js';
 import { registerCommands } from './commands.js';
-
-export const VERSION = '0.1.0';
 
 export function buildProgram(): Command {
   const program = new Command('flexi')
@@ -35,13 +34,5 @@ export async function runCli(argv: string[]): Promise<void> {
       return;
     }
     throw error;
-  }
-}
-
-/** An error the user caused or can fix; printed without a stack trace. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = 'CliError';
   }
 }

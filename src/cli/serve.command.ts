@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfigFromDisk } from '../config/load.js';
 import { startRuntime } from '../runtime.js';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 
 interface ServeOptions {
   config?: string;

@@ -4,7 +4,7 @@ import { loadSimProfileFile, type SimProfile } from '../lab/sim/profile.js';
 import { calibrationRows, summarizeCalibration } from '../lab/sim/calibration.js';
 import { BUILTIN_PROFILES } from '../lab/sim/profiles.js';
 import { SIM_DEFAULT_PORT, startSimServer } from '../lab/sim/sim-server.js';
-import { CliError } from './program.js';
+import { CliError } from './cli-error.js';
 
 interface SimOptions {
   host: string;

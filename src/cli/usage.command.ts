@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { USAGE_DIMENSIONS, usageToCsv, usageToJson, type UsageDimension } from '../services/usage-report.service.js';
-import { CliError } from './program.js';
-import { CONFIG_OPTION, formatTable, print, printJson, withIdentity } from './identity-context.js';
+import { CliError } from './cli-error.js';
+import { CONFIG_OPTION, print, printJson, withIdentity } from './identity-context.js';
+import { formatTable } from './table.js';
 
 const DAY_MS = 86_400_000;
 

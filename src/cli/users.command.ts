@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import type { UserRecord } from '../store/user.repository.js';
-import { CliError } from './program.js';
-import { CONFIG_OPTION, collectList, formatTable, print, printJson, readStdin, shortTime, withIdentity } from './identity-context.js';
+import type { UserRecord } from '../core/identity-records.js';
+import { CliError } from './cli-error.js';
+import { CONFIG_OPTION, collectList, print, printJson, readStdin, shortTime, withIdentity } from './identity-context.js';
+import { formatTable } from './table.js';
 
 interface Options {
   config?: string;

@@ -5,7 +5,7 @@ import { parseBody } from '../api/validation.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { ModelDetails } from '../core/types.js';
 import type { ModelListEntry, ModelManagerService, PullProgress } from '../services/model-manager.service.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 
 export interface AdminModelRouteDeps {
   manager: ModelManagerService;

@@ -4,9 +4,9 @@ import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName, toDisplayModelName } from '../core/model-name.js';
 import type { ModelInfo } from '../core/types.js';
-import type { ChatPatch, ChatService, ExportFormat } from '../services/chat.service.js';
+import type { ChatService, ChatSettings, ExportFormat } from '../services/chat.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 
 export interface ChatRouteDeps {
   chats: ChatService;
@@ -50,7 +50,7 @@ function exportFormat(request: FastifyRequest): ExportFormat {
   throw new FlexiError('invalid_request', 'format must be json or markdown.', { param: 'format' });
 }
 
-function toPatch(body: { title?: string; model?: string | null; system_prompt?: string | null; temperature?: number | null }): ChatPatch {
+function toPatch(body: { title?: string; model?: string | null; system_prompt?: string | null; temperature?: number | null }): ChatSettings {
   return { title: body.title, model: body.model, systemPrompt: body.system_prompt, temperature: body.temperature };
 }
 

@@ -1,6 +1,5 @@
 import type { EffectivePolicy } from '../services/policy.service.js';
-import type { ApiKeyRecord } from '../services/api-key.service.js';
-import type { UserRecord } from '../services/user.service.js';
+import type { ApiKeyRecord, UserRecord } from '../core/identity-records.js';
 
 /** Wire shapes (snake_case) of identity records; never a key, a hash or a password. */
 export function userToJson(user: UserRecord) {

@@ -1,7 +1,6 @@
 import type { OllamaChatRequest, OllamaGenerateRequest } from '../api/ollama.js';
 import { parseKeepAlive } from '../api/ollama.js';
 import { invalidRequest } from '../core/errors.js';
-import { toDisplayModelName } from '../core/model-name.js';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, EngineTimings, ModelInfo, ResponseFormat, SamplingOptions, ToolCall, Usage,
 } from '../core/types.js';
@@ -131,4 +130,3 @@ export function toOllamaTag(name: string, info: ModelInfo): Record<string, unkno
   };
 }
 
-export { toDisplayModelName };

@@ -11,7 +11,7 @@ import { errorBody } from './errors.js';
 import {
   fromOllamaChat, fromOllamaGenerate, keepAliveFromOllama, ollamaCounters, toOllamaModelDetails, toOllamaTag, toOllamaToolCalls,
 } from './ollama-translate.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';
 

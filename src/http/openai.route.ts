@@ -7,7 +7,7 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { ModelEntry, ModelRegistry } from '../services/model-registry.service.js';
 import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
 import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, PendingSseStream, writeStream, type StreamEncoder } from './stream-writer.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';

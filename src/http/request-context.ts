@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../services/access-control.service.js';
 import type { RequestContext } from '../services/inference.service.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

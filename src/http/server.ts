@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import { FlexiError, toFlexiError } from '../core/errors.js';
+import { FlexiError } from '../core/errors.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
@@ -20,7 +20,7 @@ import { registerChatRoutes } from './chats.route.js';
 import type { AgreementService } from '../services/agreement.service.js';
 import type { ChatService } from '../services/chat.service.js';
 import { registerAuthRoutes } from './auth.route.js';
-import type { Principal } from './auth.js';
+import type { Principal } from '../services/access-control.service.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
@@ -197,4 +197,3 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   return app;
 }
 
-export { toFlexiError };

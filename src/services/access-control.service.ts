@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { FlexiError } from '../core/errors.js';
-import type { UserRecord } from '../store/user.repository.js';
+import type { UserRecord } from '../core/identity-records.js';
 import { parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
 import type { QuotaService } from './quota.service.js';
 import { CSRF_HEADER, SESSION_COOKIE, type SessionService } from './session.service.js';

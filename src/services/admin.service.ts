@@ -1,8 +1,7 @@
 import { FlexiError } from '../core/errors.js';
-import type { ApiKeyRecord } from '../store/api-key.repository.js';
+import type { ApiKeyRecord, UserRecord } from '../core/identity-records.js';
 import { toTimestamp } from '../store/database.js';
 import type { GroupKind, GroupMemberRole, GroupRecord, GroupRepository } from '../store/group.repository.js';
-import type { UserRecord } from '../store/user.repository.js';
 import type { ApiKeyService } from './api-key.service.js';
 import type { Actor, AuditService } from './audit.service.js';
 import { parseScopes, type PolicyService } from './policy.service.js';

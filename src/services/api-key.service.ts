@@ -2,7 +2,8 @@ import { hash } from 'node:crypto';
 import { FlexiError } from '../core/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { randomId } from '../lib/ids.js';
-import type { ApiKeyRecord, ApiKeyRepository, RevokeResult } from '../store/api-key.repository.js';
+import type { ApiKeyRecord } from '../core/identity-records.js';
+import type { ApiKeyRepository, RevokeResult } from '../store/api-key.repository.js';
 import { toTimestamp } from '../store/database.js';
 
 export const API_KEY_PREFIX = 'flx-';
@@ -205,4 +206,3 @@ export class ApiKeyService {
     }
   }
 }
-export type { ApiKeyRecord } from '../store/api-key.repository.js';

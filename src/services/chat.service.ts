@@ -1,10 +1,11 @@
 import type { ChatExport, FinishReason, UiChat, UiChatMessage, UiChatSummary } from '../api/ui.js';
 import { FlexiError } from '../core/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import type { ChatMessageRecord, ChatPatch, ChatRecord, ChatRepository, NewChatMessage } from '../store/chat.repository.js';
+import type { ChatMessageRecord, ChatRecord, ChatRepository, NewChatMessage } from '../store/chat.repository.js';
 import { toTimestamp } from '../store/database.js';
 
-export type { ChatPatch } from '../store/chat.repository.js';
+/** What a chat's owner sets when creating or changing a chat; fields left out stay as they are. */
+export type ChatSettings = Partial<Pick<ChatRecord, 'title' | 'model' | 'systemPrompt' | 'temperature'>>;
 
 export const CHAT_LIST_LIMIT = 500;
 const TITLE_FROM_MESSAGE_CHARS = 60;
@@ -73,7 +74,7 @@ export class ChatService {
     return chats.map(toUiChatSummary);
   }
 
-  async create(userId: string, input: ChatPatch): Promise<UiChat> {
+  async create(userId: string, input: ChatSettings): Promise<UiChat> {
     const now = this.now();
     const chat = await this.chats.create({
       userId, title: input.title?.trim() ?? '', model: input.model ?? null, systemPrompt: input.systemPrompt ?? null,
@@ -94,7 +95,7 @@ export class ChatService {
     return { ...toUiChatSummary(chat), messages: messages.map(toUiChatMessage) };
   }
 
-  async update(userId: string, id: string, patch: ChatPatch): Promise<UiChat> {
+  async update(userId: string, id: string, patch: ChatSettings): Promise<UiChat> {
     await this.owned(userId, id);
     const clean = { ...patch, title: patch.title?.trim() };
     const updated = await this.chats.update(userId, id, clean, this.now());

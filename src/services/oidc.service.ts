@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
-import type { UserRecord } from '../store/user.repository.js';
+import type { UserRecord } from '../core/identity-records.js';
 import { globToRegExp } from './policy.service.js';
 import type { UserService } from './user.service.js';
 

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { randomId } from '../lib/ids.js';
 import { toTimestamp } from '../store/database.js';
 import type { SessionRecord, SessionRepository } from '../store/session.repository.js';
-import type { UserRecord } from '../store/user.repository.js';
+import type { UserRecord } from '../core/identity-records.js';
 
 export const SESSION_COOKIE = 'flexi_session';
 export const CSRF_COOKIE = 'flexi_csrf';

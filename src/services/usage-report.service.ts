@@ -1,6 +1,5 @@
-import type { ApiKeyRecord } from '../store/api-key.repository.js';
+import type { ApiKeyRecord, UserRecord } from '../core/identity-records.js';
 import type { UsageDaySummary } from '../store/usage.repository.js';
-import type { UserRecord } from '../store/user.repository.js';
 
 export const USAGE_DIMENSIONS = ['user', 'role', 'group', 'model', 'day'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];

@@ -2,7 +2,8 @@ import { hash, verify } from '@node-rs/argon2';
 import { FlexiError } from '../core/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { toTimestamp } from '../store/database.js';
-import type { UserRecord, UserRepository } from '../store/user.repository.js';
+import type { UserRecord } from '../core/identity-records.js';
+import type { UserRepository } from '../store/user.repository.js';
 import type { PolicyService } from './policy.service.js';
 
 export const MAX_EMAIL_CHARS = 254;
@@ -209,4 +210,3 @@ export class UserService {
     return user;
   }
 }
-export type { UserRecord } from '../store/user.repository.js';

@@ -1,22 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { FlexiError } from '../core/errors.js';
+import type { ApiKeyRecord } from '../core/identity-records.js';
 import { randomId } from '../lib/ids.js';
 import type { ApiKeysTable, Database } from './database.js';
-
-/** An API key as the rest of Flexi sees it: never the key, never its hash. */
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  prefix: string;
-  userId: string | null;
-  role: string | null;
-  scopes: string[] | null;
-  /** ISO 8601 UTC timestamps (see src/store/README.md). */
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
 
 export interface NewApiKey {
   /** Generated when missing. */

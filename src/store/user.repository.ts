@@ -1,19 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { randomId } from '../lib/ids.js';
+import type { UserRecord } from '../core/identity-records.js';
 import type { Database, UsersTable } from './database.js';
-
-/** A user as services see it; the password hash only where a service asks for it. */
-export interface UserRecord {
-  id: string;
-  email: string;
-  displayName: string | null;
-  roles: string[];
-  /** ISO 8601 UTC timestamps (see src/store/README.md). */
-  createdAt: string;
-  updatedAt: string;
-  lastLoginAt: string | null;
-  disabledAt: string | null;
-}
 
 export interface NewUser {
   id?: string;

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppDeps } from '../../src/app.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { loadConfig, type ConfigSources } from '../../src/config/load.js';
-import type { KeyVerifier } from '../../src/http/auth.js';
+import type { KeyVerifier } from '../../src/services/access-control.service.js';
 
 export const TEST_KEY = 'flx-test-key-0123456789';
 

@@ -13,7 +13,7 @@ import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { createBackend } from '../../src/backends/factory.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { KeyVerifier } from '../../src/http/auth.js';
+import type { KeyVerifier } from '../../src/services/access-control.service.js';
 import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram, CliError } from '../../src/cli/program.js';
+import { CliError } from '../../src/cli/cli-error.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { openDatabase } from '../../src/store/store.js';
 import { PersonalDataRepository } from '../../src/store/personal-data.repository.js';
 

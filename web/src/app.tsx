@@ -7,6 +7,7 @@ import { LoginPage } from './pages/login';
 import { SettingsPage } from './pages/settings';
 import { Sidebar } from './components/sidebar';
 import { usePath } from './router';
+import type { Workspace } from './workspace';
 import type { AdminPage as AdminPageType } from './pages/admin';
 
 type AdminModule = { AdminPage: typeof AdminPageType };
@@ -29,18 +30,6 @@ type Phase =
   | { kind: 'agreement'; me: MeResponse; agreement: AgreementResponse }
   | { kind: 'ready'; me: MeResponse }
   | { kind: 'error'; message: string };
-
-/** What every signed-in page shares: the user, their chats and their models. */
-export interface Workspace {
-  me: MeResponse;
-  chats: UiChatSummary[];
-  models: UiModel[] | undefined;
-  search: string;
-  setSearch(q: string): void;
-  refreshChats(): Promise<void>;
-  refreshMe(): Promise<void>;
-  signOut(): void;
-}
 
 export function App() {
   useLanguage();

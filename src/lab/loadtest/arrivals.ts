@@ -1,7 +1,4 @@
-import { seededRandom } from '../../lib/random.js';
-
 /** Open-loop arrival times are reproducible from `--seed` (mulberry32, src/lib/random.ts). */
-export { seededRandom };
 
 /**
  * Send times (ms from the cell's start) of `count` Poisson arrivals at `ratePerS`. With a ramp,

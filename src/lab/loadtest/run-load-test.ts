@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { streamChat, type StreamMeasurement } from '../client/stream-chat.js';
 import { checkModels, createDispatcher, probeTarget, TargetError, type Target } from '../client/target.js';
 import { PAPER_PROMPTS } from '../data/paper-appendix-a.js';
-import { poissonArrivalsMs, seededRandom } from './arrivals.js';
+import { seededRandom } from '../../lib/random.js';
+import { poissonArrivalsMs } from './arrivals.js';
 import type { LoadTestHooks, LoadTestOptions, LoadTestRecord, LoadTestResult, LoadTestSetup } from './load-test.types.js';
 
 export const DEFAULT_CONCURRENCY = [1, 10, 30];

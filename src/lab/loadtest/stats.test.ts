@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describe as describeStats, percentile, sampleSd } from './stats.js';
-import { poissonArrivalsMs, seededRandom } from './arrivals.js';
+import { seededRandom } from '../../lib/random.js';
+import { poissonArrivalsMs } from './arrivals.js';
 import { findPaperCell, findPaperModelLevel, paperModelName } from './paper-compare.js';
 
 describe('stats', () => {

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../../lib/clock.js';
 import { randomId } from '../../lib/ids.js';
 import { toTimestamp } from '../../store/database.js';
 import type { PersonalDataRepository, PersonalOwner, Row } from '../../store/personal-data.repository.js';
-import type { UserRecord } from '../../store/user.repository.js';
+import type { UserRecord } from '../../core/identity-records.js';
 import type { ApiKeyService } from '../api-key.service.js';
 import type { Actor, AuditService } from '../audit.service.js';
 import type { UserService } from '../user.service.js';

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { deleteChat, exportUrl, logout, updateChat, type UiChatSummary } from '../api';
-import type { Workspace } from '../app';
+import type { Workspace } from '../workspace';
 import { t } from '../i18n';
 import { linkHandler, navigate } from '../router';
 import { Icon } from './icon';

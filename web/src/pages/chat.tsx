@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError} from '../api';
 import { appendMessages, createChat, getChat, updateChat, type UiChat, type UiChatMessage, type UiModel } from '../api';
-import type { Workspace } from '../app';
+import type { Workspace } from '../workspace';
 import { Composer } from '../components/composer';
 import { Icon } from '../components/icon';
 import { MessageView, PendingAnswer, type Pending } from '../components/message';

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
-import type { Workspace } from '../app';
+import type { Workspace } from '../workspace';
 import { Icon } from '../components/icon';
 import { copyText, Markdown } from '../components/markdown-view';
 import { PreferenceControls } from '../components/preferences';
