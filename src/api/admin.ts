@@ -78,3 +78,45 @@ export interface AdminNode {
 
 /** `AdminNode` as any server version sends it: those before replica preloading omit `preloading`. */
 export type AdminNodeReply = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
+
+/** An API key as `GET /admin/v1/keys` and `/auth/keys` list it: never the key or its hash. */
+export interface AdminApiKey {
+  id: string;
+  name: string;
+  /** The first characters of the key (`flx-abcd1234`), enough to recognise it. */
+  prefix: string;
+  /** The owner; null for a service key. */
+  user_id: string | null;
+  /** The role a service key acts with; null for a user's key (the user's roles apply). */
+  role: string | null;
+  /** What the key may reach (`model:<glob>`, `endpoint:<path>`, …); null for no limit beyond the role. */
+  scopes: string[] | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** `POST /admin/v1/keys` and `POST /auth/keys`: the key itself, shown this once. */
+export interface CreatedApiKey extends AdminApiKey {
+  key: string;
+}
+
+/** Per model in `GET /admin/v1/scheduler` (the part the admin page and `flexi nodes queues` read). */
+export interface AdminSchedulerModel {
+  model: string;
+  /** Waiting requests per priority class, classes in the server's order (highest first). */
+  queuedByClass: Record<string, number>;
+  /** Running requests per priority class (servers before 0.1 omit it). */
+  inFlightByClass?: Record<string, number>;
+  inFlight: number;
+  /** Requests completed per second recently (what Retry-After is computed from). */
+  drainRatePerSecond?: number;
+}
+
+/** `GET /admin/v1/scheduler`, as far as the admin page reads it. */
+export interface AdminSchedulerReply {
+  models: AdminSchedulerModel[];
+  /** Users with at least one request running. */
+  activeUsers: number;
+}

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Ollama wire schemas (requests). Durations on this wire are nanoseconds. Unknown fields are
+ * Ollama wire schemas (requests) and the reply, stream-line and node-body types below. Durations on
+ * this wire are nanoseconds. Unknown fields are
  * accepted and ignored, as Ollama does. Source: ollama/ollama docs/api.md, api/types.go.
  */
 
@@ -107,4 +108,196 @@ export function parseKeepAlive(value: number | string | undefined): number | und
     consumed += match[0].length;
   }
   return consumed === text.length && consumed > 0 ? total : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies and stream lines. Flexi writes these to its clients (http/) and reads them from Ollama
+// nodes (backends/), so both sides type against one definition. Field names and units as in
+// ollama/ollama api/types.go: durations in nanoseconds, times as RFC 3339 text.
+// ---------------------------------------------------------------------------------------------
+
+/** A tool call in a message. Ollama's `arguments` is a JSON object (OpenAI's is JSON text). */
+export interface OllamaToolCall {
+  /** Newer Ollama versions send an id; older ones none (Flexi then makes one up). */
+  id?: string;
+  function: {
+    /** Position among the calls of one message (newer versions). */
+    index?: number;
+    name: string;
+    /** The arguments as an object; some servers send JSON text, which readers must accept. */
+    arguments: Record<string, unknown> | string;
+  };
+}
+
+/** A chat message as Ollama sends and receives it. */
+export interface OllamaMessage {
+  /** `system`, `user`, `assistant` or `tool`. */
+  role: string;
+  /** The text; empty when an assistant message only calls tools. */
+  content: string;
+  /** A reasoning model's thoughts, apart from the answer (with `think`). */
+  thinking?: string;
+  /** Base64 images without a data-URL prefix (vision models). */
+  images?: string[];
+  tool_calls?: OllamaToolCall[];
+  /** For `role: tool`: the name of the tool whose result this is. */
+  tool_name?: string;
+  /** For `role: tool`: the call this answers (newer versions). */
+  tool_call_id?: string;
+}
+
+/** The six counters of a final line; all durations in nanoseconds. */
+export interface OllamaCounters {
+  /** Request received → answer done. */
+  total_duration: number;
+  /** Time spent loading the model (0 when it was resident). */
+  load_duration: number;
+  /** Prompt tokens evaluated. */
+  prompt_eval_count: number;
+  /** Time spent on the prompt (prefill). */
+  prompt_eval_duration: number;
+  /** Tokens generated. */
+  eval_count: number;
+  /** Time spent generating them (decode). */
+  eval_duration: number;
+}
+
+/** Why a generation ended: `stop`, `length`; `load`/`unload` for a request with no prompt. */
+export type OllamaDoneReason = 'stop' | 'length' | 'load' | 'unload';
+
+/** One NDJSON line of `/api/chat` (or the whole reply with `stream: false`). */
+export interface OllamaChatResponse extends Partial<OllamaCounters> {
+  /** The model name as the client asked for it. */
+  model: string;
+  created_at: string;
+  /** The assistant's next piece (streaming) or the whole answer (final, non-streamed). */
+  message: OllamaMessage;
+  done: boolean;
+  /** Only on the final line (`done: true`). */
+  done_reason?: OllamaDoneReason;
+}
+
+/** One NDJSON line of `/api/generate` (or the whole reply with `stream: false`). */
+export interface OllamaGenerateResponse extends Partial<OllamaCounters> {
+  model: string;
+  created_at: string;
+  /** The next piece of text, or the whole text when not streamed. */
+  response: string;
+  thinking?: string;
+  done: boolean;
+  done_reason?: OllamaDoneReason;
+}
+
+/**
+ * A line as a node sends it, read leniently: every field may be missing, `done_reason` may be a
+ * value this version does not know, and a failure arrives in-band as `{"error": "…"}`.
+ */
+export type OllamaStreamLine = Partial<Omit<OllamaChatResponse, 'done_reason'> & Omit<OllamaGenerateResponse, 'done_reason'>> & {
+  done_reason?: string;
+  error?: unknown;
+};
+
+/** `details` of a model in `/api/tags`, `/api/ps` and `/api/show`. */
+export interface OllamaModelDetails {
+  parent_model?: string;
+  /** `gguf`. */
+  format?: string;
+  family?: string;
+  families?: string[] | null;
+  /** Human-readable size, e.g. `8.0B`. */
+  parameter_size?: string;
+  /** e.g. `Q4_K_M`. */
+  quantization_level?: string;
+}
+
+/** One entry of `/api/tags` (`{"models": [...]}`): a model the node has on disk. */
+export interface OllamaListModel {
+  name?: string;
+  model?: string;
+  modified_at?: string;
+  /** Bytes on disk. */
+  size?: number;
+  digest?: string;
+  details?: OllamaModelDetails;
+}
+
+/** One entry of `/api/ps` (`{"models": [...]}`): a model loaded in memory. */
+export interface OllamaRunningModel extends OllamaListModel {
+  /** Bytes of it in GPU memory. */
+  size_vram?: number;
+  /** When it will be unloaded unless used. */
+  expires_at?: string;
+  /** The context size it was loaded with (grows with parallel slots). */
+  context_length?: number;
+}
+
+/** `/api/show`. */
+export interface OllamaShowResponse {
+  modelfile?: string;
+  parameters?: string;
+  template?: string;
+  system?: string;
+  license?: string;
+  details?: OllamaModelDetails;
+  /** GGUF metadata, e.g. `general.architecture`, `<arch>.context_length`. */
+  model_info?: Record<string, unknown>;
+  /** e.g. `completion`, `tools`, `vision`, `embedding`, `thinking`. */
+  capabilities?: string[];
+  modified_at?: string;
+}
+
+/** `/api/embed`. */
+export interface OllamaEmbedResponse {
+  model: string;
+  /** One vector per input. */
+  embeddings: number[][];
+  total_duration?: number;
+  load_duration?: number;
+  prompt_eval_count?: number;
+}
+
+/** The body of a chat request Flexi sends to a node (a subset of what it accepts from clients). */
+export interface OllamaChatBody {
+  model: string;
+  messages: OllamaMessage[];
+  stream: true;
+  tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters: Record<string, unknown> } }>;
+  options?: OllamaNodeOptions;
+  /** `json` or a JSON schema. */
+  format?: string | Record<string, unknown>;
+  /** Seconds (Ollama takes a bare number as seconds). */
+  keep_alive?: number;
+}
+
+/** The body of a generate request Flexi sends to a node. */
+export interface OllamaGenerateBody extends Omit<OllamaChatBody, 'messages' | 'tools'> {
+  prompt: string;
+  suffix?: string;
+  system?: string;
+  raw?: boolean;
+}
+
+/** The sampling options Flexi passes to a node (`options`). */
+export interface OllamaNodeOptions {
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  seed?: number;
+  stop?: string[];
+  /** The most tokens to generate (OpenAI's `max_tokens`). */
+  num_predict?: number;
+  /** Context window to load the model with. */
+  num_ctx?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
+}
+
+/** The body of an embedding request Flexi sends to a node (`/api/embed`). */
+export interface OllamaEmbedBody {
+  model: string;
+  input: string[];
+  /** Cut inputs longer than the context instead of failing. */
+  truncate?: boolean;
+  dimensions?: number;
+  keep_alive?: number;
 }

@@ -124,3 +124,171 @@ export interface OpenAiModel {
   created: number;
   owned_by: string;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replies and stream chunks. Flexi writes these to its clients (http/) and reads them from
+// OpenAI-compatible nodes (backends/), so both sides type against one definition. Shapes as in
+// openai/openai-node `resources/chat/completions`, `completions`, `embeddings`, `models`.
+// ---------------------------------------------------------------------------------------------
+
+/** Why a choice ended. Flexi sends `stop`, `length` or `tool_calls`. */
+export type OpenAiFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+/** A whole tool call in a (non-streamed) assistant message. */
+export interface OpenAiToolCall {
+  id: string;
+  type: 'function';
+  /** `arguments` is JSON text (Ollama's is an object). */
+  function: { name: string; arguments: string };
+}
+
+/** The assistant message of a `chat.completion` choice. */
+export interface ChatCompletionMessage {
+  role: 'assistant';
+  /** null when the message only calls tools. */
+  content: string | null;
+  /** Always null: Flexi's models do not refuse through this field. */
+  refusal: null;
+  tool_calls?: OpenAiToolCall[];
+  /** A reasoning model's thoughts (the field vLLM and DeepSeek use; not in OpenAI's own API). */
+  reasoning_content?: string;
+}
+
+/** `POST /v1/chat/completions` without `stream`. */
+export interface ChatCompletion {
+  /** `chatcmpl-…`, the same on every chunk of a stream. */
+  id: string;
+  object: 'chat.completion';
+  /** Unix seconds. */
+  created: number;
+  /** The model name as the client asked for it. */
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{ index: number; message: ChatCompletionMessage; logprobs: null; finish_reason: OpenAiFinishReason }>;
+  usage: OpenAiUsage;
+}
+
+/** `choices[].delta` of a chunk: the role on the first chunk, then pieces of content or tool calls. */
+export interface ChatCompletionDelta {
+  role?: 'assistant';
+  content?: string | null;
+  reasoning_content?: string | null;
+  tool_calls?: ChunkToolCall[];
+}
+
+/**
+ * One SSE `data:` frame of a streamed chat completion. With `stream_options.include_usage` every
+ * chunk carries `usage: null` and one last chunk with `choices: []` carries the usage.
+ */
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{ index: number; delta: ChatCompletionDelta; logprobs: null; finish_reason: OpenAiFinishReason | null }>;
+  usage?: OpenAiUsage | null;
+}
+
+/** `POST /v1/completions` (legacy text completion), whole or as one stream frame. */
+export interface TextCompletion {
+  /** `cmpl-…`. */
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{ index: number; text: string; logprobs: null; finish_reason: OpenAiFinishReason | null }>;
+  usage?: OpenAiUsage | null;
+}
+
+/** `POST /v1/embeddings`. */
+export interface CreateEmbeddingResponse {
+  object: 'list';
+  /** One per input, in input order; base64 of little-endian float32 with `encoding_format: base64`. */
+  data: Array<{ object: 'embedding'; index: number; embedding: number[] | string }>;
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+/** `GET /v1/models`. */
+export interface ModelList {
+  object: 'list';
+  data: OpenAiModel[];
+}
+
+/**
+ * A chunk as an OpenAI-compatible node streams it, read leniently (vLLM, llama.cpp server, LM
+ * Studio, Ollama's /v1): chat (`delta`) or completion (`text`) choices, every field optional,
+ * reasoning under either name, llama.cpp's own timings, and an in-band `error`.
+ */
+export interface OpenAiStreamLine {
+  choices?: Array<{
+    index?: number;
+    delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: Array<Partial<ChunkToolCall>> };
+    text?: string;
+    finish_reason?: string | null;
+  }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  /** llama.cpp server's counters on the last chunk, in milliseconds. */
+  timings?: { prompt_ms?: number; predicted_ms?: number };
+  error?: unknown;
+}
+
+/** An entry of a node's `GET /models`, read leniently. */
+export interface UpstreamModel extends Partial<Omit<OpenAiModel, 'id'>> {
+  id: string;
+  /** vLLM: the context length it serves the model with. */
+  max_model_len?: number;
+}
+
+/** A message Flexi sends to a node (content parts when it carries images). */
+export interface OpenAiNodeMessage {
+  role: string;
+  content: string | Array<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } }>;
+  tool_calls?: OpenAiToolCall[];
+  tool_call_id?: string;
+}
+
+/** The sampling fields Flexi passes to a node. */
+export interface OpenAiNodeSampling {
+  temperature?: number;
+  top_p?: number;
+  /** Not in OpenAI's API; vLLM, llama.cpp server and LM Studio accept it. */
+  top_k?: number;
+  seed?: number;
+  stop?: string[];
+  /** `max_tokens`, not `max_completion_tokens`: Ollama's /v1 parses only the old name. */
+  max_tokens?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
+}
+
+/** The body of a chat request Flexi sends to a node (always streamed, with usage). */
+export interface OpenAiChatBody extends OpenAiNodeSampling {
+  model: string;
+  messages: OpenAiNodeMessage[];
+  stream: true;
+  stream_options: { include_usage: true };
+  response_format?: { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown> } };
+  tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters: Record<string, unknown> } }>;
+  tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+}
+
+/** The body of a text completion request Flexi sends to a node. */
+export interface OpenAiCompletionBody extends OpenAiNodeSampling {
+  model: string;
+  prompt: string;
+  suffix?: string;
+  stream: true;
+  stream_options: { include_usage: true };
+  response_format?: OpenAiChatBody['response_format'];
+}
+
+/** The body of an embedding request Flexi sends to a node. */
+export interface OpenAiEmbeddingBody {
+  model: string;
+  input: string[];
+  encoding_format: 'float';
+  dimensions?: number;
+}

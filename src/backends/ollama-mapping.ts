@@ -1,3 +1,7 @@
+import type {
+  OllamaChatBody, OllamaGenerateBody, OllamaListModel, OllamaMessage, OllamaModelDetails, OllamaNodeOptions, OllamaRunningModel,
+  OllamaShowResponse, OllamaStreamLine, OllamaToolCall,
+} from '../api/ollama.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type {
@@ -8,81 +12,11 @@ import { randomId } from '../lib/ids.js';
 
 /**
  * Canonical ⇄ Ollama native API (protocols.md §1). Pure functions; the I/O is in
- * `ollama.backend.ts`. Wire field names are spelled as Ollama spells them.
+ * `ollama.backend.ts`. The wire types are `src/api/ollama.ts`, shared with the HTTP encoders.
  */
 
-export interface OllamaToolCall {
-  id?: string;
-  function: { index?: number; name: string; arguments: Record<string, unknown> | string };
-}
-
-export interface OllamaMessage {
-  role: string;
-  content: string;
-  thinking?: string;
-  images?: string[];
-  tool_calls?: OllamaToolCall[];
-  tool_name?: string;
-  tool_call_id?: string;
-}
-
-/** One NDJSON line of /api/chat or /api/generate (stream chunk or final chunk). */
-export interface OllamaChunk {
-  model?: string;
-  message?: OllamaMessage;
-  response?: string;
-  thinking?: string;
-  done?: boolean;
-  done_reason?: string;
-  total_duration?: number;
-  load_duration?: number;
-  prompt_eval_count?: number;
-  prompt_eval_duration?: number;
-  eval_count?: number;
-  eval_duration?: number;
-  error?: unknown;
-}
-
-interface OllamaModelDetails {
-  format?: string;
-  family?: string;
-  families?: string[] | null;
-  parameter_size?: string;
-  quantization_level?: string;
-}
-
-export interface OllamaTagsModel {
-  name?: string;
-  model?: string;
-  modified_at?: string;
-  size?: number;
-  digest?: string;
-  details?: OllamaModelDetails;
-}
-
-export interface OllamaPsModel {
-  name?: string;
-  model?: string;
-  size?: number;
-  size_vram?: number;
-  expires_at?: string;
-  context_length?: number;
-}
-
-export interface OllamaShowResponse {
-  modelfile?: string;
-  parameters?: string;
-  template?: string;
-  system?: string;
-  license?: string;
-  details?: OllamaModelDetails;
-  model_info?: Record<string, unknown>;
-  capabilities?: string[];
-  modified_at?: string;
-}
-
-export function toOllamaOptions(options: SamplingOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+export function toOllamaOptions(options: SamplingOptions): OllamaNodeOptions {
+  const out: OllamaNodeOptions = {};
   if (options.temperature !== undefined) out.temperature = options.temperature;
   if (options.topP !== undefined) out.top_p = options.topP;
   if (options.topK !== undefined) out.top_k = options.topK;
@@ -124,14 +58,14 @@ export function toOllamaMessage(message: ChatMessage): OllamaMessage {
   return out;
 }
 
-export function toOllamaTools(tools: ToolDefinition[]): unknown[] {
+export function toOllamaTools(tools: ToolDefinition[]): NonNullable<OllamaChatBody['tools']> {
   return tools.map((tool) => ({
     type: 'function',
     function: { name: tool.name, description: tool.description, parameters: tool.parameters ?? { type: 'object', properties: {} } },
   }));
 }
 
-function withCommon(body: Record<string, unknown>, request: ChatRequest | CompletionRequest): Record<string, unknown> {
+function withCommon<T extends OllamaChatBody | OllamaGenerateBody>(body: T, request: ChatRequest | CompletionRequest): T {
   const options = toOllamaOptions(request.options);
   if (Object.keys(options).length > 0) body.options = options;
   const format = toOllamaFormat(request.responseFormat);
@@ -142,8 +76,8 @@ function withCommon(body: Record<string, unknown>, request: ChatRequest | Comple
 }
 
 /** The model field: Ollama resolves `:latest` itself, so the canonical name goes as is. */
-export function toOllamaChatBody(request: ChatRequest): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+export function toOllamaChatBody(request: ChatRequest): OllamaChatBody {
+  const body: OllamaChatBody = {
     model: request.model,
     messages: request.messages.map(toOllamaMessage),
     stream: true,
@@ -155,8 +89,8 @@ export function toOllamaChatBody(request: ChatRequest): Record<string, unknown> 
   return withCommon(body, request);
 }
 
-export function toOllamaGenerateBody(request: CompletionRequest): Record<string, unknown> {
-  const body: Record<string, unknown> = { model: request.model, prompt: request.prompt, stream: true };
+export function toOllamaGenerateBody(request: CompletionRequest): OllamaGenerateBody {
+  const body: OllamaGenerateBody = { model: request.model, prompt: request.prompt, stream: true };
   if (request.suffix !== undefined) body.suffix = request.suffix;
   if (request.system !== undefined) body.system = request.system;
   if (request.raw !== undefined) body.raw = request.raw;
@@ -182,7 +116,7 @@ export function toFinishReason(doneReason: string | undefined, sawToolCalls: boo
   }
 }
 
-export function toTimings(chunk: OllamaChunk): EngineTimings {
+export function toTimings(chunk: OllamaStreamLine): EngineTimings {
   const timings: EngineTimings = {};
   if (chunk.total_duration !== undefined) timings.totalNs = chunk.total_duration;
   if (chunk.load_duration !== undefined) timings.loadNs = chunk.load_duration;
@@ -208,7 +142,7 @@ function fromDetails(details: OllamaModelDetails | undefined): Partial<ModelInfo
   return out;
 }
 
-export function fromOllamaTagsModel(model: OllamaTagsModel): ModelInfo {
+export function fromOllamaTagsModel(model: OllamaListModel): ModelInfo {
   return {
     name: toCanonicalModelName(model.name ?? model.model ?? ''),
     sizeBytes: model.size,
@@ -218,7 +152,7 @@ export function fromOllamaTagsModel(model: OllamaTagsModel): ModelInfo {
   };
 }
 
-export function fromOllamaPsModel(model: OllamaPsModel): LoadedModel {
+export function fromOllamaPsModel(model: OllamaRunningModel): LoadedModel {
   return {
     name: toCanonicalModelName(model.name ?? model.model ?? ''),
     sizeBytes: model.size,

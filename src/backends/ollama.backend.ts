@@ -1,3 +1,6 @@
+import type {
+  OllamaChatBody, OllamaEmbedBody, OllamaEmbedResponse, OllamaGenerateBody, OllamaListModel, OllamaRunningModel, OllamaShowResponse, OllamaStreamLine,
+} from '../api/ollama.js';
 import { FlexiError } from '../core/errors.js';
 import type {
   ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, KeepAliveSeconds,
@@ -8,7 +11,6 @@ import { abortError, upstreamMessage, type HttpClient } from './http-client.js';
 import {
   fromOllamaPsModel, fromOllamaShow, fromOllamaTagsModel, fromOllamaToolCalls, toFinishReason,
   toOllamaChatBody, toOllamaGenerateBody, toTimings,
-  type OllamaChunk, type OllamaPsModel, type OllamaShowResponse, type OllamaTagsModel,
 } from './ollama-mapping.js';
 
 /**
@@ -31,11 +33,11 @@ export class OllamaBackend implements Backend {
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
-    const body: Record<string, unknown> = { model: request.model, input: request.input };
+    const body: OllamaEmbedBody = { model: request.model, input: request.input };
     if (request.truncate !== undefined) body.truncate = request.truncate;
     if (request.dimensions !== undefined) body.dimensions = request.dimensions;
     if (request.keepAliveSeconds !== undefined) body.keep_alive = request.keepAliveSeconds;
-    const reply = await this.http.postJson<{ embeddings?: number[][]; prompt_eval_count?: number } & OllamaChunk>('/api/embed', body, signal);
+    const reply = await this.http.postJson<Partial<OllamaEmbedResponse>>('/api/embed', body, signal);
     if (!Array.isArray(reply.embeddings) || reply.embeddings.length !== request.input.length) {
       throw new FlexiError('backend_error', `node "${this.name}" returned ${reply.embeddings?.length ?? 'no'} embeddings for ${request.input.length} inputs`);
     }
@@ -43,12 +45,12 @@ export class OllamaBackend implements Backend {
   }
 
   async listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
-    const reply = await this.http.getJson<{ models?: OllamaTagsModel[] }>('/api/tags', signal);
+    const reply = await this.http.getJson<{ models?: OllamaListModel[] }>('/api/tags', signal);
     return (reply.models ?? []).map(fromOllamaTagsModel);
   }
 
   async loadedModels(signal?: AbortSignal): Promise<LoadedModel[]> {
-    const reply = await this.http.getJson<{ models?: OllamaPsModel[] }>('/api/ps', signal);
+    const reply = await this.http.getJson<{ models?: OllamaRunningModel[] }>('/api/ps', signal);
     return (reply.models ?? []).map(fromOllamaPsModel);
   }
 
@@ -59,7 +61,7 @@ export class OllamaBackend implements Backend {
 
   async setResidency(model: string, keepAliveSeconds: KeepAliveSeconds, signal?: AbortSignal): Promise<void> {
     // An empty generate request loads (or, with keep_alive 0, unloads) the model without generating.
-    const reply = await this.http.postJson<OllamaChunk>('/api/generate', { model, keep_alive: keepAliveSeconds, stream: false }, signal);
+    const reply = await this.http.postJson<OllamaStreamLine>('/api/generate', { model, keep_alive: keepAliveSeconds, stream: false }, signal);
     if (reply.error !== undefined) throw inBandError(this.name, reply.error);
   }
 
@@ -78,7 +80,7 @@ export class OllamaBackend implements Backend {
     return this.http.close();
   }
 
-  private async *stream(path: string, buildBody: () => Record<string, unknown>, signal: AbortSignal): AsyncGenerator<ChatEvent> {
+  private async *stream(path: string, buildBody: () => OllamaChatBody | OllamaGenerateBody, signal: AbortSignal): AsyncGenerator<ChatEvent> {
     const upstream = await this.http.postStream(path, buildBody(), signal);
     try {
       let sawToolCalls = false;
@@ -121,7 +123,7 @@ export class OllamaBackend implements Backend {
   }
 }
 
-function parseChunk(nodeName: string, line: string): OllamaChunk {
+function parseChunk(nodeName: string, line: string): OllamaStreamLine {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -131,7 +133,7 @@ function parseChunk(nodeName: string, line: string): OllamaChunk {
   if (value === null || typeof value !== 'object') {
     throw new FlexiError('backend_error', `node "${nodeName}" sent a stream line that is not an object: ${line.slice(0, 200)}`);
   }
-  return value as OllamaChunk;
+  return value as OllamaStreamLine;
 }
 
 /** A `{"error": …}` line after a 200: Ollama's mid-stream failure (protocols.md §1.1). */

@@ -1,3 +1,6 @@
+import type {
+  ChunkToolCall, OpenAiChatBody, OpenAiCompletionBody, OpenAiNodeMessage, OpenAiNodeSampling, OpenAiStreamLine, UpstreamModel,
+} from '../api/openai.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, EngineTimings, FinishReason, ModelInfo, ResponseFormat,
@@ -7,36 +10,9 @@ import { randomId } from '../lib/ids.js';
 
 /**
  * Canonical ⇄ OpenAI-compatible chat/completions/embeddings/models (protocols.md §2–§3), as
- * vLLM, llama.cpp server, LM Studio and Ollama's /v1 speak it. Pure functions.
+ * vLLM, llama.cpp server, LM Studio and Ollama's /v1 speak it. Pure functions. The wire types are
+ * `src/api/openai.ts`, shared with the HTTP encoders.
  */
-
-export interface OpenAiToolCallFragment {
-  index?: number;
-  id?: string;
-  type?: string;
-  function?: { name?: string; arguments?: string };
-}
-
-export interface OpenAiStreamChunk {
-  choices?: Array<{
-    index?: number;
-    delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: OpenAiToolCallFragment[] };
-    text?: string;
-    finish_reason?: string | null;
-  }>;
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-  /** llama.cpp server's own counters on the last chunk, in milliseconds. */
-  timings?: { prompt_ms?: number; predicted_ms?: number };
-  error?: unknown;
-}
-
-export interface OpenAiModel {
-  id: string;
-  created?: number;
-  owned_by?: string;
-  /** vLLM: the context length it serves the model with. */
-  max_model_len?: number;
-}
 
 function imageMime(base64: string): string {
   if (base64.startsWith('/9j/')) return 'image/jpeg';
@@ -45,16 +21,14 @@ function imageMime(base64: string): string {
   return 'image/png';
 }
 
-export function toOpenAiMessage(message: ChatMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { role: message.role };
+export function toOpenAiMessage(message: ChatMessage): OpenAiNodeMessage {
+  const out: OpenAiNodeMessage = { role: message.role, content: message.content };
   if (message.images !== undefined && message.images.length > 0) {
-    const parts: unknown[] = [{ type: 'text', text: message.content }];
+    const parts: Exclude<OpenAiNodeMessage['content'], string> = [{ type: 'text', text: message.content }];
     for (const image of message.images) {
       parts.push({ type: 'image_url', image_url: { url: `data:${imageMime(image)};base64,${image}` } });
     }
     out.content = parts;
-  } else {
-    out.content = message.content;
   }
   if (message.toolCalls !== undefined && message.toolCalls.length > 0) {
     out.tool_calls = message.toolCalls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
@@ -63,24 +37,24 @@ export function toOpenAiMessage(message: ChatMessage): Record<string, unknown> {
   return out;
 }
 
-export function toOpenAiTools(tools: ToolDefinition[]): unknown[] {
+export function toOpenAiTools(tools: ToolDefinition[]): NonNullable<OpenAiChatBody['tools']> {
   return tools.map((tool) => ({
     type: 'function',
     function: { name: tool.name, description: tool.description, parameters: tool.parameters ?? { type: 'object', properties: {} } },
   }));
 }
 
-export function toOpenAiToolChoice(choice: ToolChoice): unknown {
+export function toOpenAiToolChoice(choice: ToolChoice): NonNullable<OpenAiChatBody['tool_choice']> {
   return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
 }
 
-export function toOpenAiResponseFormat(format: ResponseFormat | undefined): unknown {
+export function toOpenAiResponseFormat(format: ResponseFormat | undefined): OpenAiChatBody['response_format'] {
   if (format === undefined || format.type === 'text') return undefined;
   if (format.type === 'json') return { type: 'json_object' };
   return { type: 'json_schema', json_schema: { name: format.name ?? 'response', schema: format.schema } };
 }
 
-function addSampling(body: Record<string, unknown>, options: SamplingOptions): void {
+function addSampling(body: OpenAiNodeSampling, options: SamplingOptions): void {
   if (options.temperature !== undefined) body.temperature = options.temperature;
   if (options.topP !== undefined) body.top_p = options.topP;
   // Not in OpenAI's API, but vLLM, llama.cpp server and LM Studio accept it.
@@ -93,10 +67,10 @@ function addSampling(body: Record<string, unknown>, options: SamplingOptions): v
   if (options.presencePenalty !== undefined) body.presence_penalty = options.presencePenalty;
 }
 
-const STREAM_OPTIONS = { include_usage: true };
+const STREAM_OPTIONS = { include_usage: true } as const;
 
-export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string): Record<string, unknown> {
-  const body: Record<string, unknown> = {
+export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string): OpenAiChatBody {
+  const body: OpenAiChatBody = {
     model: upstreamModel,
     messages: request.messages.map(toOpenAiMessage),
     stream: true,
@@ -113,8 +87,8 @@ export function toOpenAiChatBody(request: ChatRequest, upstreamModel: string): R
 }
 
 /** `system` and `raw` have no OpenAI equivalent: /completions applies no template anyway. */
-export function toOpenAiCompletionBody(request: CompletionRequest, upstreamModel: string): Record<string, unknown> {
-  const body: Record<string, unknown> = { model: upstreamModel, prompt: request.prompt, stream: true, stream_options: STREAM_OPTIONS };
+export function toOpenAiCompletionBody(request: CompletionRequest, upstreamModel: string): OpenAiCompletionBody {
+  const body: OpenAiCompletionBody = { model: upstreamModel, prompt: request.prompt, stream: true, stream_options: STREAM_OPTIONS };
   if (request.suffix !== undefined) body.suffix = request.suffix;
   addSampling(body, request.options);
   const format = toOpenAiResponseFormat(request.responseFormat);
@@ -130,7 +104,7 @@ export class ToolCallAccumulator {
     return this.calls.length;
   }
 
-  add(fragments: OpenAiToolCallFragment[]): void {
+  add(fragments: Array<Partial<ChunkToolCall>>): void {
     for (const fragment of fragments) {
       const index = fragment.index ?? this.calls.length;
       let call = this.calls[index];
@@ -158,7 +132,7 @@ export function fromOpenAiFinishReason(reason: string | null | undefined, hasToo
   return reason === 'length' ? 'length' : 'stop';
 }
 
-export function fromLlamaCppTimings(timings: OpenAiStreamChunk['timings']): EngineTimings {
+export function fromLlamaCppTimings(timings: OpenAiStreamLine['timings']): EngineTimings {
   const out: EngineTimings = {};
   if (timings === undefined) return out;
   if (typeof timings.prompt_ms === 'number') out.promptEvalNs = Math.round(timings.prompt_ms * 1e6);
@@ -166,7 +140,7 @@ export function fromLlamaCppTimings(timings: OpenAiStreamChunk['timings']): Engi
   return out;
 }
 
-export function fromOpenAiModel(model: OpenAiModel): ModelInfo {
+export function fromOpenAiModel(model: UpstreamModel): ModelInfo {
   const info: ModelInfo = { name: toCanonicalModelName(model.id) };
   if (typeof model.created === 'number' && model.created > 0) info.modifiedAt = new Date(model.created * 1000);
   if (typeof model.max_model_len === 'number') info.contextLength = model.max_model_len;

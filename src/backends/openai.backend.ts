@@ -1,3 +1,4 @@
+import type { OpenAiChatBody, OpenAiCompletionBody, OpenAiEmbeddingBody, OpenAiStreamLine, UpstreamModel } from '../api/openai.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type {
@@ -8,7 +9,7 @@ import type { Backend } from './backend.js';
 import { abortError, upstreamMessage, type HttpClient } from './http-client.js';
 import {
   ToolCallAccumulator, estimatePromptTokens, fromLlamaCppTimings, fromOpenAiFinishReason, fromOpenAiModel,
-  toOpenAiChatBody, toOpenAiCompletionBody, type OpenAiModel, type OpenAiStreamChunk,
+  toOpenAiChatBody, toOpenAiCompletionBody,
 } from './openai-mapping.js';
 
 /** Don't re-list models more often than this when a request names an unknown one. */
@@ -23,7 +24,7 @@ const MODEL_REFRESH_MIN_INTERVAL_MS = 1000;
 export class OpenAiBackend implements Backend {
   readonly type = 'openai' as const;
   private readonly upstreamIds = new Map<string, string>();
-  private refreshing: Promise<OpenAiModel[]> | undefined;
+  private refreshing: Promise<UpstreamModel[]> | undefined;
   private lastRefreshMs = Number.NEGATIVE_INFINITY;
 
   constructor(readonly name: string, private readonly http: HttpClient) {}
@@ -40,7 +41,7 @@ export class OpenAiBackend implements Backend {
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
     const model = await this.resolveModel(request.model, signal);
-    const body: Record<string, unknown> = { model, input: request.input, encoding_format: 'float' };
+    const body: OpenAiEmbeddingBody = { model, input: request.input, encoding_format: 'float' };
     if (request.dimensions !== undefined) body.dimensions = request.dimensions;
     const reply = await this.http.postJson<{ data?: Array<{ index?: number; embedding?: number[] }>; usage?: { prompt_tokens?: number } }>('/embeddings', body, signal);
     const data = reply.data ?? [];
@@ -85,8 +86,8 @@ export class OpenAiBackend implements Backend {
     return this.http.close();
   }
 
-  private async fetchModels(signal?: AbortSignal): Promise<OpenAiModel[]> {
-    const reply = await this.http.getJson<{ data?: OpenAiModel[] }>('/models', signal);
+  private async fetchModels(signal?: AbortSignal): Promise<UpstreamModel[]> {
+    const reply = await this.http.getJson<{ data?: UpstreamModel[] }>('/models', signal);
     const models = (reply.data ?? []).filter((m) => typeof m?.id === 'string');
     for (const m of models) this.upstreamIds.set(toCanonicalModelName(m.id), m.id);
     this.lastRefreshMs = performance.now();
@@ -113,7 +114,7 @@ export class OpenAiBackend implements Backend {
   private async *stream(
     path: string,
     model: string,
-    buildBody: (upstreamModel: string) => Record<string, unknown>,
+    buildBody: (upstreamModel: string) => OpenAiChatBody | OpenAiCompletionBody,
     signal: AbortSignal,
     estimatePrompt: () => number,
   ): AsyncGenerator<ChatEvent> {
@@ -122,8 +123,8 @@ export class OpenAiBackend implements Backend {
     try {
       const toolCalls = new ToolCallAccumulator();
       let finishReason: string | null | undefined;
-      let usage: OpenAiStreamChunk['usage'];
-      let timings: OpenAiStreamChunk['timings'];
+      let usage: OpenAiStreamLine['usage'];
+      let timings: OpenAiStreamLine['timings'];
       let chunksWithText = 0;
       let sawDone = false;
       read: for await (const events of upstream.sseEventBatches()) {
@@ -174,10 +175,10 @@ export class OpenAiBackend implements Backend {
   }
 }
 
-function parseChunk(nodeName: string, data: string): OpenAiStreamChunk {
+function parseChunk(nodeName: string, data: string): OpenAiStreamLine {
   try {
     const value: unknown = JSON.parse(data);
-    if (value !== null && typeof value === 'object') return value as OpenAiStreamChunk;
+    if (value !== null && typeof value === 'object') return value as OpenAiStreamLine;
   } catch (error) {
     throw new FlexiError('backend_error', `node "${nodeName}" sent a malformed event: ${data.slice(0, 200)}`, { cause: error });
   }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminNode } from '../api/admin.js';
+import type { AdminNode, AdminSchedulerReply } from '../api/admin.js';
 import { FlexiError } from '../core/errors.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
@@ -23,7 +23,8 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
     return deps.nodeAdmin;
   };
 
-  app.get('/admin/v1/scheduler', async () => requireScheduler().snapshot());
+  // The snapshot has more than the admin page reads; the annotation checks that it has all of that.
+  app.get('/admin/v1/scheduler', async (): Promise<AdminSchedulerReply> => requireScheduler().snapshot());
 
   app.get('/admin/v1/nodes', async (): Promise<{ object: 'list'; data: AdminNode[] }> => {
     const snapshot = deps.nodeAdmin?.snapshot();

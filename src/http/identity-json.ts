@@ -1,3 +1,4 @@
+import type { AdminApiKey } from '../api/admin.js';
 import type { EffectivePolicy } from '../services/policy.service.js';
 import type { ApiKeyRecord, UserRecord } from '../core/identity-records.js';
 
@@ -15,7 +16,7 @@ export function userToJson(user: UserRecord) {
   };
 }
 
-export function keyToJson(key: ApiKeyRecord) {
+export function keyToJson(key: ApiKeyRecord): AdminApiKey {
   return {
     id: key.id,
     name: key.name,

@@ -1,4 +1,6 @@
-import type { OllamaChatRequest, OllamaGenerateRequest } from '../api/ollama.js';
+import type {
+  OllamaChatRequest, OllamaCounters, OllamaGenerateRequest, OllamaListModel, OllamaModelDetails, OllamaToolCall,
+} from '../api/ollama.js';
 import { parseKeepAlive } from '../api/ollama.js';
 import { invalidRequest } from '../core/errors.js';
 import type {
@@ -78,11 +80,12 @@ export function fromOllamaGenerate(body: OllamaGenerateRequest): CompletionReque
 }
 
 /** Canonical tool calls → Ollama's form, where arguments are a JSON object. */
-export function toOllamaToolCalls(calls: ToolCall[]): { id: string; function: { name: string; arguments: unknown } }[] {
+export function toOllamaToolCalls(calls: ToolCall[]): OllamaToolCall[] {
   return calls.map((call) => {
-    let args: unknown;
+    let args: Record<string, unknown>;
     try {
-      args = JSON.parse(call.arguments || '{}');
+      const parsed: unknown = JSON.parse(call.arguments || '{}');
+      args = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as Record<string, unknown> : { _raw: call.arguments };
     } catch {
       // A model may emit invalid JSON; Ollama's clients expect an object, so pass the raw text inside one.
       args = { _raw: call.arguments };
@@ -95,7 +98,7 @@ export function toOllamaToolCalls(calls: ToolCall[]): { id: string; function: { 
  * The final-chunk counters, in nanoseconds. Engine-reported timings win; otherwise they are
  * measured here: prompt_eval_duration up to the first token, eval_duration after it.
  */
-export function ollamaCounters(usage: Usage, timings: EngineTimings, measured: { totalMs: number; ttftMs: number }): Record<string, number> {
+export function ollamaCounters(usage: Usage, timings: EngineTimings, measured: { totalMs: number; ttftMs: number }): OllamaCounters {
   const totalNs = Math.round(timings.totalNs ?? measured.totalMs * 1e6);
   const promptNs = Math.round(timings.promptEvalNs ?? measured.ttftMs * 1e6);
   return {
@@ -108,7 +111,7 @@ export function ollamaCounters(usage: Usage, timings: EngineTimings, measured: {
   };
 }
 
-export function toOllamaModelDetails(info: ModelInfo): Record<string, unknown> {
+export function toOllamaModelDetails(info: ModelInfo): OllamaModelDetails {
   return {
     parent_model: '',
     format: info.format ?? 'gguf',
@@ -119,7 +122,7 @@ export function toOllamaModelDetails(info: ModelInfo): Record<string, unknown> {
   };
 }
 
-export function toOllamaTag(name: string, info: ModelInfo): Record<string, unknown> {
+export function toOllamaTag(name: string, info: ModelInfo): OllamaListModel {
   return {
     name,
     model: name,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  type OllamaChatResponse, type OllamaEmbedResponse, type OllamaGenerateResponse, type OllamaMessage, type OllamaRunningModel, type OllamaShowResponse,
   ollamaChatRequestSchema, ollamaEmbedRequestSchema, ollamaGenerateRequestSchema, ollamaLegacyEmbeddingsRequestSchema, ollamaShowRequestSchema,
 } from '../api/ollama.js';
 import { parseBody } from '../api/validation.js';
@@ -26,7 +27,10 @@ export interface OllamaRouteDeps {
 
 type Kind = 'chat' | 'generate';
 
-/** NDJSON frames; the final one carries done_reason and the six counters in nanoseconds. */
+/**
+ * NDJSON frames (`OllamaChatResponse` / `OllamaGenerateResponse` lines, written as text: this runs per
+ * token); the final one carries done_reason and the six counters in nanoseconds.
+ */
 class OllamaStreamEncoder implements StreamEncoder {
   readonly contentType = 'application/x-ndjson';
   private firstAtMs: number | undefined;
@@ -44,7 +48,7 @@ class OllamaStreamEncoder implements StreamEncoder {
       return `${head}${body}"done":true,"done_reason":"${reason}",${JSON.stringify(counters).slice(1)}\n`;
     }
     if (this.kind === 'generate') return `${head}"response":${JSON.stringify(event.content ?? '')},"done":false}\n`;
-    const message: Record<string, unknown> = { role: 'assistant', content: event.content ?? '' };
+    const message: OllamaMessage = { role: 'assistant', content: event.content ?? '' };
     if (event.thinking) message.thinking = event.thinking;
     if (event.toolCalls && event.toolCalls.length > 0) message.tool_calls = toOllamaToolCalls(event.toolCalls);
     return `${head}"message":${JSON.stringify(message)},"done":false}\n`;
@@ -69,12 +73,14 @@ async function respondGeneration(
   const base = { model, created_at: new Date().toISOString() };
   const reason = result.finishReason === 'length' ? 'length' : 'stop';
   if (kind === 'generate') {
-    return reply.headers(headers).send({ ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...counters });
+    const generated: OllamaGenerateResponse = { ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...counters };
+    return reply.headers(headers).send(generated);
   }
-  const message: Record<string, unknown> = { role: 'assistant', content: result.content };
+  const message: OllamaMessage = { role: 'assistant', content: result.content };
   if (result.thinking) message.thinking = result.thinking;
   if (result.toolCalls.length > 0) message.tool_calls = toOllamaToolCalls(result.toolCalls);
-  return reply.headers(headers).send({ ...base, message, done: true, done_reason: reason, ...counters });
+  const answer: OllamaChatResponse = { ...base, message, done: true, done_reason: reason, ...counters };
+  return reply.headers(headers).send(answer);
 }
 
 export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps): void {
@@ -82,12 +88,14 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
   const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;
 
   /** Ollama's meaning of a request with only a model: load it (or unload with keep_alive 0). */
-  async function loadOnly(kind: Kind, model: string, keepAlive: number | string | undefined, request: FastifyRequest, reply: FastifyReply) {
+  async function loadOnly(
+    kind: Kind, model: string, keepAlive: number | string | undefined, request: FastifyRequest, reply: FastifyReply,
+  ): Promise<OllamaChatResponse | OllamaGenerateResponse> {
     const seconds = keepAliveFromOllama(keepAlive) ?? 300;
     const context = requestContext(request, reply, `/api/${kind}`, 'ollama');
     await inference.setResidency(model, seconds, context.signal, context);
     const base = { model, created_at: new Date().toISOString() };
-    const doneReason = seconds === 0 ? 'unload' : 'load';
+    const doneReason = seconds === 0 ? 'unload' as const : 'load' as const;
     return kind === 'chat'
       ? { ...base, message: { role: 'assistant', content: '' }, done_reason: doneReason, done: true }
       : { ...base, response: '', done: true, done_reason: doneReason };
@@ -119,13 +127,14 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     const context = requestContext(request, reply, '/api/embed', 'ollama');
     const started = performance.now();
     const result = await inference.embed({ model: body.model, input, dimensions: body.dimensions, truncate: body.truncate }, context);
-    return reply.header('x-request-id', request.id).send({
+    const embedded: OllamaEmbedResponse = {
       model: body.model,
       embeddings: result.embeddings,
       total_duration: Math.round(result.timings.totalNs ?? (performance.now() - started) * 1e6),
       load_duration: Math.round(result.timings.loadNs ?? 0),
       prompt_eval_count: result.promptTokens,
-    });
+    };
+    return reply.header('x-request-id', request.id).send(embedded);
   });
 
   app.post('/api/embeddings', async (request, reply) => {
@@ -146,7 +155,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
   app.get('/api/ps', async (request) => {
     const perNode = await Promise.all(registry.backends.map((backend) =>
       backend.loadedModels(AbortSignal.timeout(3000)).catch((): LoadedModel[] => [])));
-    const models = perNode.flat().filter((model) => visible(request, model.name)).map((model) => {
+    const models = perNode.flat().filter((model) => visible(request, model.name)).map((model): OllamaRunningModel => {
       const info = registry.find(model.name)?.info;
       return {
         name: model.name,
@@ -162,7 +171,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     return { models };
   });
 
-  app.post('/api/show', async (request) => {
+  app.post('/api/show', async (request): Promise<OllamaShowResponse> => {
     const body = parseBody(ollamaShowRequestSchema, request.body);
     const name = body.model ?? body.name;
     if (!name) throw invalidRequest('model', "'model' is required.");

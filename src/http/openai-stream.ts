@@ -1,7 +1,8 @@
+import type { ChatCompletionDelta } from '../api/openai.js';
 import type { FlexiError } from '../core/errors.js';
 import type { ChatEvent } from '../core/types.js';
 import { errorBody } from './errors.js';
-import { toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
+import { toChunkToolCalls, toOpenAiFinishReason, toOpenAiUsage } from './openai-translate.js';
 import type { StreamEncoder } from './stream-writer.js';
 
 export const SYSTEM_FINGERPRINT = 'fp_flexi';
@@ -9,7 +10,8 @@ export const SYSTEM_FINGERPRINT = 'fp_flexi';
 /**
  * chat.completion.chunk frames exactly as OpenAI frames them: the same id and created on every
  * chunk, role on the first delta, finish_reason on the last content chunk, then (with
- * include_usage) a chunk with `choices: []` and the usage, then `data: [DONE]`.
+ * include_usage) a chunk with `choices: []` and the usage, then `data: [DONE]`. Each frame is a
+ * `ChatCompletionChunk` (src/api/openai.ts), written as text around the typed delta: this runs per token.
  */
 export class OpenAiChatStreamEncoder implements StreamEncoder {
   readonly contentType = 'text/event-stream; charset=utf-8';
@@ -31,7 +33,7 @@ export class OpenAiChatStreamEncoder implements StreamEncoder {
       if (this.includeUsage) out += `${this.prefix}],"usage":${JSON.stringify(toOpenAiUsage(event.usage))}}\n\n`;
       return `${out}data: [DONE]\n\n`;
     }
-    const delta: Record<string, unknown> = {};
+    const delta: ChatCompletionDelta = {};
     if (this.first) {
       delta.role = 'assistant';
       this.first = false;
@@ -39,13 +41,13 @@ export class OpenAiChatStreamEncoder implements StreamEncoder {
     if (event.content !== undefined) delta.content = event.content;
     if (event.thinking) delta.reasoning_content = event.thinking;
     if (event.toolCalls && event.toolCalls.length > 0) {
-      delta.tool_calls = toOpenAiToolCalls(event.toolCalls, this.toolCallIndex);
+      delta.tool_calls = toChunkToolCalls(event.toolCalls, this.toolCallIndex);
       this.toolCallIndex += event.toolCalls.length;
     }
     return this.chunk(delta);
   }
 
-  private chunk(delta: Record<string, unknown>): string {
+  private chunk(delta: ChatCompletionDelta): string {
     return `${this.prefix}{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":null}${this.usageSuffix}`;
   }
 
@@ -54,7 +56,7 @@ export class OpenAiChatStreamEncoder implements StreamEncoder {
   }
 }
 
-/** Legacy text_completion frames (same SSE rules, `text` instead of `delta`). */
+/** Legacy text_completion frames (`TextCompletion`; same SSE rules, `text` instead of `delta`). */
 export class OpenAiCompletionStreamEncoder implements StreamEncoder {
   readonly contentType = 'text/event-stream; charset=utf-8';
   private readonly prefix: string;

@@ -1,4 +1,6 @@
-import type { ChatCompletionRequest, CompletionRequestBody, EmbeddingRequestBody, OpenAiMessage, OpenAiUsage } from '../api/openai.js';
+import type {
+  ChatCompletionRequest, ChunkToolCall, CompletionRequestBody, EmbeddingRequestBody, OpenAiFinishReason, OpenAiMessage, OpenAiToolCall, OpenAiUsage,
+} from '../api/openai.js';
 import { FlexiError, invalidRequest } from '../core/errors.js';
 import type {
   ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, FinishReason, ResponseFormat, SamplingOptions, ToolCall, Usage,
@@ -124,7 +126,7 @@ export function fromOpenAiEmbedding(body: EmbeddingRequestBody): EmbeddingReques
   return request;
 }
 
-export function toOpenAiFinishReason(reason: FinishReason): 'stop' | 'length' | 'tool_calls' {
+export function toOpenAiFinishReason(reason: FinishReason): OpenAiFinishReason {
   return reason === 'length' || reason === 'tool_calls' ? reason : 'stop';
 }
 
@@ -132,6 +134,12 @@ export function toOpenAiUsage(usage: Usage): OpenAiUsage {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
 }
 
-export function toOpenAiToolCalls(calls: ToolCall[], startIndex = 0): { index: number; id: string; type: 'function'; function: { name: string; arguments: string } }[] {
+/** Whole tool calls of a `chat.completion` message. */
+export function toOpenAiToolCalls(calls: ToolCall[]): OpenAiToolCall[] {
+  return calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+}
+
+/** Tool calls of a chunk's delta: each whole, numbered on from `startIndex` across the stream. */
+export function toChunkToolCalls(calls: ToolCall[], startIndex: number): ChunkToolCall[] {
   return calls.map((call, i) => ({ index: startIndex + i, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
 }

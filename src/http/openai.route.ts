@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema, type OpenAiModel } from '../api/openai.js';
+import {
+  chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema,
+  type ChatCompletion, type ChatCompletionMessage, type CreateEmbeddingResponse, type ModelList, type OpenAiModel, type TextCompletion,
+} from '../api/openai.js';
 import { parseBody } from '../api/validation.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { randomId } from '../lib/ids.js';
@@ -71,14 +74,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     const started = await inference.startChat(canonical, context);
     const headers = generationHeaders(request, started.queueMs);
     const result = await collect(started);
-    const message: Record<string, unknown> = {
+    const message: ChatCompletionMessage = {
       role: 'assistant',
       content: result.toolCalls.length > 0 && result.content === '' ? null : result.content,
       refusal: null,
     };
-    if (result.toolCalls.length > 0) message.tool_calls = toOpenAiToolCalls(result.toolCalls).map(({ index: _index, ...call }) => call);
+    if (result.toolCalls.length > 0) message.tool_calls = toOpenAiToolCalls(result.toolCalls);
     if (result.thinking) message.reasoning_content = result.thinking;
-    return reply.headers(headers).send({
+    const completion: ChatCompletion = {
       id,
       object: 'chat.completion',
       created,
@@ -86,7 +89,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: [{ index: 0, message, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
-    });
+    };
+    return reply.headers(headers).send(completion);
   });
 
   app.post('/v1/completions', async (request, reply) => {
@@ -103,7 +107,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     const started = await inference.startCompletion(canonical, context);
     const headers = generationHeaders(request, started.queueMs);
     const result = await collect(started);
-    return reply.headers(headers).send({
+    const completion: TextCompletion = {
       id,
       object: 'text_completion',
       created,
@@ -111,7 +115,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: [{ index: 0, text: result.content, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
-    });
+    };
+    return reply.headers(headers).send(completion);
   });
 
   app.post('/v1/embeddings', async (request, reply) => {
@@ -120,19 +125,20 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     const context = requestContext(request, reply, '/v1/embeddings', 'openai');
     const result = await inference.embed(canonical, context);
     const base64 = body.encoding_format === 'base64';
-    return reply.header('x-request-id', request.id).send({
+    const embeddings: CreateEmbeddingResponse = {
       object: 'list',
       data: result.embeddings.map((embedding, index) => ({
         object: 'embedding', index, embedding: base64 ? toBase64Embedding(embedding) : embedding,
       })),
       model: body.model,
       usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
-    });
+    };
+    return reply.header('x-request-id', request.id).send(embeddings);
   });
 
   const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;
 
-  app.get('/v1/models', async (request) => {
+  app.get('/v1/models', async (request): Promise<ModelList> => {
     const data: OpenAiModel[] = [];
     for (const entry of registry.list()) {
       if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));

@@ -1,8 +1,9 @@
 // Talks to Flexi with the session cookie. Every change carries the session's CSRF token.
 import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
+import type { AdminApiKey as ApiKey, CreatedApiKey } from '../../src/api/admin.js';
 
 export type { AgreementResponse, MeResponse, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
-export type { AdminNode, AdminNodeReply } from '../../src/api/admin.js';
+export type { AdminApiKey as ApiKey, AdminNode, AdminNodeReply, AdminSchedulerReply, CreatedApiKey } from '../../src/api/admin.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly param?: string | null) {
@@ -78,20 +79,7 @@ export function exportUrl(format: 'json' | 'markdown', id?: string): string {
   return id ? `/ui/v1/chats/${encodeURIComponent(id)}/export?format=${format}` : `/ui/v1/chats/export?format=${format}`;
 }
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  user_id: string | null;
-  role: string | null;
-  scopes: string[] | null;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
 export const listOwnKeys = () => api<{ data: ApiKey[] }>('GET', '/auth/keys').then((r) => r.data);
 export const createOwnKey = (name: string, expiresInDays?: number) =>
-  api<ApiKey & { key: string }>('POST', '/auth/keys', { name, ...(expiresInDays ? { expires_in_days: expiresInDays } : {}) });
+  api<CreatedApiKey>('POST', '/auth/keys', { name, ...(expiresInDays ? { expires_in_days: expiresInDays } : {}) });
 export const revokeOwnKey = (id: string) => api<ApiKey>('DELETE', `/auth/keys/${encodeURIComponent(id)}`);

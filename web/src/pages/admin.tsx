@@ -1,6 +1,6 @@
 // The admin area (loaded on demand): users and roles, keys, nodes and models live, usage charts.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type AdminNodeReply as NodeRow, type ApiKey, type MeResponse, type UiUser } from '../api';
+import { api, type AdminNodeReply as NodeRow, type AdminSchedulerReply, type ApiKey, type MeResponse, type UiUser } from '../api';
 import { Icon } from '../components/icon';
 import { UsageCharts } from '../components/usage-charts';
 import { formatDate, t, type MessageKey } from '../i18n';
@@ -157,21 +157,16 @@ function KeysTab() {
   );
 }
 
-interface SchedulerView {
-  models: { model: string; queuedByClass: Record<string, number>; inFlightByClass?: Record<string, number>; inFlight: number; drainRatePerSecond?: number }[];
-  activeUsers: number;
-}
-
 const POLL_MS = 5000;
 
 /** Priority classes in the server's order (highest first), as the scheduler reports them. */
-function classesOf(view: SchedulerView): string[] {
+function classesOf(view: AdminSchedulerReply): string[] {
   return [...new Set(view.models.flatMap((m) => Object.keys(m.queuedByClass)))];
 }
 
 function NodesTab() {
   const [nodes, setNodes] = useState<NodeRow[]>([]);
-  const [scheduler, setScheduler] = useState<SchedulerView | undefined>(undefined);
+  const [scheduler, setScheduler] = useState<AdminSchedulerReply | undefined>(undefined);
   const [error, setError] = useState('');
 
   useEffect(() => {
@@ -180,7 +175,7 @@ function NodesTab() {
       try {
         const [n, s] = await Promise.all([
           api<{ data: NodeRow[] }>('GET', '/admin/v1/nodes'),
-          api<SchedulerView>('GET', '/admin/v1/scheduler').catch(() => undefined),
+          api<AdminSchedulerReply>('GET', '/admin/v1/scheduler').catch(() => undefined),
         ]);
         if (stopped) return;
         setNodes(n.data);
