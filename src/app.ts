@@ -134,6 +134,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
+    clientLimits: {
+      headersTimeoutMs: config.server.headers_timeout_ms, requestTimeoutMs: config.server.request_timeout_ms,
+      unauthenticatedPerAddress: config.server.unauthenticated_requests_per_address,
+    },
+    hstsMaxAgeS: config.server.hsts ? config.server.hsts_max_age_s : undefined,
     access: identity.access,
     identity,
     privacy,

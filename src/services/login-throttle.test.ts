@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FlexiError } from '../core/errors.js';
+import type { FlexiError } from '../core/errors.js';
 import { ManualClock } from '../lib/clock.js';
 import { randomId } from '../lib/ids.js';
 import { MemoryCounterStore, type CounterStore } from '../store/counter-store.js';
