@@ -26,7 +26,8 @@ import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
-import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
+import { registerSystemRoutes } from './system.route.js';
+import type { ReadinessService } from '../services/readiness.service.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 
 
@@ -60,7 +61,7 @@ export interface HttpServerDeps {
   nodeAdmin?: NodeAdminService;
   registry: ModelRegistry;
   metrics: GatewayMetrics;
-  readiness: ReadinessCheck;
+  readiness: ReadinessService;
   /** With a database: the web UI's chats API and the user agreement. */
   ui?: { chats: ChatService; agreement: AgreementService; modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
   /** Folder of the built web UI (web/dist); a placeholder page when missing. */
