@@ -210,6 +210,11 @@ describe('unauthenticated requests per address', () => {
     for (const client of held) client.socket.destroy();
   });
 
+  it('frees the slot of every answered request: 100 public requests in a row from one address all succeed', async () => {
+    for (let i = 0; i < 100; i++) expect((await fetch(`${gateway.url}/api/version`)).status).toBe(200);
+    for (let i = 0; i < 100; i++) expect((await gateway.app.server.inject({ method: 'GET', url: '/api/version' })).statusCode).toBe(200);
+  });
+
   it('does not count requests with a valid key', async () => {
     const { key } = await userWithKey(gateway.identity, 'many@uni.example', ['admin']);
     const held = [await slowLogin('127.0.0.4'), await slowLogin('127.0.0.4'), await slowLogin('127.0.0.4')];
