@@ -9,19 +9,20 @@ import type { NodeInit } from './scheduler/node-state.js';
 import type { UsageSink } from './core/usage.js';
 import type { KeyVerifier } from './services/access-control.service.js';
 import { createHttpServer } from './http/server.js';
-import type { ReadinessCheck } from './http/system.route.js';
 import { AgreementService } from './services/agreement.service.js';
 import { ChatService } from './services/chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
 import { ModelRegistry } from './services/model-registry.service.js';
+import { ReadinessService } from './services/readiness.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
 import { NodeAdminService } from './services/node-admin.service.js';
 import { createPrivacyService } from './services/privacy/create-privacy-service.js';
 import type { PrivacyService } from './services/privacy/privacy.service.js';
 import { SchedulerDispatcher, backendPreloader } from './services/scheduler-dispatcher.js';
 import type { CounterStore } from './store/counter-store.js';
+import { RedisCounterStore } from './store/redis-counter-store.js';
 import type { Store } from './store/store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 
@@ -40,8 +41,6 @@ export interface AppDeps {
   /** Writes buffered usage records (erasure re-keys the user's last ones too). */
   flushUsage?: () => Promise<void>;
   dispatcher?: Dispatcher;
-  /** Extra readiness checks (e.g. the database). */
-  readiness?: ReadinessCheck;
   webRoot?: string;
   logError?: (message: string, fields: Record<string, unknown>) => void;
   /** Collect Node process metrics (off in tests that build many apps). */
@@ -121,11 +120,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
   });
-  const readiness: ReadinessCheck = async () => {
-    const extra = deps.readiness ? await deps.readiness() : { ready: true, checks: {} };
-    const models = registry.list().length;
-    return { ready: extra.ready, checks: { ...extra.checks, models, nodes: deps.backends.map((b) => ({ name: b.name, error: registry.nodeError(b.name) ?? null })) } };
-  };
+  const readiness = new ReadinessService({
+    registry, store: deps.store, scheduler, redis: deps.counters instanceof RedisCounterStore ? deps.counters : undefined,
+  });
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
   const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
@@ -134,6 +131,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const server = await createHttpServer({
     bodyLimitBytes: config.server.body_limit_bytes,
     trustProxy: config.server.trust_proxy,
+    clientLimits: {
+      headersTimeoutMs: config.server.headers_timeout_ms, requestTimeoutMs: config.server.request_timeout_ms,
+      unauthenticatedPerAddress: config.server.unauthenticated_requests_per_address,
+    },
+    hstsMaxAgeS: config.server.hsts ? config.server.hsts_max_age_s : undefined,
     access: identity.access,
     identity,
     privacy,

@@ -90,14 +90,6 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
   const app = await createApp({
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
-    readiness: async () => {
-      try {
-        await store.db.selectFrom('api_keys').select('id').limit(1).execute();
-        return { ready: true, checks: { database: 'ok' } };
-      } catch (error) {
-        return { ready: false, checks: { database: (error as Error).message } };
-      }
-    },
     logError: (message, fields) => logger.error(fields, message),
   });
   const retention = app.privacy && new RetentionJob({

@@ -2,3 +2,4 @@ export * from './openai.js';
 export * from './ollama.js';
 export * from './validation.js';
 export * from './admin.js';
+export * from './system.js';

@@ -146,6 +146,11 @@ export const configSchema = z.object({
     body_limit_bytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('Largest accepted request body; larger bodies get 413.'),
     trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-* headers from a reverse proxy.'),
     shutdown_grace_ms: durationMs('How long SIGTERM waits for in-flight requests before closing.', 10_000),
+    headers_timeout_ms: durationMs('A request whose headers have not all arrived this long after it began is cut with 408 (slow-header clients). Capped at `request_timeout_ms`.', 15_000),
+    request_timeout_ms: durationMs('A request whose headers and body have not all arrived this long after it began is cut with 408 (slow-body clients). Responses are not limited: a stream may run for minutes. 0: no limit.', 15_000),
+    unauthenticated_requests_per_address: z.number().int().min(0).default(64).describe('Most requests from one client address in progress before they are authenticated (logins, public pages, wrong keys); more get 429 and their connection is closed. The address is `X-Forwarded-For` with `trust_proxy`. 0: no limit.'),
+    hsts: z.boolean().default(false).describe('Send `Strict-Transport-Security` on every response, so browsers use only HTTPS for this host (turn on when Flexi is served over HTTPS).'),
+    hsts_max_age_s: z.number().int().min(0).default(31_536_000).describe('How long browsers remember to use HTTPS only (`max-age` of `Strict-Transport-Security`, seconds; default one year).'),
   }).strict().prefault({}).describe('HTTP listener.'),
   database: z.object({
     url: z.string().default('./data/flexi.db').meta({ secret: true }).describe('A `postgres://` URL (scale-out) or a SQLite file path (default, WAL mode).'),
@@ -158,6 +163,7 @@ export const configSchema = z.object({
     login_free_attempts: z.number().int().min(1).default(5).describe('Wrong passwords per account and address before login slows down.'),
     login_backoff_ms: durationMs('First wait after the free attempts; it doubles with every further failure (at most `login_window_ms`).', 1000),
     login_window_ms: durationMs('Failures are forgotten this long after the last one.', 15 * 60_000),
+    login_failures_per_address: z.number().int().min(0).default(20).describe('Failed logins from one client address, on any accounts, within `login_window_ms`, after which that address waits out the window (429 with Retry-After); stops password spraying. 0: no limit.'),
     oidc: oidcSchema.optional().describe('OpenID Connect single sign-on (Keycloak, Shibboleth OIDC front, …).'),
   }).strict().prefault({}).describe('Client authentication.'),
   roles: z.record(z.string().regex(ROLE_NAME, 'lower-case letters, digits, "_" and "-", at most 32'), rolePolicySchema)

@@ -93,6 +93,11 @@ export const ERROR_CATALOG = {
     message: 'Rate limit exceeded.',
     description: 'Too many requests or tokens in a window, or more than your fair share is waiting; wait `Retry-After` seconds.',
   },
+  too_many_unauthenticated_requests: {
+    status: 429, openaiType: 'rate_limit_error', retryable: true,
+    message: 'Too many requests from your address are in progress before authentication; retry shortly.',
+    description: 'More requests from one client address than `server.unauthenticated_requests_per_address` were in progress before authentication (logins, public pages, wrong keys): a slow-client attack or a crowd behind one address without `server.trust_proxy`. The connection is closed.',
+  },
   insufficient_quota: {
     status: 429, openaiType: 'insufficient_quota', retryable: false,
     message: 'Your token budget is spent.',

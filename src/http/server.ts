@@ -26,7 +26,9 @@ import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
-import { registerSystemRoutes, type ReadinessCheck } from './system.route.js';
+import { registerSystemRoutes } from './system.route.js';
+import type { ReadinessService } from '../services/readiness.service.js';
+import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 
 
 /**
@@ -44,6 +46,10 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export interface HttpServerDeps {
   bodyLimitBytes: number;
   trustProxy: boolean;
+  /** Slow and unauthenticated clients (docs/security.md). */
+  clientLimits: ClientLimits;
+  /** `max-age` of Strict-Transport-Security in seconds; undefined: no HSTS (`server.hsts`). */
+  hstsMaxAgeS?: number;
   access: AccessControl;
   /** With a database: the /auth (browser login, own keys) and /admin/v1 routes. */
   identity?: Identity;
@@ -55,7 +61,7 @@ export interface HttpServerDeps {
   nodeAdmin?: NodeAdminService;
   registry: ModelRegistry;
   metrics: GatewayMetrics;
-  readiness: ReadinessCheck;
+  readiness: ReadinessService;
   /** With a database: the web UI's chats API and the user agreement. */
   ui?: { chats: ChatService; agreement: AgreementService; modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
   /** Folder of the built web UI (web/dist); a placeholder page when missing. */
@@ -78,12 +84,14 @@ function isWebPage(url: string): boolean {
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const timeouts = requestTimeouts(deps.clientLimits);
   const app = Fastify({
     logger: false,
     bodyLimit: deps.bodyLimitBytes,
     trustProxy: deps.trustProxy,
-    // Streams can run for minutes; the node timeouts bound them, not the HTTP server.
-    requestTimeout: 0,
+    // Streams can run for minutes: these bound receiving the request only (see requestTimeouts).
+    requestTimeout: timeouts.requestTimeout,
+    http: timeouts,
     keepAliveTimeout: 65_000,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -96,6 +104,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.decorate('accessControl', deps.access);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('startedAtMs', 0);
+  cutSilentConnections(app.server, timeouts.headersTimeout);
+  const unauthenticated = new UnauthenticatedRequestLimit(deps.clientLimits.unauthenticatedPerAddress);
+  const securityHeaders = deps.hstsMaxAgeS === undefined
+    ? SECURITY_HEADERS
+    : { ...SECURITY_HEADERS, 'strict-transport-security': `max-age=${deps.hstsMaxAgeS}; includeSubDomains` };
 
   // Any content type is read as JSON (Ollama accepts bodies without one; curl sends a form type).
   app.removeAllContentTypeParsers();
@@ -124,7 +137,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
-    reply.headers(SECURITY_HEADERS);
+    reply.headers(securityHeaders);
     if (isPublic(request.url)) {
       done();
       return;
@@ -135,6 +148,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     }, done);
   });
 
+  // After the auth hook: a request it verified is not counted against its address.
+  app.addHook('onRequest', unauthenticated.admit);
   if (deps.ui) app.addHook('onRequest', agreementHook(deps.ui.agreement, deps.access));
 
   app.addHook('onResponse', (request, reply, done) => {

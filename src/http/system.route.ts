@@ -1,15 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type { ReadinessService } from '../services/readiness.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 
-/** Whether the process can serve: database reachable, nodes known. */
-export type ReadinessCheck = () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
-
-export function registerSystemRoutes(app: FastifyInstance, deps: { metrics: GatewayMetrics; readiness: ReadinessCheck }): void {
+export function registerSystemRoutes(app: FastifyInstance, deps: { metrics: GatewayMetrics; readiness: ReadinessService }): void {
+  // Liveness: answers while the event loop runs, whatever the database, Redis or nodes do.
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const result = await deps.readiness();
-    return reply.code(result.ready ? 200 : 503).send({ status: result.ready ? 'ready' : 'not_ready', ...result.checks });
+    const result = await deps.readiness.check();
+    return reply.code(result.status === 'ready' ? 200 : 503).header('cache-control', 'no-store').send(result);
   });
 
   app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));

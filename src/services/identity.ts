@@ -59,7 +59,8 @@ export function createIdentity(options: IdentityOptions): Identity {
     warn: options.warn,
   });
   const loginThrottle = new LoginThrottle({
-    counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms, clock,
+    counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms,
+    failuresPerAddress: config.auth.login_failures_per_address, clock,
   });
   const keys = store ? new ApiKeyService(store.apiKeys, { clock, warn: options.warn }) : undefined;
   const users = store ? new UserService(store.users, policies, { clock }) : undefined;

@@ -83,6 +83,8 @@ export interface CounterStore {
   addStrike(key: string, nowMs: number, ttlMs: number): Promise<Strikes>;
   getStrikes(key: string, nowMs: number): Promise<Strikes | undefined>;
   clearStrikes(key: string): Promise<void>;
+  /** One round trip to the shared store (`/readyz`); throws `store_unavailable` when it cannot answer. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -197,6 +199,8 @@ export class MemoryCounterStore implements CounterStore {
   async clearStrikes(key: string): Promise<void> {
     this.strikes.delete(key);
   }
+
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {}
 

@@ -139,11 +139,18 @@ function toStates(raw: string[], offset: number, count: number): WindowState[] {
 /** Counters in Redis, shared by every replica that points at the same server. */
 export class RedisCounterStore implements CounterStore {
   private readonly redis: FlexiRedis;
+  private lastConnectionError: Error | undefined;
 
   constructor(url: string, options: { keyPrefix?: string } = {}) {
     this.redis = new Redis(url, { keyPrefix: options.keyPrefix ?? 'flexi:', maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false }) as FlexiRedis;
     // Errors surface on the commands that fail; without a listener ioredis would also print them.
-    this.redis.on('error', () => {});
+    // The last one is kept: a failed command only says that it ran out of retries.
+    this.redis.on('error', (error: Error) => {
+      this.lastConnectionError = error;
+    });
+    this.redis.on('ready', () => {
+      this.lastConnectionError = undefined;
+    });
     this.redis.defineCommand('flexiReserve', { lua: RESERVE });
     this.redis.defineCommand('flexiSettle', { lua: SETTLE });
     this.redis.defineCommand('flexiStrike', { lua: STRIKE, numberOfKeys: 1 });
@@ -207,6 +214,14 @@ export class RedisCounterStore implements CounterStore {
 
   async clearStrikes(key: string): Promise<void> {
     await this.call(() => this.redis.del(key));
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: this.lastConnectionError ?? error });
+    }
   }
 
   /** Runs one Redis operation; a connection failure becomes a 503 `store_unavailable` the client can retry. */

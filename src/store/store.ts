@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AgreementRepository } from './agreement.repository.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { AuditRepository } from './audit.repository.js';
@@ -24,6 +24,8 @@ export interface Store {
   readonly agreements: AgreementRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
+  /** One round trip to the database (`/readyz`); throws when it cannot answer. */
+  ping(): Promise<void>;
   /** Closes the SQLite file or the PostgreSQL pool. */
   close(): Promise<void>;
 }
@@ -52,6 +54,9 @@ export async function openDatabase(url: string): Promise<Store> {
     chats: new ChatRepository(db),
     agreements: new AgreementRepository(db),
     migrate: () => migrateToLatest(db),
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
     close: async () => {
       if (closed) return;
       closed = true;
