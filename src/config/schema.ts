@@ -186,6 +186,7 @@ export const configSchema = z.object({
     internal_domains: z.array(z.string().min(1)).default([]).describe('DNS domains of the organisation (e.g. `uni-example.de`): nodes under them count as inside the organisation in the record of processing activities. Loopback and private addresses, single-label host names and `.local` always do.'),
     controller: z.string().optional().describe('Name and address of the controller, printed in the record of processing activities (`flexi privacy record`).'),
     dpo_contact: z.string().optional().describe('Contact of the data-protection officer, printed in the record of processing activities.'),
+    erase_vacuum: z.enum(['plain', 'full']).default('plain').describe('PostgreSQL only: how the tables an erasure touched are vacuumed afterwards. `plain` (`VACUUM`) frees the erased rows\' space for reuse without locking, but their bytes stay in the data files until overwritten; `full` (`VACUUM FULL`) rewrites the tables so no erased byte is left in them, holding an exclusive lock on each table while it runs (docs/security.md).'),
   }).strict().prefault({}).describe('Data protection.'),
   agreement: agreementSchema.prefault({}).describe('The user agreement every browser user accepts before using Flexi (again whenever `version` changes).'),
   nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
