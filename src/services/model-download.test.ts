@@ -110,6 +110,18 @@ describe('model pull: where downloads may go', () => {
     }
   });
 
+  it('matches allow_hosts entries by name, by *.domain and as bracketed IPv6 literals', () => {
+    const downloader = new GuardedDownloader({ allowHosts: ['mirror.test', '*.cdn.test', '[::1]'], allowNetworks: ['::1'], resolve: systemResolve, connectTimeoutMs: 1000 });
+    try {
+      for (const ok of ['http://mirror.test/x', 'http://MIRROR.test./x', 'https://a.b.cdn.test/x', 'http://[::1]:8080/x']) expect(() => downloader.check(new URL(ok)), ok).not.toThrow();
+      for (const bad of ['http://cdn.test/x', 'http://xmirror.test/x', 'http://[::2]/x', 'http://127.0.0.1/x']) {
+        expect(() => downloader.check(new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'pull_source_not_allowed' }));
+      }
+    } finally {
+      void downloader.close();
+    }
+  });
+
   it('downloads from an allowed host, connecting to the address its one lookup returned', async () => {
     const resolve = fakeResolver({ 'mirror.test': () => [{ address: '127.0.0.1', family: 4 }] });
     const service = manager({ allowHosts: ['mirror.test'], allowNetworks: ['127.0.0.1/32'], resolve });

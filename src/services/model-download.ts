@@ -40,7 +40,7 @@ export function pullPolicyOf(config: Config, resolve: PullPolicy['resolve'] = sy
 function hostAllowed(host: string, patterns: readonly string[]): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
   return patterns.some((raw) => {
-    const pattern = raw.toLowerCase();
+    const pattern = raw.toLowerCase().replace(/^\[(.*)\]$/, '$1');
     if (pattern === '*') return true;
     if (pattern.startsWith('*.')) return name.endsWith(pattern.slice(1));
     return name === pattern;
