@@ -14,6 +14,7 @@ import { ChatService } from './services/chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './services/dispatcher.js';
 import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
+import { pullPolicyOf } from './services/model-download.js';
 import { ModelRegistry } from './services/model-registry.service.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
@@ -144,6 +145,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     dispatcher,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     registry,
+    modelPull: pullPolicyOf(config),
     metrics,
     readiness,
     ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },

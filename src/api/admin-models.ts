@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GGUF_FILE_NAME } from '../core/model-file.js';
 
 /**
  * Flexi admin API for models (`/admin/v1/models`): wire schemas and response types. Field names
@@ -11,8 +12,8 @@ export const adminPullRequestSchema = z.strictObject({
   source: z.string().min(1).max(2048),
   /** Expected SHA-256 (hex) of the file. */
   sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits').optional(),
-  /** Store under this file name (`name.gguf`) instead of the URL's. */
-  file_name: z.string().min(1).max(255).optional(),
+  /** Store under this file name (`name.gguf`: letters, digits, `._+-`) instead of the URL's. */
+  file_name: z.string().min(1).max(255).regex(GGUF_FILE_NAME, 'must be a plain file name ending in .gguf (letters, digits, ".", "_", "+", "-"; no path, no control characters)').optional(),
   /** Embedded node whose folder receives the file; default the first embedded node. */
   node: z.string().min(1).max(63).optional(),
   /** NDJSON progress lines (default) or one JSON answer at the end. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isNetwork } from '../lib/ip-address.js';
 
 /**
  * The one configuration schema. Every key has a description (docs/configuration.md is
@@ -7,6 +8,9 @@ import { z } from 'zod';
  * (`FLEXI_NODES='[{"name":"a","type":"ollama","url":"http://gpu1:11434"}]'`).
  * Keys are snake_case like the YAML file they come from.
  */
+
+/** `models.pull.allow_hosts` entries: a host name, `*.domain`, or `*`. */
+const HOST_PATTERN = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])$/i;
 
 const durationMs = (description: string, def: number) =>
   z.number().int().min(0).default(def).describe(description);
@@ -192,6 +196,7 @@ export const configSchema = z.object({
     internal_domains: z.array(z.string().min(1)).default([]).describe('DNS domains of the organisation (e.g. `uni-example.de`): nodes under them count as inside the organisation in the record of processing activities. Loopback and private addresses, single-label host names and `.local` always do.'),
     controller: z.string().optional().describe('Name and address of the controller, printed in the record of processing activities (`flexi privacy record`).'),
     dpo_contact: z.string().optional().describe('Contact of the data-protection officer, printed in the record of processing activities.'),
+    erase_vacuum: z.enum(['plain', 'full']).default('plain').describe('PostgreSQL only: how the tables an erasure touched are vacuumed afterwards. `plain` (`VACUUM`) frees the erased rows\' space for reuse without locking, but their bytes stay in the data files until overwritten; `full` (`VACUUM FULL`) rewrites the tables so no erased byte is left in them, holding an exclusive lock on each table while it runs (docs/security.md).'),
   }).strict().prefault({}).describe('Data protection.'),
   agreement: agreementSchema.prefault({}).describe('The user agreement every browser user accepts before using Flexi (again whenever `version` changes).'),
   nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
@@ -199,6 +204,13 @@ export const configSchema = z.object({
     aliases: z.record(z.string(), z.string()).default({}).describe('Extra names for models, e.g. `gpt-4o: llama3:8b` for clients with fixed model names.'),
     refresh_interval_ms: durationMs('How often the model list of every node is refreshed.', 30_000),
     descriptions: z.record(z.string(), z.string().max(200)).default({}).describe('One-line descriptions shown in the web UI\'s model picker, by model name (`llama3.1:8b: Fast general chat, German and English`). Models without one show family, size and quantisation.'),
+    pull: z.object({
+      allow_hosts: z.array(z.string().regex(HOST_PATTERN, 'a host name, `*.domain` or `*`')).default(['huggingface.co', '*.huggingface.co', 'hf.co', '*.hf.co'])
+        .describe('Hosts `flexi models pull` and `POST /admin/v1/models/pull` may download from, also on every redirect: a host name, `*.domain` (any host under it) or `*` (any host). The default covers `hf:` sources and the storage and CDN hosts Hugging Face redirects to (`cdn-lfs*.hf.co`, `*.xethub.hf.co`).'),
+      allow_networks: z.array(z.string().refine(isNetwork, 'an IP address or CIDR network such as 10.20.0.0/16')).default([])
+        .describe('Networks (CIDR) a pull may reach although they are not public: loopback, private, link-local, unique-local, shared, multicast and unspecified addresses are refused unless listed here (e.g. `10.20.0.0/16` for an internal mirror). Checked on the address actually connected to, after DNS.'),
+      connect_timeout_ms: z.number().int().min(100).default(10_000).describe('Longest wait for a download connection to open.'),
+    }).strict().prefault({}).describe('Where model downloads may come from (docs/security.md, "Model downloads").'),
   }).strict().prefault({}).describe('Model discovery and naming.'),
   upstream: z.object({
     first_byte_timeout_ms: durationMs('Longest wait for a node\'s first byte (covers model loading).', 300_000),

@@ -23,6 +23,11 @@ export const ERROR_CATALOG = {
     message: 'The request is invalid.',
     description: 'A field is missing, has the wrong type or an out-of-range value; the message names the field.',
   },
+  pull_source_not_allowed: {
+    status: 400, openaiType: 'invalid_request_error', retryable: false,
+    message: 'The download source is not allowed.',
+    description: 'A model pull named a host that is not in `models.pull.allow_hosts`, or a host or redirect that leads to a loopback, link-local, private or other non-public address outside `models.pull.allow_networks`. Nothing was sent to it.',
+  },
   invalid_json: {
     status: 400, openaiType: 'invalid_request_error', retryable: false,
     message: 'The request body is not valid JSON.',

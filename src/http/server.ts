@@ -9,6 +9,7 @@ import type { Dispatcher } from '../services/dispatcher.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
 import { registerAdminModelRoutes } from './admin-models.route.js';
+import type { PullPolicy } from '../services/model-download.js';
 import { ModelManagerService } from '../services/model-manager.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -60,6 +61,8 @@ export interface HttpServerDeps {
   dispatcher: Dispatcher;
   nodeAdmin?: NodeAdminService;
   registry: ModelRegistry;
+  /** Where model pulls may download from (`models.pull`). */
+  modelPull: PullPolicy;
   metrics: GatewayMetrics;
   readiness: ReadinessService;
   /** With a database: the web UI's chats API and the user agreement. */
@@ -183,7 +186,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
   registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry });
   registerAdminModelRoutes(app, {
-    manager: ModelManagerService.fromBackends(deps.registry.backends),
+    manager: ModelManagerService.fromBackends(deps.registry.backends, { pullPolicy: deps.modelPull }),
     isAdmin: (request) => request.principal?.policy.admin === true,
     onModelsChanged: () => deps.registry.refresh(),
   });

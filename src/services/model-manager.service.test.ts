@@ -8,7 +8,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeTinyLlamaGguf } from '../../test/helpers/gguf-writer.js';
 import { EmbeddedBackend } from '../backends/embedded/embedded.backend.js';
 import { FlexiError } from '../core/errors.js';
+import { systemResolve, type PullPolicy } from './model-download.js';
 import { ModelManagerService, resolvePullSource, type PullProgress } from './model-manager.service.js';
+
+/** The test's file server listens on loopback, which pulls refuse unless allowed. */
+const LOCAL_PULLS: PullPolicy = { allowHosts: ['127.0.0.1'], allowNetworks: ['127.0.0.1'], resolve: systemResolve, connectTimeoutMs: 5000 };
 
 const root = mkdtempSync(join(tmpdir(), 'flexi-models-'));
 const modelBytes = (() => {
@@ -79,7 +83,7 @@ let backend: EmbeddedBackend;
 beforeEach(() => {
   dir = mkdtempSync(join(root, 'models-'));
   backend = new EmbeddedBackend({ name: 'local', modelsDir: dir, slots: 1, contextSize: 256, gpu: 'cpu', threads: 1, keepAliveSeconds: 0, memoryBudgetBytes: 1 << 30 });
-  manager = new ModelManagerService({ backends: [backend], modelsDirs: [dir] });
+  manager = new ModelManagerService({ backends: [backend], modelsDirs: [dir], pullPolicy: LOCAL_PULLS });
   ranges.length = 0;
 });
 

@@ -7,15 +7,20 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Backend } from '../backends/backend.js';
 import { modelNameFromFile, readGgufModelFile } from '../backends/embedded/gguf-metadata.js';
 import { FlexiError } from '../core/errors.js';
+import { ggufFileNameProblem } from '../core/model-file.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type { ModelDetails, ModelInfo } from '../core/types.js';
 import { readNdjson } from '../lib/lines.js';
+import { GuardedDownloader, type PullPolicy } from './model-download.js';
 
 export interface ModelManagerOptions {
   /** Nodes whose models `list` and `show` report. */
   backends: readonly Backend[];
   /** Folders of GGUF files (embedded nodes); the first is where `pull` writes. */
   modelsDirs: readonly string[];
+  /** Where pulls may download from (`models.pull`). */
+  pullPolicy: PullPolicy;
+  /** For `pullOllama` (a configured node, not a URL from a request). */
   fetch?: typeof fetch;
 }
 
@@ -91,7 +96,7 @@ export class ModelManagerService {
   }
 
   /** Over every node; the folders are those of the embedded nodes among them. */
-  static fromBackends(backends: readonly Backend[], options: Pick<ModelManagerOptions, 'fetch'> = {}): ModelManagerService {
+  static fromBackends(backends: readonly Backend[], options: Pick<ModelManagerOptions, 'fetch' | 'pullPolicy'>): ModelManagerService {
     return new ModelManagerService({ ...options, backends, modelsDirs: backends.flatMap((backend) => modelsDirOf(backend) ?? []) });
   }
 
@@ -160,10 +165,24 @@ export class ModelManagerService {
    */
   async pull(source: string, options: PullOptions = {}): Promise<PullResult> {
     const url = resolvePullSource(source);
-    const fileName = options.fileName ?? decodeURIComponent(basename(url.pathname));
-    if (!/^[^/\\]+\.gguf$/i.test(fileName)) {
-      throw new FlexiError('invalid_request', `The file name "${fileName}" must end in .gguf; pass a file name for the download.`, { param: 'source' });
+    // Everything from the request is checked before any I/O: the name becomes a path.
+    const fileName = options.fileName ?? fileNameOf(url);
+    const problem = ggufFileNameProblem(fileName);
+    if (problem) {
+      const param = options.fileName === undefined ? 'source' : 'file_name';
+      const hint = param === 'source' ? '; pass a file name for the download' : '';
+      throw new FlexiError('invalid_request', `${param}: the file name ${JSON.stringify(fileName)} ${problem}${hint}.`, { param });
     }
+    const downloader = new GuardedDownloader(this.options.pullPolicy);
+    try {
+      downloader.check(url);
+      return await this.pullInto(downloader, url, fileName, source, options);
+    } finally {
+      await downloader.close();
+    }
+  }
+
+  private async pullInto(downloader: GuardedDownloader, url: URL, fileName: string, source: string, options: PullOptions): Promise<PullResult> {
     const dir = options.modelsDir ?? this.options.modelsDirs[0];
     if (!dir) throw new FlexiError('invalid_request', 'No model folder is configured to pull into: add an embedded node (docs/embedded.md).');
     await mkdir(dir, { recursive: true });
@@ -172,7 +191,7 @@ export class ModelManagerService {
       throw new FlexiError('conflict', `${target} already exists; remove it first with \`flexi models rm ${modelNameFromFile(target)}\`.`);
     }
     const partial = `${target}.partial`;
-    const resumedFromBytes = await this.download(url, partial, options);
+    const resumedFromBytes = await this.download(downloader, url, partial, options);
     const sizeBytes = (await stat(partial)).size;
     options.onProgress?.({ status: 'verifying', completedBytes: sizeBytes, totalBytes: sizeBytes });
     await verifyGguf(partial, source);
@@ -186,20 +205,14 @@ export class ModelManagerService {
     return { name: modelNameFromFile(target), path: target, sizeBytes, sha256, resumedFromBytes };
   }
 
-  private async download(url: URL, partial: string, options: PullOptions): Promise<number> {
+  private async download(downloader: GuardedDownloader, url: URL, partial: string, options: PullOptions): Promise<number> {
     let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
-    const response = await this.fetch(url, {
-      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-      redirect: 'follow',
-      signal: options.signal,
-    }).catch((error: unknown) => {
-      throw new FlexiError('backend_unavailable', `Cannot reach ${url.host}: ${(error as Error).message}`, { cause: error });
-    });
+    const { response } = await downloader.get(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: options.signal });
     if (response.status === 416 && offset > 0) {
       // The partial file is already whole (or the server disagrees about it): start over.
       await response.body?.cancel();
       await rm(partial, { force: true });
-      return this.download(url, partial, options);
+      return this.download(downloader, url, partial, options);
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
@@ -260,6 +273,15 @@ function modelsDirOf(backend: Backend): string | undefined {
   if (backend.type !== 'embedded') return undefined;
   const dir = (backend as Backend & { modelsDir?: unknown }).modelsDir;
   return typeof dir === 'string' ? resolve(dir) : undefined;
+}
+
+/** The URL's last path segment, decoded; a malformed escape is a bad source, not a crash. */
+function fileNameOf(url: URL): string {
+  try {
+    return decodeURIComponent(basename(url.pathname));
+  } catch {
+    throw new FlexiError('invalid_request', `source: the URL's file name ${basename(url.pathname)} is not valid percent-encoding; pass a file name for the download.`, { param: 'source' });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -183,6 +183,9 @@ function openSqlite(path: string): BetterSqlite3.Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
+  // Deleted rows are overwritten with zeros, so an erased user's data is not left in freed
+  // pages of the file (docs/security.md, "Erasure at rest"); costs extra writes on deletes only.
+  sqlite.pragma('secure_delete = ON');
   return sqlite;
 }
 

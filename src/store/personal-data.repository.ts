@@ -66,6 +66,24 @@ export class PersonalDataRepository {
     return this.db.transaction().execute((trx) => work(new PersonalDataRepository(trx as unknown as Kysely<Database>)));
   }
 
+  /**
+   * Removes what deleted rows leave behind on disk, after an erasure (outside any transaction).
+   * SQLite deletes with `secure_delete` on (zeroed in the new page versions); the checkpoint copies
+   * them into the file and truncates the WAL, which still holds the old page versions. PostgreSQL
+   * has no such pragma: `VACUUM` frees the dead rows' space for reuse, `VACUUM FULL` rewrites
+   * the tables without them.
+   */
+  async reclaimDeleted(tables: readonly string[], mode: 'plain' | 'full'): Promise<void> {
+    if (dialectOf(this.db) === 'postgres') {
+      if (tables.length === 0) return;
+      const list = sql.join(tables.map((table) => sql.id(checked(table))));
+      if (mode === 'full') await sql`vacuum full ${list}`.execute(this.db);
+      else await sql`vacuum ${list}`.execute(this.db);
+      return;
+    }
+    await sql`pragma wal_checkpoint(truncate)`.execute(this.db);
+  }
+
   /** Every table of the current database (SQLite file or PostgreSQL schema), from the catalog. */
   async listTables(): Promise<string[]> {
     if (dialectOf(this.db) === 'postgres') {

@@ -33,6 +33,8 @@ const modelsDir = join(root, 'models');
 let sim: SimServer;
 let files: Server;
 let filesUrl: string;
+/** Every request the file server received. */
+const fileRequests: string[] = [];
 let app: App;
 let url: string;
 
@@ -40,6 +42,7 @@ beforeAll(async () => {
   writeTinyLlamaGguf(join(root, 'source.gguf'), { seed: 4 });
   const source = readFileSync(join(root, 'source.gguf'));
   files = createServer((req, res) => {
+    fileRequests.push(req.url ?? '');
     if (req.url === '/m/pulled.gguf') res.writeHead(200, { 'content-length': source.length }).end(source);
     else if (req.url === '/m/text.gguf') res.writeHead(200).end('not a model');
     else res.writeHead(404).end();
@@ -51,7 +54,8 @@ beforeAll(async () => {
   writeTinyLlamaGguf(join(modelsDir, 'local-one.gguf'), { seed: 2 });
 
   sim = await startSimServer({ port: 0, profile: TINY, speed: 20, seed: 1 });
-  const config = loadConfig({});
+  // The test's file server is on loopback, which pulls refuse unless the operator allows it.
+  const config = loadConfig({ fileText: 'models:\n  pull:\n    allow_hosts: ["127.0.0.1"]\n    allow_networks: ["127.0.0.1"]\n' });
   const backends = [
     new EmbeddedBackend({ name: 'local', modelsDir, slots: 1, contextSize: 256, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30 }),
     createBackend({ name: 'sim1', type: 'sim', url: sim.url }, config),
@@ -138,6 +142,30 @@ describe('/admin/v1/models', () => {
     expect(await simNode.json()).toMatchObject({ error: { code: 'unsupported_parameter', param: 'node' } });
     const missing = await admin('/admin/v1/models/pull', { method: 'POST', body: JSON.stringify({ source: `${filesUrl}/m/absent.gguf` }) });
     expect(missing.status).toBe(404);
+  });
+
+  // Issue 12: a NUL in file_name failed with 500 after the whole download.
+  it('refuses a bad file_name or a source file name with 400 naming the field, before downloading', async () => {
+    const before = fileRequests.length;
+    for (const fileName of ['evil\u0000.gguf', '../escape.gguf', 'sub/dir.gguf', '.hidden.gguf', 'model.bin', `${'a'.repeat(300)}.gguf`]) {
+      const response = await admin('/admin/v1/models/pull', { method: 'POST', body: JSON.stringify({ source: `${filesUrl}/m/pulled.gguf`, file_name: fileName }) });
+      expect({ fileName, status: response.status, body: await response.json() }).toMatchObject({ fileName, status: 400, body: { error: { code: 'invalid_request', param: 'file_name' } } });
+    }
+    for (const source of [`${filesUrl}/m/evil%00.gguf`, `${filesUrl}/m/%E0%A4%A.gguf`, `${filesUrl}/m/..%2fescape.gguf`]) {
+      const response = await admin('/admin/v1/models/pull', { method: 'POST', body: JSON.stringify({ source }) });
+      expect({ source, status: response.status, body: await response.json() }).toMatchObject({ source, status: 400, body: { error: { code: 'invalid_request', param: 'source' } } });
+    }
+    expect(fileRequests.length).toBe(before);
+  });
+
+  it('refuses a source outside models.pull with pull_source_not_allowed before connecting', async () => {
+    const before = fileRequests.length;
+    const port = new URL(filesUrl).port;
+    for (const source of [`http://localhost:${port}/m/pulled.gguf`, 'http://169.254.169.254/latest/meta-data/x.gguf', `http://[::ffff:127.0.0.1]:${port}/m/pulled.gguf`]) {
+      const response = await admin('/admin/v1/models/pull', { method: 'POST', body: JSON.stringify({ source }) });
+      expect({ source, status: response.status, body: await response.json() }).toMatchObject({ source, status: 400, body: { error: { code: 'pull_source_not_allowed', param: 'source' } } });
+    }
+    expect(fileRequests.length).toBe(before);
   });
 
   it('ends the progress stream with an error line when the download is no GGUF', async () => {

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { readGgufFileInfo } from 'node-llama-cpp';
 import { FlexiError } from '../../core/errors.js';
 import { toCanonicalModelName } from '../../core/model-name.js';
 import type { ModelDetails } from '../../core/types.js';
+import { readGgufHeader, type GgufHeader, type GgufReadLimits } from './gguf-reader.js';
 
 /** llama.cpp `llama_ftype` values (`general.file_type`) by name. */
 const FILE_TYPE_NAMES: Record<number, string> = {
@@ -42,20 +42,21 @@ export function formatParameterCount(count: number): string {
   return String(count);
 }
 
-/** Flattened `general.*` / `<arch>.*` keys, without the long tokenizer arrays. */
-function flattenMetadata(value: unknown, prefix: string, out: Record<string, unknown>): void {
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [key, child] of Object.entries(value)) flattenMetadata(child, prefix ? `${prefix}.${key}` : key, out);
-    return;
+/** `general.*` and `<arch>.*` keys as Ollama's `model_info` shows them (long arrays are already null). */
+function modelInfoOf(metadata: ReadonlyMap<string, unknown>, architecture: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of metadata) {
+    if (key.startsWith('general.') || key.startsWith(`${architecture}.`)) out[key] = value;
   }
-  out[prefix] = Array.isArray(value) && value.length > 64 ? null : value;
+  return out;
 }
 
 /**
- * Reads the header of a GGUF file (not the weights). Throws `backend_error` naming the file when it
- * is not a readable GGUF, so one bad file never hides the others.
+ * Reads the header of a GGUF file (not the weights) with the defensive reader (gguf-reader.ts).
+ * Throws `backend_error` naming the file when it is not a readable GGUF, so one bad file never
+ * hides the others.
  */
-export async function readGgufModelFile(path: string): Promise<GgufModelFile> {
+export async function readGgufModelFile(path: string, limits: GgufReadLimits = {}): Promise<GgufModelFile> {
   let sizeBytes: number;
   let modifiedAt: Date;
   try {
@@ -65,37 +66,27 @@ export async function readGgufModelFile(path: string): Promise<GgufModelFile> {
   } catch (error) {
     throw new FlexiError('model_not_found', `Model file ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
   }
-  let file: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  let header: GgufHeader;
   try {
-    // Loaded on first use: the model manager (admin API, CLI) imports this file in every server,
-    // and node-llama-cpp's module graph costs ~tens of MiB where no GGUF file is ever read.
-    const llama = await import('node-llama-cpp');
-    file = await llama.readGgufFileInfo(path, {
-      sourceType: 'filesystem', logWarnings: false, spliceSplitFiles: false,
-      ignoreKeys: ['tokenizer.ggml.merges', 'tokenizer.ggml.token_type', 'tokenizer.ggml.scores'],
-    });
+    header = await readGgufHeader(path, limits);
   } catch (error) {
     throw new FlexiError('backend_error', `${basename(path)} is not a valid GGUF model file: ${(error as Error).message}`, { cause: error });
   }
-  const metadata = file.metadata as unknown as Record<string, Record<string, unknown>>;
-  const general = (metadata.general ?? {}) as Record<string, unknown>;
-  const architecture = String(general.architecture ?? 'unknown');
-  const arch = (metadata[architecture] ?? {}) as Record<string, unknown>;
-  const attention = (arch.attention ?? {}) as Record<string, unknown>;
-  const tokenizer = (metadata.tokenizer ?? {}) as Record<string, unknown>;
-  const parameterCount = (file.tensorInfo ?? []).reduce(
-    (sum, tensor) => sum + tensor.dimensions.reduce<number>((product, dim) => product * Number(dim), 1), 0);
-  const fileType = typeof general.file_type === 'number' ? general.file_type : undefined;
-  const embeddingLength = numberOrUndefined(arch.embedding_length);
-  const heads = numberOrUndefined(attention.head_count);
-  const kvHeads = numberOrUndefined(attention.head_count_kv) ?? heads;
-  const headDimK = numberOrUndefined(attention.key_length) ?? (embeddingLength && heads ? embeddingLength / heads : undefined);
-  const headDimV = numberOrUndefined(attention.value_length) ?? headDimK;
-  const modelInfo: Record<string, unknown> = {};
-  flattenMetadata({ general, [architecture]: arch }, '', modelInfo);
+  const meta = (key: string): unknown => header.metadata.get(key);
+  const architecture = String(meta('general.architecture') ?? 'unknown');
+  const archNumber = (key: string): number | undefined => numberOrUndefined(meta(`${architecture}.${key}`));
+  const parameterCount = header.tensors.reduce(
+    (sum, tensor) => sum + tensor.dimensions.reduce((product, dim) => product * dim, 1), 0);
+  const fileType = numberOrUndefined(meta('general.file_type'));
+  const embeddingLength = archNumber('embedding_length');
+  const heads = archNumber('attention.head_count');
+  const kvHeads = archNumber('attention.head_count_kv') ?? heads;
+  const headDimK = archNumber('attention.key_length') ?? (embeddingLength && heads ? embeddingLength / heads : undefined);
+  const headDimV = archNumber('attention.value_length') ?? headDimK;
+  const modelInfo = modelInfoOf(header.metadata, architecture);
   modelInfo['general.parameter_count'] = parameterCount;
-  const template = typeof tokenizer.chat_template === 'string' ? tokenizer.chat_template : undefined;
-  const trainContextLength = numberOrUndefined(arch.context_length);
+  const chatTemplate = meta('tokenizer.chat_template');
+  const trainContextLength = archNumber('context_length');
   return {
     name: modelNameFromFile(path),
     path,
@@ -111,22 +102,19 @@ export async function readGgufModelFile(path: string): Promise<GgufModelFile> {
     contextLength: trainContextLength,
     trainContextLength,
     embeddingLength,
-    blockCount: numberOrUndefined(arch.block_count),
+    blockCount: archNumber('block_count'),
     kvWidth: kvHeads && headDimK && headDimV ? kvHeads * (headDimK + headDimV) : undefined,
     capabilities: ['completion', 'embedding'],
-    template,
-    license: licenseOf(general),
+    template: typeof chatTemplate === 'string' ? chatTemplate : undefined,
+    license: licenseOf(header.metadata),
     modelInfo,
   };
 }
 
-function licenseOf(general: Record<string, unknown>): string | undefined {
-  const license = general.license;
-  if (typeof license === 'string') return license;
-  if (license && typeof license === 'object' && typeof (license as Record<string, unknown>).name === 'string') {
-    return (license as Record<string, string>).name;
-  }
-  return undefined;
+/** `general.license` is a string; some converters write `general.license.name` instead. */
+function licenseOf(metadata: ReadonlyMap<string, unknown>): string | undefined {
+  const license = metadata.get('general.license') ?? metadata.get('general.license.name');
+  return typeof license === 'string' ? license : undefined;
 }
 
 function numberOrUndefined(value: unknown): number | undefined {

@@ -22,6 +22,7 @@ export function createPrivacyService(options: {
     audit: identity.audit,
     pseudonym: identity.pseudonym,
     retention: config.privacy.retention,
+    eraseVacuum: config.privacy.erase_vacuum,
     keptRoles: Object.entries(config.roles).filter(([, role]) => role.admin).map(([name]) => name),
     hasPassword: async (email) => Boolean((await store.users.findCredentials(email))?.passwordHash),
     flushUsage: options.flushUsage,

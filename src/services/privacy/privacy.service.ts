@@ -22,6 +22,8 @@ export interface PrivacyServiceDeps {
   audit: Pick<AuditService, 'record'>;
   pseudonym: (userId: string) => string;
   retention: Config['privacy']['retention'];
+  /** PostgreSQL: `VACUUM` or `VACUUM FULL` of the tables an erasure touched. */
+  eraseVacuum: Config['privacy']['erase_vacuum'];
   /** Roles whose accounts retention never erases (admins: a deployment must not lock itself out). */
   keptRoles: readonly string[];
   /** Whether the account with this e-mail signs in with a password (erasure then asks for it). */
@@ -139,9 +141,22 @@ export class PrivacyService {
   /**
    * Erases a user and everything linked to them: owned rows are deleted; usage rows keep their
    * numbers under a random subject nothing maps back; audit entries keep what happened but
-   * name the user only by an opaque reference. All in one transaction.
+   * name the user only by an opaque reference. All in one transaction; then the freed space
+   * is cleared on disk (docs/security.md, "Erasure at rest").
    */
   async eraseUser(actor: Actor, ref: string): Promise<EraseResult> {
+    const result = await this.eraseOne(actor, ref);
+    await this.reclaimDeleted();
+    return result;
+  }
+
+  /** After the commit: VACUUM cannot run in a transaction, and the WAL checkpoint must see the deletes. */
+  private async reclaimDeleted(): Promise<void> {
+    const tables = (await this.installedClasses()).map((c) => c.table);
+    await this.deps.repository.reclaimDeleted(tables, this.deps.eraseVacuum);
+  }
+
+  private async eraseOne(actor: Actor, ref: string): Promise<EraseResult> {
     const user = await this.deps.users.get(ref);
     const owner = this.ownerOf(user);
     const classes = await this.installedClasses();
@@ -217,6 +232,8 @@ export class PrivacyService {
     }
     const unlinkedUsageSubjects = dryRun ? 0 : await this.unlinkOrphanedPseudonyms();
     const purged = Object.fromEntries(results.filter((r) => r.rows > 0).map((r) => [r.class, r.rows]));
+    // Once for the whole purge, not per erased account: VACUUM FULL rewrites every table.
+    if (!dryRun && (Object.keys(purged).length > 0 || unlinkedUsageSubjects > 0)) await this.reclaimDeleted();
     if (!dryRun && Object.keys(purged).length > 0) {
       await this.deps.audit.record('system:retention', 'privacy.purge', undefined, { rows: purged });
     }
@@ -228,7 +245,7 @@ export class PrivacyService {
     if (c.retention === 'inactive_accounts') {
       const kept = new Set(this.deps.keptRoles);
       const users = (await repository.inactiveUsers(cutoff)).filter((u) => !u.roles.some((r) => kept.has(r)));
-      if (!dryRun) for (const user of users) await this.eraseUser('system:retention', user.id);
+      if (!dryRun) for (const user of users) await this.eraseOne('system:retention', user.id);
       return users.length;
     }
     if (c.link.kind === 'parent') {
