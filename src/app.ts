@@ -144,6 +144,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     registry,
     metrics,
     readiness,
+    metricsAccess: { bearerToken: config.metrics.bearer_token, allowFrom: config.metrics.allow_from },
     ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },
     webRoot: deps.webRoot,
     logError,

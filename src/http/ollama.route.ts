@@ -13,6 +13,7 @@ import {
 } from './ollama-translate.js';
 import type { Principal } from './auth.js';
 import { generationHeaders, requestContext } from './request-context.js';
+import { publicRoute } from './route-access.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';
 
 /** The Ollama version Flexi's /api answers as (the API surface it implements). */
@@ -185,5 +186,5 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
 
 /** GET/HEAD /api/version needs no key: Ollama clients probe it before anything else. */
 export function registerOllamaVersionRoute(app: FastifyInstance): void {
-  app.get('/api/version', async () => ({ version: OLLAMA_COMPAT_VERSION }));
+  app.get('/api/version', publicRoute(), async () => ({ version: OLLAMA_COMPAT_VERSION }));
 }

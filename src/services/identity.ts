@@ -94,6 +94,10 @@ export function identityWarnings(config: Config): string[] {
   if (config.privacy.pseudonym_secret.startsWith('flexi-dev-')) warnings.push('privacy.pseudonym_secret is the development default; set FLEXI_PRIVACY_PSEUDONYM_SECRET to a long random value.');
   if (config.auth.cookie_secret.startsWith('flexi-dev-')) warnings.push('auth.cookie_secret is the development default; set FLEXI_AUTH_COOKIE_SECRET to a long random value.');
   if (config.auth.mode === 'none') warnings.push('auth.mode is none: anyone who reaches this server can use every model.');
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.server.host);
+  if (!loopback && config.metrics.bearer_token === undefined && config.metrics.allow_from.length === 0) {
+    warnings.push('/metrics is open to anyone who reaches this server; set metrics.bearer_token or metrics.allow_from (docs/security.md).');
+  }
   if (config.auth.oidc) {
     try {
       new PolicyService(config.roles).assertRoles([...config.auth.oidc.default_roles, ...config.auth.oidc.role_mappings.flatMap((m) => m.roles)]);
