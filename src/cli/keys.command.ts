@@ -41,7 +41,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--user <user>', 'owner (id or e-mail): the key acts with the user\'s roles')
     .option('--name <name>', 'name that tells people which project or person the key is for (required without --user)')
     .option('--role <role>', 'without --user: the role whose policy applies to the key (default admin)')
-    .option('--scope <scope>', 'narrow the key: model:<glob> or endpoint:<glob>, comma-separated or repeated', collectList)
+    .option('--scope <scope>', 'narrow the key: model:<glob>, endpoint:<glob> or admin (a key with scopes reaches the admin API only with admin), comma-separated or repeated', collectList)
     .option('--expires-in-days <days>', 'the key stops working after this many days', parseDays)
     .option(...CONFIG_OPTION)
     .option('--json', 'print JSON: {key, id, name, prefix, …}')
