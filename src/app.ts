@@ -128,6 +128,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
+  // Serve only once revocations made by other replicas are heard.
+  await identity.keys?.listening;
   const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
   const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
   const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;

@@ -61,7 +61,7 @@ export function createIdentity(options: IdentityOptions): Identity {
   const loginThrottle = new LoginThrottle({
     counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms, clock,
   });
-  const keys = store ? new ApiKeyService(store.apiKeys, { clock, warn: options.warn }) : undefined;
+  const keys = store ? new ApiKeyService(store.apiKeys, { revocations: counters, clock, warn: options.warn }) : undefined;
   const users = store ? new UserService(store.users, policies, { clock }) : undefined;
   const sessions = store && users ? new SessionService(store.sessions, users, config.auth.session_ttl_ms, { clock }) : undefined;
   const audit = store ? new AuditService(store.audit, { clock }) : undefined;
