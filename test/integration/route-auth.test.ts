@@ -88,7 +88,10 @@ interface RawResponse {
 
 /** One request on its own connection, the target sent byte for byte (no client normalises it). */
 function rawRequest(port: number, method: string, target: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const body = ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : '';
+  return rawRequestWithBody(port, method, target, ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : '', headers);
+}
+
+function rawRequestWithBody(port: number, method: string, target: string, body: string, headers: Record<string, string> = {}): Promise<RawResponse> {
   const lines = [`${method} ${target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', `content-length: ${Buffer.byteLength(body)}`];
   if (body) lines.push('content-type: application/json');
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
@@ -159,10 +162,19 @@ describe('every route decides authentication on the matched route', () => {
     for (const { method, url } of routes) {
       for (const target of abnormalSpellings(concretePath(url))) {
         const response = await rawRequest(port, method, target);
-        if (response.status !== 400) wrong.push(`${method} ${target} → ${response.status}`);
+        // Refused before routing, not by the handler's own validation (which also says 400).
+        if (response.status !== 400 || (method !== 'HEAD' && !/The (path|request target)/.test(response.body))) wrong.push(`${method} ${target} → ${response.status}`);
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('refuses the three reported requests before they reach a node', async () => {
+    const chat = JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }] });
+    for (const target of ['/%761/chat/completions', '/%61pi/generate', 'http://x/v1/chat/completions']) {
+      const response = await rawRequestWithBody(port, 'POST', target, chat);
+      expect(response.status, target).toBe(400);
+    }
   });
 
   it('names the problem in the client\'s protocol: Ollama error shape on /api, OpenAI shape on /v1', async () => {
