@@ -78,7 +78,7 @@ export function registerKeysCommand(program: Command): void {
     });
 
   keys.command('revoke')
-    .description('revoke an API key by id, name or prefix; it stops working at once')
+    .description('revoke an API key by id, name or prefix; running servers refuse it within 1 s')
     .argument('<key>', 'id, name or prefix (flx-xxxxxxxx) of the key, as `flexi keys list` shows them')
     .option(...CONFIG_OPTION)
     .option('--json', 'print the revoked key as JSON')

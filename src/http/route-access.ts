@@ -30,6 +30,8 @@ export function findTargetProblem(url: string): string | undefined {
   if (!url.startsWith('/') || url.startsWith('//')) return 'The request target must be a path starting with one "/" (no absolute form).';
   const queryAt = url.indexOf('?');
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  // Runs on every request: the common path has none of the characters the checks below look for.
+  if (!path.includes('%') && !path.includes('//') && !path.includes('/.') && !path.includes('#')) return undefined;
   if (path.includes('#')) return 'The request target must not carry a fragment (#).';
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i += 1) {
