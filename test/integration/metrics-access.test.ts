@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, redactConfig } from '../../src/config/load.js';
+import { identityWarnings } from '../../src/services/identity.js';
 import { singleKeyVerifier, TEST_KEY } from '../helpers/gateway.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
@@ -49,6 +50,14 @@ describe('/metrics access', () => {
     expect(refused.statusCode).toBe(403);
     expect(refused.json()).toMatchObject({ error: { code: 'permission_denied' } });
     expect((await scrape(app, { from: '10.1.2.3' })).statusCode).toBe(401);
+  });
+
+  it('warns at start when /metrics is open on a non-loopback address, and only then', () => {
+    const warned = (text: string) => identityWarnings(loadConfig({ fileText: text })).some((w) => w.includes('/metrics'));
+    expect(warned('server: { host: 0.0.0.0 }')).toBe(true);
+    expect(warned('')).toBe(false);
+    expect(warned(`server: { host: 0.0.0.0 }\nmetrics: { bearer_token: ${TOKEN} }`)).toBe(false);
+    expect(warned("server: { host: 0.0.0.0 }\nmetrics: { allow_from: ['10.0.0.0/8'] }")).toBe(false);
   });
 
   it('redacts the token in `flexi config`', () => {
