@@ -126,6 +126,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
     warn: (message, details) => deps.logError?.(message, details ?? {}) });
+  // Serve only once revocations made by other replicas are heard.
+  await identity.keys?.listening;
   const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
   const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
   const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;
@@ -148,6 +150,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     modelPull: pullPolicyOf(config),
     metrics,
     readiness,
+    metricsAccess: { bearerToken: config.metrics.bearer_token, allowFrom: config.metrics.allow_from },
     ui: chats && agreement && { chats, agreement, modelDescriptions: config.models.descriptions, sso: config.auth.oidc !== undefined },
     webRoot: deps.webRoot,
     logError,

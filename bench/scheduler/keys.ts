@@ -1,4 +1,5 @@
 import { ApiKeyService } from '../../src/services/api-key.service.js';
+import { MemoryCounterStore } from '../../src/store/counter-store.js';
 import { openDatabase } from '../../src/store/store.js';
 
 /** One simulated person: their API key and the role it carries. */
@@ -17,7 +18,7 @@ export interface BenchUser {
 export async function createUsers(databaseUrl: string, groups: readonly { prefix: string; role: string; count: number }[]): Promise<Map<string, BenchUser[]>> {
   const store = await openDatabase(databaseUrl);
   await store.migrate();
-  const keys = new ApiKeyService(store.apiKeys);
+  const keys = new ApiKeyService(store.apiKeys, { revocations: new MemoryCounterStore() });
   const byPrefix = new Map<string, BenchUser[]>();
   try {
     for (const group of groups) {

@@ -42,7 +42,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--user <user>', 'owner (id or e-mail): the key acts with the user\'s roles')
     .option('--name <name>', 'name that tells people which project or person the key is for (required without --user)')
     .option('--role <role>', 'without --user: the role whose policy applies to the key (default admin)')
-    .option('--scope <scope>', 'narrow the key: model:<glob> or endpoint:<glob>, comma-separated or repeated', collectList)
+    .option('--scope <scope>', 'narrow the key: model:<glob>, endpoint:<glob> or admin (a key with scopes reaches the admin API only with admin), comma-separated or repeated', collectList)
     .option('--expires-in-days <days>', 'the key stops working after this many days', parseDays)
     .option(...CONFIG_OPTION)
     .option('--json', 'print JSON: {key, id, name, prefix, …}')
@@ -79,7 +79,7 @@ export function registerKeysCommand(program: Command): void {
     });
 
   keys.command('revoke')
-    .description('revoke an API key by id, name or prefix; it stops working at once')
+    .description('revoke an API key by id, name or prefix; running servers refuse it within 1 s')
     .argument('<key>', 'id, name or prefix (flx-xxxxxxxx) of the key, as `flexi keys list` shows them')
     .option(...CONFIG_OPTION)
     .option('--json', 'print the revoked key as JSON')

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrCidr } from '../lib/address-list.js';
 import { isNetwork } from '../lib/ip-address.js';
 
 /**
@@ -182,6 +183,11 @@ export const configSchema = z.object({
   redis: z.object({
     url: z.string().optional().meta({ secret: true }).describe('Redis URL (`redis://host:6379`). Set it when several Flexi replicas run: limits and budgets then hold across all of them. Unset: counters live in this process.'),
   }).strict().prefault({}).describe('Shared counters for scale-out.'),
+  metrics: z.object({
+    bearer_token: z.string().min(16).optional().meta({ secret: true }).describe('Secret that `GET /metrics` requires as `Authorization: Bearer <token>` (Prometheus: `authorization: { credentials: <token> }`). Unset: no token needed.'),
+    allow_from: z.array(z.string().refine(isAddressOrCidr, 'an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8')).default([])
+      .describe('Client addresses (IPs or CIDR ranges) that may read `GET /metrics`; empty: any address. Behind a reverse proxy the address is the proxy\'s unless `server.trust_proxy` is on.'),
+  }).strict().prefault({}).describe('Who may read the Prometheus metrics at `/metrics`. With neither key set, anyone who reaches the server may (a warning is printed at start).'),
   privacy: z.object({
     pseudonym_secret: z.string().min(16).default('flexi-dev-pseudonym-secret-change-me').meta({ secret: true }).describe('Key of the HMAC that turns user ids into the pseudonyms stored in usage records. Set a long random value; changing it breaks the link to older records.'),
     retention: z.object({

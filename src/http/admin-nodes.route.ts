@@ -14,7 +14,8 @@ export interface AdminNodeRouteDeps {
 /** Live scheduler state and node drain: `GET /admin/v1/scheduler`, `/admin/v1/nodes`, drain/undrain. */
 export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRouteDeps): void {
   app.addHook('preHandler', async (request) => {
-    if (!request.url.startsWith('/admin/v1/scheduler') && !request.url.startsWith('/admin/v1/nodes')) return;
+    const route = request.routeOptions.url ?? '';
+    if (!route.startsWith('/admin/v1/scheduler') && !route.startsWith('/admin/v1/nodes')) return;
     if (!request.principal?.policy.admin) throw new FlexiError('permission_denied', 'The admin API needs an admin role.');
   });
 

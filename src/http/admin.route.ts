@@ -153,7 +153,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     const actor = actorOf(request);
     const body = parseBody(createKeyRequestSchema, request.body);
     const created = await admin.createKey(actor, {
-      user: body.user, name: body.name, role: body.role, scopes: body.scopes,
+      user: body.user, name: body.name, role: body.role, scopes: body.scopes, creatorScopes: request.principal?.keyScopes,
       expiresAt: body.expires_in_days === undefined ? undefined : new Date(Date.now() + body.expires_in_days * DAY_MS),
     });
     return reply.code(201).send({ key: created.key, ...keyToJson(created.record) });

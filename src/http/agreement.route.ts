@@ -27,7 +27,6 @@ export function isAgreementGated(method: string, url: string): boolean {
  */
 export function agreementHook(agreement: AgreementService, access: AccessControl): onRequestHookHandler {
   const check = async (request: FastifyRequest): Promise<void> => {
-    // /auth routes authenticate themselves, so the auth hook left no principal there.
     const principal = request.principal ?? (await access.authenticate(request.headers, request.cookies, request.method));
     if (principal.via !== 'session' || !principal.userId) return;
     await agreement.assertAccepted(principal.userId);
@@ -38,7 +37,8 @@ export function agreementHook(agreement: AgreementService, access: AccessControl
       done();
       return;
     }
-    if (!isAgreementGated(request.method, request.url)) {
+    // The matched route, not the URL text (percent-encodings, absolute form).
+    if (!isAgreementGated(request.method, request.routeOptions.url ?? request.url)) {
       done();
       return;
     }
@@ -49,7 +49,7 @@ export function agreementHook(agreement: AgreementService, access: AccessControl
 /** `GET /auth/agreement` (text, version, whether accepted) and `POST /auth/agreement/accept`. */
 export function registerAgreementRoutes(app: FastifyInstance, deps: { agreement: AgreementService; access: AccessControl }): void {
   async function userOf(request: FastifyRequest): Promise<string> {
-    const principal = await deps.access.authenticate(request.headers, request.cookies, request.method);
+    const principal = request.principal ?? await deps.access.authenticate(request.headers, request.cookies, request.method);
     if (!principal.userId) throw new FlexiError('permission_denied', 'Only a signed-in user accepts the user agreement.');
     return principal.userId;
   }

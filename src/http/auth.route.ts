@@ -8,6 +8,7 @@ import type { Identity } from '../services/identity.js';
 import type { OidcTransaction } from '../services/oidc.service.js';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../services/session.service.js';
 import { keyToJson, policyToJson, userToJson } from './identity-json.js';
+import { publicRoute } from './route-access.js';
 
 const OIDC_COOKIE = 'flexi_oidc';
 const OIDC_COOKIE_MAX_AGE_S = 600;
@@ -45,11 +46,12 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return session.csrfToken;
   }
 
+  // The auth hook authenticated every non-public route already.
   async function principalOf(request: FastifyRequest): Promise<Principal> {
-    return identity.access.authenticate(request.headers, request.cookies, request.method);
+    return request.principal ?? identity.access.authenticate(request.headers, request.cookies, request.method);
   }
 
-  app.post('/auth/login', async (request, reply) => {
+  app.post('/auth/login', publicRoute(), async (request, reply) => {
     // A cross-site form cannot send JSON without a CORS preflight: this stops login CSRF.
     if (!String(request.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
       throw new FlexiError('unsupported_media_type', 'Send the login as application/json.');
@@ -89,7 +91,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     };
   });
 
-  app.get('/auth/oidc/start', async (request, reply) => {
+  app.get('/auth/oidc/start', publicRoute(), async (request, reply) => {
     if (!identity.oidc) throw new FlexiError('not_found', 'Single sign-on is not configured (auth.oidc).');
     const redirectUri = `${request.protocol}://${request.host}/auth/oidc/callback`;
     const { url, transaction } = await identity.oidc.start(redirectUri, safeReturnTo((request.query as Record<string, unknown>).return_to));
@@ -99,7 +101,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return reply.redirect(url, 302);
   });
 
-  app.get('/auth/oidc/callback', async (request, reply) => {
+  app.get('/auth/oidc/callback', publicRoute(), async (request, reply) => {
     if (!identity.oidc) throw new FlexiError('not_found', 'Single sign-on is not configured (auth.oidc).');
     const raw = request.cookies[OIDC_COOKIE];
     const unsigned = raw ? request.unsignCookie(raw) : undefined;
@@ -135,7 +137,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     const userId = await keyOwner(request);
     const body = parseBody(selfKeyRequestSchema, request.body);
     const created = await identity.admin!.createKey(`user:${userId}`, {
-      user: userId, name: body.name, scopes: body.scopes,
+      user: userId, name: body.name, scopes: body.scopes, creatorScopes: request.principal?.keyScopes,
       expiresAt: body.expires_in_days === undefined ? undefined : new Date(Date.now() + body.expires_in_days * DAY_MS),
     });
     return reply.code(201).send({ key: created.key, ...keyToJson(created.record) });

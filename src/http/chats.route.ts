@@ -7,6 +7,7 @@ import type { ModelInfo } from '../core/types.js';
 import type { ChatService, ChatSettings, ExportFormat } from '../services/chat.service.js';
 import type { ModelRegistry } from '../services/model-registry.service.js';
 import type { Principal } from '../services/access-control.service.js';
+import { publicRoute } from './route-access.js';
 
 export interface ChatRouteDeps {
   chats: ChatService;
@@ -66,7 +67,8 @@ async function sendExport(reply: FastifyReply, file: { body: string; fileName: s
 export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): void {
   const { chats } = deps;
 
-  app.get('/ui/config', async (): Promise<UiPublicConfig> => ({ sso: deps.sso }));
+  // Read by the login page, before anyone signed in.
+  app.get('/ui/config', publicRoute(), async (): Promise<UiPublicConfig> => ({ sso: deps.sso }));
 
   app.get('/ui/v1/models', async (request) => {
     userOf(request);

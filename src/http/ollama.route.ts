@@ -14,6 +14,7 @@ import {
 } from './ollama-translate.js';
 import type { Principal } from '../services/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
+import { publicRoute } from './route-access.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';
 
 /** The Ollama version Flexi's /api answers as (the API surface it implements). */
@@ -194,5 +195,5 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
 
 /** GET/HEAD /api/version needs no key: Ollama clients probe it before anything else. */
 export function registerOllamaVersionRoute(app: FastifyInstance): void {
-  app.get('/api/version', async () => ({ version: OLLAMA_COMPAT_VERSION }));
+  app.get('/api/version', publicRoute(), async () => ({ version: OLLAMA_COMPAT_VERSION }));
 }

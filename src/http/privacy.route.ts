@@ -26,7 +26,7 @@ export function registerPrivacyRoutes(app: FastifyInstance, deps: PrivacyRouteDe
 
   async function sessionUser(request: FastifyRequest): Promise<Principal & { userId: string }> {
     // /ui/ is outside the global auth hook (it also serves pages); authenticate here, CSRF included.
-    const principal = await identity.access.authenticate(request.headers, request.cookies, request.method);
+    const principal = request.principal ?? await identity.access.authenticate(request.headers, request.cookies, request.method);
     if (principal.via !== 'session' || !principal.userId) {
       throw new FlexiError('permission_denied', 'Sign in with the browser to export or erase your data; API keys cannot.');
     }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { FlexiError } from '../core/errors.js';
@@ -27,9 +27,10 @@ import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
-import { registerSystemRoutes } from './system.route.js';
+import { registerSystemRoutes, type MetricsAccess } from './system.route.js';
 import type { ReadinessService } from '../services/readiness.service.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
+import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } from './route-access.js';
 
 
 /**
@@ -65,6 +66,8 @@ export interface HttpServerDeps {
   modelPull: PullPolicy;
   metrics: GatewayMetrics;
   readiness: ReadinessService;
+  /** Who may read /metrics (`metrics.*`); neither set: anyone. */
+  metricsAccess: MetricsAccess;
   /** With a database: the web UI's chats API and the user agreement. */
   ui?: { chats: ChatService; agreement: AgreementService; modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
   /** Folder of the built web UI (web/dist); a placeholder page when missing. */
@@ -75,11 +78,6 @@ export interface HttpServerDeps {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Routes that need no API key or session (/auth routes authenticate themselves). */
-function isPublic(url: string): boolean {
-  return !(url.startsWith('/v1/') || url.startsWith('/api/') || url.startsWith('/admin/') || url.startsWith('/ui/v1/')) || url.startsWith('/api/version');
-}
 
 /** Paths the web UI owns (not an API prefix). */
 function isWebPage(url: string): boolean {
@@ -102,6 +100,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
   });
+
+  const hasWebUi = deps.webRoot !== undefined && existsSync(deps.webRoot);
+  const isWebPageRequest = (request: FastifyRequest): boolean => hasWebUi && request.method === 'GET' && isWebPage(request.url)
+    && String(request.headers.accept ?? '').includes('text/html');
 
   await app.register(fastifyCookie, { secret: deps.cookies.secret });
   app.decorate('accessControl', deps.access);
@@ -141,12 +143,25 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
     reply.headers(securityHeaders);
-    if (isPublic(request.url)) {
+    const problem = findTargetProblem(request.url);
+    if (problem !== undefined) {
+      done(new FlexiError('invalid_request', problem));
+      return;
+    }
+    // Decided on the route the router matched (onRequest runs after routing), never on the URL
+    // text: a route is public only when it says so; unknown paths need credentials too.
+    if (isPublicRoute(request) || (request.is404 && isWebPageRequest(request))) {
       done();
       return;
     }
     deps.access.authenticate(request.headers, request.cookies, request.method).then((principal) => {
       request.principal = principal;
+      try {
+        deps.access.authorizePath(principal, request.url.split('?')[0]!);
+      } catch (error) {
+        done(error as FlexiError);
+        return;
+      }
       done();
     }, done);
   });
@@ -166,20 +181,19 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       deps.logError('request failed', { requestId: request.id, url: request.url, error: (error as Error).stack ?? String(error) });
     }
     if (reply.sent || reply.raw.headersSent) return;
-    sendError(reply, failure, protocolOf(request.url));
+    sendError(reply, failure, protocolOf(request.routeOptions.url ?? request.url));
   });
 
-  const hasWebUi = deps.webRoot !== undefined && existsSync(deps.webRoot);
   app.setNotFoundHandler((request, reply) => {
     // The web UI routes in the browser (/chat/<id>, /settings…): unknown pages get its index.
-    if (hasWebUi && request.method === 'GET' && isWebPage(request.url) && String(request.headers.accept ?? '').includes('text/html')) {
+    if (isWebPageRequest(request)) {
       return reply.header('cache-control', 'no-cache').sendFile('index.html');
     }
     const failure = new FlexiError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`);
     reply.code(404).headers(errorHeaders(failure)).send(errorBody(failure, protocolOf(request.url)));
   });
 
-  registerSystemRoutes(app, { metrics: deps.metrics, readiness: deps.readiness });
+  registerSystemRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, metricsAccess: deps.metricsAccess });
   registerOllamaVersionRoute(app);
   const isModelVisible = (principal: Principal | undefined, model: string) => deps.access.isModelVisible(principal, model);
   registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
@@ -202,13 +216,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   }
 
   if (hasWebUi) {
-    await app.register(fastifyStatic, {
+    // The web UI's files are public (the login page is one of them); the plugin registers one route per file.
+    await registerPublicPlugin(app, fastifyStatic, {
       root: deps.webRoot!, prefix: '/', wildcard: false, index: ['index.html'], preCompressed: true,
       // Vite puts a content hash in every asset name: those never change, the page itself may.
       setHeaders: (res, path) => res.setHeader('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache'),
     });
   } else {
-    app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(
+    app.get('/', publicRoute(), async (_request, reply) => reply.type('text/html; charset=utf-8').send(
       '<!doctype html><title>Flexi</title><h1>Flexi</h1><p>The API is at <code>/v1</code> (OpenAI) and <code>/api</code> (Ollama). The web UI is not built: run <code>npm run build -w web</code>.</p>',
     ));
   }

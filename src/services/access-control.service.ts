@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { FlexiError } from '../core/errors.js';
 import type { UserRecord } from '../core/identity-records.js';
-import { parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
+import { matchesAny, parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
 import type { QuotaService } from './quota.service.js';
 import { CSRF_HEADER, SESSION_COOKIE, type SessionService } from './session.service.js';
 
@@ -71,6 +71,14 @@ export interface AccessControlOptions {
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MAX_KEY_CHARS = 256;
 
+/**
+ * A key with scopes reaches the admin API only with the `admin` scope; one without scopes keeps
+ * what its user's (or its own) roles give, as keys made before scopes bound the admin API did.
+ */
+function narrowAdmin(policy: EffectivePolicy, scopes: KeyScopes | undefined): EffectivePolicy {
+  return scopes && scopes.admin !== true && policy.admin ? { ...policy, admin: false } : policy;
+}
+
 /** Reads `Authorization: Bearer …` or the `api-key` header (Azure-style clients, Moodle plugins). */
 export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization;
@@ -130,14 +138,26 @@ export class AccessControl {
     if (verified.userId) {
       const user = await this.options.users?.findActive(verified.userId);
       if (!user) throw new FlexiError('invalid_api_key', 'Invalid API key: its account is disabled or deleted.');
-      return { ...this.forUser(user), via: 'api_key', apiKeyId: verified.id, keyScopes };
+      const principal = this.forUser(user);
+      return { ...principal, via: 'api_key', apiKeyId: verified.id, keyScopes, policy: narrowAdmin(principal.policy, keyScopes) };
     }
     // Operator keys (no user): the key's role, the admin role when it names none.
     const roles = [verified.role ?? 'admin'];
-    const policy = this.options.policies.effective(roles);
+    const policy = narrowAdmin(this.options.policies.effective(roles), keyScopes);
     return {
       via: 'api_key', apiKeyId: verified.id, subject: `key:${verified.id}`, roles, role: roles[0], policy, priorityClass: policy.priority, keyScopes,
     };
+  }
+
+  /**
+   * Endpoint scopes bind every route, not only inference: a key scoped to `/v1/models` cannot
+   * reach `/auth/keys` or `/admin/v1`. `path` is the request's path in normal form.
+   */
+  authorizePath(principal: Principal, path: string): void {
+    const endpoints = principal.keyScopes?.endpoints;
+    if (endpoints && !matchesAny(endpoints, [path])) {
+      throw new FlexiError('permission_denied', `This API key's scopes do not include ${path.slice(0, 200)}.`);
+    }
   }
 
   private async fromSession(token: string): Promise<Principal | undefined> {

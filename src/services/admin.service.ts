@@ -4,7 +4,7 @@ import { toTimestamp } from '../store/database.js';
 import type { GroupKind, GroupMemberRole, GroupRecord, GroupRepository } from '../store/group.repository.js';
 import type { ApiKeyService } from './api-key.service.js';
 import type { Actor, AuditService } from './audit.service.js';
-import { parseScopes, type PolicyService } from './policy.service.js';
+import { areScopesWithin, parseScopes, type KeyScopes, type PolicyService } from './policy.service.js';
 import type { SessionService } from './session.service.js';
 import type { CreateUserInput, UserService } from './user.service.js';
 
@@ -20,6 +20,8 @@ export interface CreateKeyInput {
   role?: string;
   scopes?: string[];
   expiresAt?: Date;
+  /** Scopes of the API key that asks for this one (none for sessions and the CLI): the new key may not be wider. */
+  creatorScopes?: KeyScopes;
 }
 
 export interface AdminServiceDeps {
@@ -88,6 +90,10 @@ export class AdminService {
       throw new FlexiError('invalid_request', `Unknown role "${input.role.slice(0, 40)}"; known roles: ${this.deps.policies.roleNames().join(', ')}.`, { param: 'role' });
     }
     const scopes = this.validateScopes(input.scopes);
+    // Else a key limited to one endpoint or model could mint an unlimited one.
+    if (!areScopesWithin(parseScopes(scopes), input.creatorScopes)) {
+      throw new FlexiError('permission_denied', 'A key with scopes can only create keys with the same or narrower scopes; send scopes within your own.', { param: 'scopes' });
+    }
     const created = await this.deps.keys.create({ name: input.name, role: userId ? null : (input.role ?? 'admin'), userId, scopes, expiresAt: input.expiresAt ?? null });
     await this.deps.audit.record(actor, 'key.create', { type: 'api_key', id: created.record.id }, {
       name: created.record.name, prefix: created.record.prefix, user_id: userId, role: created.record.role, scopes,

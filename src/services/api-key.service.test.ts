@@ -3,7 +3,8 @@ import { FlexiError } from '../core/errors.js';
 import { ManualClock } from '../lib/clock.js';
 import { describeEachDatabase } from '../../test/helpers/db.js';
 import type { ApiKeyRepository } from '../store/api-key.repository.js';
-import { ApiKeyService, hashApiKey } from './api-key.service.js';
+import { MemoryCounterStore } from '../store/counter-store.js';
+import { ApiKeyService, hashApiKey, type RevocationChannel } from './api-key.service.js';
 
 const DAY_MS = 86_400_000;
 
@@ -12,11 +13,11 @@ describeEachDatabase('ApiKeyService', (getStore) => {
   afterEach(async () => {
     for (const service of services.splice(0)) await service.close();
   });
-  const setup = (options: { cacheTtlMs?: number } = {}) => {
+  const setup = (options: { cacheTtlMs?: number; revocations?: RevocationChannel } = {}) => {
     const clock = new ManualClock();
     const repository = getStore().apiKeys;
     const findByHash = vi.spyOn(repository, 'findByHash');
-    const service = new ApiKeyService(repository, { clock, ...options });
+    const service = new ApiKeyService(repository, { clock, revocations: new MemoryCounterStore(), ...options });
     services.push(service);
     return { clock, repository, service, findByHash };
   };
@@ -82,6 +83,30 @@ describeEachDatabase('ApiKeyService', (getStore) => {
     expect(findByHash).toHaveBeenCalledTimes(2);
   });
 
+  it('forgets a key at once when another process sharing the counter store publishes its revocation', async () => {
+    const revocations = new MemoryCounterStore();
+    const { service: first } = setup({ cacheTtlMs: 60_000, revocations });
+    const { service: second } = setup({ cacheTtlMs: 60_000, revocations });
+    const { key } = await first.create({ name: 'shared' });
+    expect(await second.verify(key)).toBeDefined();
+    expect(await first.verify(key)).toBeDefined();
+    await first.revokeById((await first.verify(key))!.id);
+    // No clock advance: the second service's cache entry is still fresh, yet the key is refused.
+    expect(await second.verify(key)).toBeUndefined();
+  });
+
+  it('forgets every cached key when revocations may have been missed (a reconnect)', async () => {
+    let listener: ((keyId: string | undefined) => void) | undefined;
+    const revocations = { publishKeyRevoked: async () => {}, onKeyRevoked: async (l: typeof listener) => { listener = l; } };
+    const { service, repository } = setup({ cacheTtlMs: 60_000, revocations });
+    const { key, record } = await service.create({ name: 'a' });
+    expect(await service.verify(key)).toBeDefined();
+    await repository.revoke(record.id, new Date().toISOString());
+    expect(await service.verify(key)).toBeDefined();
+    listener!(undefined);
+    expect(await service.verify(key)).toBeUndefined();
+  });
+
   it('asks the database once for concurrent verifications of the same key', async () => {
     const { service, findByHash } = setup();
     const { key } = await service.create({ name: 'a' });
@@ -127,7 +152,7 @@ describe('ApiKeyService cache bounds', () => {
       findByHash: vi.fn((hash: string) => Promise.resolve(records.get(hash))),
       touchLastUsed: vi.fn(() => Promise.resolve()),
     } as unknown as ApiKeyRepository;
-    const service = new ApiKeyService(repository, { cacheMaxEntries: 2, clock: new ManualClock() });
+    const service = new ApiKeyService(repository, { cacheMaxEntries: 2, clock: new ManualClock(), revocations: new MemoryCounterStore() });
     const keys = ['a', 'b', 'c'].map((c) => `flx-${c.repeat(40)}`);
     keys.forEach((key, i) => records.set(hashApiKey(key), {
       id: String(i), name: String(i), prefix: key.slice(0, 12), userId: null, role: null, scopes: null,

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { randomId } from '../lib/ids.js';
 import type { ApiKeyRecord } from '../core/identity-records.js';
 import type { ApiKeyRepository, RevokeResult } from '../store/api-key.repository.js';
+import type { CounterStore } from '../store/counter-store.js';
 import { toTimestamp } from '../store/database.js';
 
 export const API_KEY_PREFIX = 'flx-';
@@ -15,9 +16,17 @@ const MAX_NAME_CHARS = 100;
 
 export type WarnLogger = (message: string, details?: Record<string, unknown>) => void;
 
+/** How revocations reach every process: Redis pub/sub with several replicas, in-process otherwise. */
+export type RevocationChannel = Pick<CounterStore, 'publishKeyRevoked' | 'onKeyRevoked'>;
+
 export interface ApiKeyServiceOptions {
+  /** Revocations made by other replicas arrive here at once; this service publishes its own. */
+  revocations: RevocationChannel;
   clock?: Clock;
-  /** How long a verified key is trusted without asking the database (revocations in other processes take this long). */
+  /**
+   * How long a verified key is trusted without asking the database: the bound for revocations
+   * that were not published (the CLI, or a Redis outage). 1 s: one query per key and second.
+   */
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
   /** `last_used_at` is written at most this often, for all keys seen in the interval at once. */
@@ -59,17 +68,22 @@ export class ApiKeyService {
   private readonly cacheMaxEntries: number;
   private readonly touchIntervalMs: number;
   private readonly warn: WarnLogger;
+  private readonly revocations: RevocationChannel;
+  /** Resolves once revocations published by other processes reach this one. */
+  readonly listening: Promise<void>;
   /** Insertion order is recency order: a hit is re-inserted, the first entry is the least recent. */
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lookups = new Map<string, Promise<ApiKeyRecord | undefined>>();
   /** Bumped after each revoke so a lookup that started before it does not cache a stale record. */
-  private revocations = 0;
+  private revocationCount = 0;
   private readonly pendingTouches = new Set<string>();
   private touchTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly repository: ApiKeyStore, options: ApiKeyServiceOptions = {}) {
+  constructor(private readonly repository: ApiKeyStore, options: ApiKeyServiceOptions) {
     this.clock = options.clock ?? systemClock;
-    this.cacheTtlMs = options.cacheTtlMs ?? 10_000;
+    this.cacheTtlMs = options.cacheTtlMs ?? 1000;
+    this.revocations = options.revocations;
+    this.listening = this.revocations.onKeyRevoked((id) => (id === undefined ? this.forgetAll() : this.forget(id)));
     this.cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
     this.touchIntervalMs = options.touchIntervalMs ?? 60_000;
     this.warn = options.warn ?? (() => {});
@@ -127,6 +141,7 @@ export class ApiKeyService {
     if (!this.repository.revokeById) throw new Error('this key store cannot revoke by id');
     const result = await this.repository.revokeById(id, toTimestamp(this.clock.now()));
     this.forget(id);
+    if (result) await this.publish(id);
     return result;
   }
 
@@ -135,13 +150,28 @@ export class ApiKeyService {
     const result = await this.repository.revoke(ref, toTimestamp(this.clock.now()));
     // Lookups that read the database before the update finished must not cache what they read.
     if (result) this.forget(result.record.id);
-    else this.revocations += 1;
+    else this.revocationCount += 1;
+    if (result) await this.publish(result.record.id);
     return result;
   }
 
+  /** The revocation is in the database already: when Redis is down, other replicas notice within the cache TTL. */
+  private async publish(id: string): Promise<void> {
+    try {
+      await this.revocations.publishKeyRevoked(id);
+    } catch (error) {
+      this.warn('could not tell other replicas about a revoked API key', { key: id, error: String(error) });
+    }
+  }
+
   private forget(id: string): void {
-    this.revocations += 1;
+    this.revocationCount += 1;
     for (const [hash, entry] of this.cache) if (entry.record.id === id) this.cache.delete(hash);
+  }
+
+  private forgetAll(): void {
+    this.revocationCount += 1;
+    this.cache.clear();
   }
 
   /** Writes `last_used_at` for the keys verified since the last write. */
@@ -179,9 +209,9 @@ export class ApiKeyService {
   private lookup(hash: string): Promise<ApiKeyRecord | undefined> {
     let pending = this.lookups.get(hash);
     if (!pending) {
-      const revocationsAtStart = this.revocations;
+      const revocationsAtStart = this.revocationCount;
       pending = this.repository.findByHash(hash).then((record) => {
-        if (record && revocationsAtStart === this.revocations) this.remember(hash, record);
+        if (record && revocationsAtStart === this.revocationCount) this.remember(hash, record);
         return record;
       }).finally(() => this.lookups.delete(hash));
       this.lookups.set(hash, pending);

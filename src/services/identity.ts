@@ -62,7 +62,7 @@ export function createIdentity(options: IdentityOptions): Identity {
     counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms,
     failuresPerAddress: config.auth.login_failures_per_address, clock,
   });
-  const keys = store ? new ApiKeyService(store.apiKeys, { clock, warn: options.warn }) : undefined;
+  const keys = store ? new ApiKeyService(store.apiKeys, { revocations: counters, clock, warn: options.warn }) : undefined;
   const users = store ? new UserService(store.users, policies, { clock }) : undefined;
   const sessions = store && users ? new SessionService(store.sessions, users, config.auth.session_ttl_ms, { clock }) : undefined;
   const audit = store ? new AuditService(store.audit, { clock }) : undefined;
@@ -95,6 +95,10 @@ export function identityWarnings(config: Config): string[] {
   if (config.privacy.pseudonym_secret.startsWith('flexi-dev-')) warnings.push('privacy.pseudonym_secret is the development default; set FLEXI_PRIVACY_PSEUDONYM_SECRET to a long random value.');
   if (config.auth.cookie_secret.startsWith('flexi-dev-')) warnings.push('auth.cookie_secret is the development default; set FLEXI_AUTH_COOKIE_SECRET to a long random value.');
   if (config.auth.mode === 'none') warnings.push('auth.mode is none: anyone who reaches this server can use every model.');
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.server.host);
+  if (!loopback && config.metrics.bearer_token === undefined && config.metrics.allow_from.length === 0) {
+    warnings.push('/metrics is open to anyone who reaches this server; set metrics.bearer_token or metrics.allow_from (docs/security.md).');
+  }
   if (config.auth.oidc) {
     try {
       new PolicyService(config.roles).assertRoles([...config.auth.oidc.default_roles, ...config.auth.oidc.role_mappings.flatMap((m) => m.roles)]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load.js';
-import { globToRegExp, parseScopes, PolicyService } from './policy.service.js';
+import { areScopesWithin, globToRegExp, parseScopes, PolicyService } from './policy.service.js';
 
 const config = loadConfig({
   fileText: `
@@ -60,5 +60,28 @@ describe('PolicyService', () => {
     expect(globToRegExp('a.b*').test('a.bcd')).toBe(true);
     expect(globToRegExp('a.b*').test('axbcd')).toBe(false);
     expect(globToRegExp('(x)?').test('(x)y')).toBe(true);
+  });
+
+  it('parses the admin scope', () => {
+    expect(parseScopes(['admin', 'model:a*'])).toEqual({ admin: true, models: ['a*'] });
+  });
+
+  it('decides whether scopes lie within others, conservatively for globs', () => {
+    const within = (inner: string[] | null, outer: string[] | null) => areScopesWithin(parseScopes(inner), parseScopes(outer));
+    expect(within(null, null)).toBe(true);
+    expect(within(['model:a'], null)).toBe(true);
+    expect(within(null, ['model:a*'])).toBe(false);
+    expect(within(['model:llama3:8b'], ['model:llama3*'])).toBe(true);
+    expect(within(['model:llama3*'], ['model:llama3*'])).toBe(true);
+    expect(within(['model:llama*'], ['model:llama3*'])).toBe(false);
+    // An outer `?` is one character; an inner `*` may be many.
+    expect(within(['model:a*c'], ['model:a?c'])).toBe(false);
+    expect(within(['model:a?c'], ['model:a?c'])).toBe(true);
+    expect(within(['model:a.c'], ['model:a?c'])).toBe(true);
+    // A dimension the outer key restricts must be restricted by the inner one too.
+    expect(within(['endpoint:/v1/*'], ['model:a*'])).toBe(false);
+    expect(within(['model:a1', 'endpoint:/v1/*'], ['model:a*'])).toBe(true);
+    expect(within(['admin', 'model:a1'], ['model:a*'])).toBe(false);
+    expect(within(['admin', 'model:a1'], ['admin', 'model:a*'])).toBe(true);
   });
 });

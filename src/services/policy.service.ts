@@ -22,21 +22,31 @@ export interface EffectivePolicy {
   admin: boolean;
 }
 
-/** Narrower limits an API key carries (scopes `model:<glob>` and `endpoint:<glob>`). */
+/**
+ * Narrower limits an API key carries (scopes `model:<glob>`, `endpoint:<glob>` and `admin`).
+ * Endpoint globs bind every route (the request path); a key with scopes reaches the admin API
+ * only with the `admin` scope.
+ */
 export interface KeyScopes {
   models?: string[];
   endpoints?: string[];
+  /** The `admin` scope: the admin API stays open to this key (if its user's roles allow it). */
+  admin?: boolean;
 }
 
 const SCOPE = /^(model|endpoint):(.{1,200})$/;
 
-/** Parses `model:…` / `endpoint:…` scope strings; throws a message naming the bad one. */
+/** Parses `model:…` / `endpoint:…` / `admin` scope strings; throws a message naming the bad one. */
 export function parseScopes(scopes: readonly string[] | null | undefined): KeyScopes | undefined {
   if (!scopes || scopes.length === 0) return undefined;
   const result: KeyScopes = {};
   for (const scope of scopes) {
+    if (scope === 'admin') {
+      result.admin = true;
+      continue;
+    }
     const match = SCOPE.exec(scope);
-    if (!match) throw new Error(`scope "${scope.slice(0, 80)}" is not "model:<pattern>" or "endpoint:<pattern>"`);
+    if (!match) throw new Error(`scope "${scope.slice(0, 80)}" is not "model:<pattern>", "endpoint:<pattern>" or "admin"`);
     const list = match[1] === 'model' ? (result.models ??= []) : (result.endpoints ??= []);
     list.push(match[2]!);
   }
@@ -55,6 +65,29 @@ export function globToRegExp(pattern: string): RegExp {
     globCache.set(pattern, re);
   }
   return re;
+}
+
+/**
+ * Whether every key with `inner` scopes can do no more than one with `outer` scopes (undefined:
+ * unscoped, the widest). Conservative for globs: `inner`'s pattern, read as text, must match one
+ * of `outer`'s, where an outer `?` may not stand for an inner `*` (which stands for many characters).
+ */
+export function areScopesWithin(inner: KeyScopes | undefined, outer: KeyScopes | undefined): boolean {
+  if (!outer) return true;
+  if (!inner) return false;
+  if (inner.admin === true && outer.admin !== true) return false;
+  return arePatternsWithin(inner.models, outer.models) && arePatternsWithin(inner.endpoints, outer.endpoints);
+}
+
+function arePatternsWithin(inner: readonly string[] | undefined, outer: readonly string[] | undefined): boolean {
+  if (!outer) return true;
+  if (!inner) return false;
+  return inner.every((pattern) => outer.some((wider) => globCoverRegExp(wider).test(pattern)));
+}
+
+function globCoverRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '[^*]');
+  return new RegExp(`^${body}$`, 's');
 }
 
 export function matchesAny(patterns: readonly string[], values: readonly string[]): boolean {

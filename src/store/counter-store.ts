@@ -85,8 +85,18 @@ export interface CounterStore {
   clearStrikes(key: string): Promise<void>;
   /** One round trip to the shared store (`/readyz`); throws `store_unavailable` when it cannot answer. */
   ping(): Promise<void>;
+  /** Tells every process that shares this store that the API key `keyId` was revoked. */
+  publishKeyRevoked(keyId: string): Promise<void>;
+  /**
+   * Calls `listener` with the id of every key revoked by any process sharing this store, and
+   * with `undefined` when revocations may have been missed (a reconnect): forget every key then.
+   * Resolves once the listener hears revocations from other processes.
+   */
+  onKeyRevoked(listener: (keyId: string | undefined) => void): Promise<void>;
   close(): Promise<void>;
 }
+
+export type KeyRevokedListener = (keyId: string | undefined) => void;
 
 export function bucketStartMs(nowMs: number, windowMs: number): number {
   return Math.floor(nowMs / windowMs) * windowMs;
@@ -134,7 +144,17 @@ export class MemoryCounterStore implements CounterStore {
   private readonly values = new Map<string, Entry>();
   private readonly inflight = new Map<string, Map<string, Entry>>();
   private readonly strikes = new Map<string, Strikes & { expiresAtMs: number }>();
+  private readonly revokedListeners: KeyRevokedListener[] = [];
   private operations = 0;
+
+  // One process: the listeners are this process's own key caches.
+  async publishKeyRevoked(keyId: string): Promise<void> {
+    for (const listener of this.revokedListeners) listener(keyId);
+  }
+
+  async onKeyRevoked(listener: KeyRevokedListener): Promise<void> {
+    this.revokedListeners.push(listener);
+  }
 
   async reserve(spec: ReserveSpec): Promise<ReserveOutcome> {
     this.sweepSometimes(spec.nowMs);

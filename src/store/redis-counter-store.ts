@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { FlexiError } from '../core/errors.js';
 import {
-  bucketKey, bucketStartMs, type CounterStore, type ReserveOutcome, type ReserveSpec, type SettleSpec, type Strikes, type WindowState,
+  bucketKey, bucketStartMs, type CounterStore, type KeyRevokedListener, type ReserveOutcome, type ReserveSpec, type SettleSpec, type Strikes, type WindowState,
 } from './counter-store.js';
 
 /*
@@ -140,6 +140,11 @@ function toStates(raw: string[], offset: number, count: number): WindowState[] {
 export class RedisCounterStore implements CounterStore {
   private readonly redis: FlexiRedis;
   private lastConnectionError: Error | undefined;
+  /** Channels are not prefixed by ioredis: the key prefix keeps deployments (and tests) sharing a Redis apart. */
+  private readonly revocationChannel: string;
+  private readonly revokedListeners: KeyRevokedListener[] = [];
+  private subscriber: Redis | undefined;
+  private subscribed: Promise<void> = Promise.resolve();
 
   constructor(url: string, options: { keyPrefix?: string } = {}) {
     this.redis = new Redis(url, { keyPrefix: options.keyPrefix ?? 'flexi:', maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false }) as FlexiRedis;
@@ -151,6 +156,7 @@ export class RedisCounterStore implements CounterStore {
     this.redis.on('ready', () => {
       this.lastConnectionError = undefined;
     });
+    this.revocationChannel = `${options.keyPrefix ?? 'flexi:'}keys:revoked`;
     this.redis.defineCommand('flexiReserve', { lua: RESERVE });
     this.redis.defineCommand('flexiSettle', { lua: SETTLE });
     this.redis.defineCommand('flexiStrike', { lua: STRIKE, numberOfKeys: 1 });
@@ -233,7 +239,35 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
+  async publishKeyRevoked(keyId: string): Promise<void> {
+    await this.call(() => this.redis.publish(this.revocationChannel, keyId));
+  }
+
+  /**
+   * Pub/sub needs a connection of its own. ioredis subscribes again after a reconnect, but what
+   * was published meanwhile is lost: each reconnect tells the listeners to forget every key.
+   */
+  async onKeyRevoked(listener: KeyRevokedListener): Promise<void> {
+    this.revokedListeners.push(listener);
+    if (this.subscriber) return this.subscribed;
+    const subscriber = this.redis.duplicate();
+    this.subscriber = subscriber;
+    subscriber.on('error', () => {});
+    let readyBefore = false;
+    subscriber.on('ready', () => {
+      if (readyBefore) for (const each of this.revokedListeners) each(undefined);
+      readyBefore = true;
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.revocationChannel) for (const each of this.revokedListeners) each(message);
+    });
+    // Not fatal when Redis is down at start: key caches then rely on their TTL until it is back.
+    this.subscribed = subscriber.subscribe(this.revocationChannel).then(() => undefined, () => undefined);
+    return this.subscribed;
+  }
+
   async close(): Promise<void> {
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService } from '../../src/services/api-key.service.js';
 import { openDatabase } from '../../src/store/store.js';
+import { MemoryCounterStore } from '../../src/store/counter-store.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
@@ -45,7 +46,7 @@ describe('flexi keys (CLI against a SQLite file)', () => {
   async function verify(key: string) {
     const store = await openDatabase(dbPath);
     try {
-      return await new ApiKeyService(store.apiKeys).verify(key);
+      return await new ApiKeyService(store.apiKeys, { revocations: new MemoryCounterStore() }).verify(key);
     } finally {
       await store.close();
     }
