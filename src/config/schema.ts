@@ -63,6 +63,7 @@ export const rolePolicySchema = z.object({
   models: z.array(z.string().min(1).max(200)).describe('Models the role may use and see, as glob patterns (`*` any characters, `?` one): `llama3*`, `*:8b`, `*`.'),
   endpoints: z.array(z.string().min(1).max(200)).default(['*']).describe('API endpoints the role may call, as glob patterns over the path: `/v1/*`, `/api/chat`, `*`.'),
   max_tokens_per_request: limit('Largest `max_tokens` a request may ask for; requests without one are capped here.'),
+  max_input_tokens: limit('Largest input (messages, prompt or embedding input) a request may carry, counted as its token budget reservation counts it: one token per UTF-8 byte plus template overhead per message, a bound that never under-counts (so it caps bytes, roughly 4× the real tokens of English text). Larger requests get 400 `input_too_long`.'),
   requests_per_minute: limit('Requests per minute (sliding window).'),
   tokens_per_minute: limit('Prompt + completion tokens per minute (sliding window).'),
   tokens_per_day: limit('Token budget per UTC day.'),

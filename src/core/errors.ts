@@ -38,6 +38,11 @@ export const ERROR_CATALOG = {
     message: 'The prompt is longer than the model\'s context.',
     description: 'Shorten the prompt or use a model with a longer context.',
   },
+  input_too_long: {
+    status: 400, openaiType: 'invalid_request_error', retryable: false,
+    message: 'The input is larger than your role allows.',
+    description: 'The messages, prompt or input exceed the role\'s `max_input_tokens` (counted as UTF-8 bytes plus per-message overhead). Send less, or ask for a role with a larger limit.',
+  },
   unauthorized: {
     status: 401, openaiType: 'authentication_error', retryable: false,
     message: 'Missing API key. Send it as `Authorization: Bearer <key>` or in the `api-key` header.',
