@@ -167,7 +167,7 @@ export const configSchema = z.object({
     .describe('Roles and their policies. The defaults admin, staff, researcher, student and guest exist unless redefined here.'),
   quota: z.object({
     term_starts: z.array(z.string().regex(/^\d\d-\d\d$/, 'MM-DD')).min(1).default(['04-01', '10-01']).describe('Days (MM-DD, UTC) on which a term begins; `tokens_per_term` budgets reset then.'),
-    default_max_tokens: z.number().int().min(1).default(4096).describe('Tokens reserved for a request that sets no `max_tokens` when its role has no `max_tokens_per_request`.'),
+    default_max_tokens: z.number().int().min(1).default(4096).describe('Tokens reserved for a request that sets no `max_tokens` when its role has no `max_tokens_per_request`; with a token budget, also the most such a request is asked to generate (less when less of the budget is left).'),
     reservation_ttl_ms: durationMs('A reservation not settled within this time is dropped (a replica that crashed cannot hold budget forever).', 15 * 60_000),
   }).strict().prefault({}).describe('Rate limits and token budgets.'),
   redis: z.object({

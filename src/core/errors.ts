@@ -86,7 +86,7 @@ export const ERROR_CATALOG = {
   payload_too_large: {
     status: 413, openaiType: 'invalid_request_error', retryable: false,
     message: 'The request body is too large.',
-    description: 'The body exceeds `server.body_limit_bytes` (default 4 MiB).',
+    description: 'The body exceeds `server.body_limit_bytes` (default 4 MiB), or the node refused the request as too large. Flexi reads the rest of a refused body (up to 64 MiB, 30 s) before it closes, so clients can read this answer.',
   },
   unsupported_media_type: {
     status: 415, openaiType: 'invalid_request_error', retryable: false,
