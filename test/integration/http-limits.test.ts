@@ -166,3 +166,33 @@ describe('errors caused by the request never count against the node', () => {
     expect((await chat()).status).toBe(200);
   });
 });
+
+describe('an error the request caused is not retried on another node', () => {
+  const fakes: FakeUpstream[] = [];
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    const backends = [];
+    for (const name of ['n1', 'n2']) {
+      const fake = await startFakeUpstream();
+      fake.route('GET /v1/models', { json: { object: 'list', data: [{ id: 'm', object: 'model', created: 1, owned_by: 'x' }] } });
+      fake.route('POST /v1/chat/completions', { status: 413, json: { error: { message: 'too large for this server' } } });
+      fakes.push(fake);
+      backends.push(new OpenAiBackend(name, new HttpClient({ nodeName: name, baseUrl: `${fake.url}/v1`, connections: 4, firstByteTimeoutMs: 10_000, idleTimeoutMs: 10_000 })));
+    }
+    gateway = await startGateway(backends);
+  });
+  afterAll(async () => {
+    await gateway.close();
+    for (const fake of fakes) await fake.close();
+  });
+
+  it('sends a request the node refused as too large to one node only', async () => {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST', headers: auth, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const posts = fakes.map((fake) => fake.requests.filter((r) => r.method === 'POST').length);
+    expect(posts.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/too large for this server/);
+  });
+});
