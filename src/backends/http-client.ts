@@ -249,6 +249,7 @@ export class HttpClient {
   private async send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<{ response: Dispatcher.ResponseData; guard: RequestGuard }> {
     // A request cancelled before it started never reaches the node.
     if (signal?.aborted) throw abortError(signal);
+    const payload = body === undefined ? undefined : serialise(this.nodeName, body);
     const guard = new RequestGuard(signal, this.options.firstByteTimeoutMs, this.options.idleTimeoutMs);
     let response: Dispatcher.ResponseData;
     try {
@@ -256,7 +257,7 @@ export class HttpClient {
         method,
         path: this.pathPrefix + path,
         headers: this.headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: payload,
         signal: guard,
       });
     } catch (error) {
@@ -320,7 +321,25 @@ function errorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Upstream non-2xx → FlexiError, carrying the node's own message. */
+/**
+ * The request as JSON text. A body that cannot be serialised (nested so deep that the stack
+ * overflows, a cycle) is the request's fault, not the node's: it must not count against the
+ * node's breaker, nor move to another node where it would fail the same way.
+ */
+function serialise(nodeName: string, body: unknown): string {
+  try {
+    return JSON.stringify(body);
+  } catch (error) {
+    throw new FlexiError('invalid_request', `The request cannot be sent to node "${nodeName}": ${(error as Error).message}.`, { cause: error });
+  }
+}
+
+/**
+ * Upstream non-2xx → FlexiError, carrying the node's own message. What the node refuses because
+ * of the request itself (400, 413, 422, a missing model) maps to a client error, which neither
+ * counts against the node's breaker nor moves to another node; a 404 for the path itself, 401/403,
+ * 429 and 5xx say the node is misconfigured or failing, so they stay node faults.
+ */
 export function statusError(nodeName: string, path: string, status: number, bodyText: string): FlexiError {
   const message = upstreamMessage(bodyText) || `HTTP ${status}`;
   if (status === 404 && /model/i.test(message)) return new FlexiError('model_not_found', message);
@@ -328,6 +347,7 @@ export function statusError(nodeName: string, path: string, status: number, body
     if (/context (length|window)|maximum context|too long/i.test(message)) return new FlexiError('context_length_exceeded', message);
     return new FlexiError('invalid_request', message);
   }
+  if (status === 413) return new FlexiError('payload_too_large', `node "${nodeName}" refused the request as too large: ${message}`);
   return new FlexiError('backend_error', `node "${nodeName}" answered ${path} with ${status}: ${message}`);
 }
 

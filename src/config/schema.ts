@@ -68,6 +68,7 @@ export const rolePolicySchema = z.object({
   models: z.array(z.string().min(1).max(200)).describe('Models the role may use and see, as glob patterns (`*` any characters, `?` one): `llama3*`, `*:8b`, `*`.'),
   endpoints: z.array(z.string().min(1).max(200)).default(['*']).describe('API endpoints the role may call, as glob patterns over the path: `/v1/*`, `/api/chat`, `*`.'),
   max_tokens_per_request: limit('Largest `max_tokens` a request may ask for; requests without one are capped here.'),
+  max_input_tokens: limit('Largest input (messages, prompt or embedding input) a request may carry, counted as its token budget reservation counts it: one token per UTF-8 byte plus template overhead per message, a bound that never under-counts (so it caps bytes, roughly 4× the real tokens of English text). Larger requests get 400 `input_too_long`.'),
   requests_per_minute: limit('Requests per minute (sliding window).'),
   tokens_per_minute: limit('Prompt + completion tokens per minute (sliding window).'),
   tokens_per_day: limit('Token budget per UTC day.'),
@@ -177,7 +178,7 @@ export const configSchema = z.object({
     .describe('Roles and their policies. The defaults admin, staff, researcher, student and guest exist unless redefined here.'),
   quota: z.object({
     term_starts: z.array(z.string().regex(/^\d\d-\d\d$/, 'MM-DD')).min(1).default(['04-01', '10-01']).describe('Days (MM-DD, UTC) on which a term begins; `tokens_per_term` budgets reset then.'),
-    default_max_tokens: z.number().int().min(1).default(4096).describe('Tokens reserved for a request that sets no `max_tokens` when its role has no `max_tokens_per_request`.'),
+    default_max_tokens: z.number().int().min(1).default(4096).describe('Tokens reserved for a request that sets no `max_tokens` when its role has no `max_tokens_per_request`; with a token budget, also the most such a request is asked to generate (less when less of the budget is left).'),
     reservation_ttl_ms: durationMs('A reservation not settled within this time is dropped (a replica that crashed cannot hold budget forever).', 15 * 60_000),
   }).strict().prefault({}).describe('Rate limits and token budgets.'),
   redis: z.object({

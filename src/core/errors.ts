@@ -43,6 +43,11 @@ export const ERROR_CATALOG = {
     message: 'The prompt is longer than the model\'s context.',
     description: 'Shorten the prompt or use a model with a longer context.',
   },
+  input_too_long: {
+    status: 400, openaiType: 'invalid_request_error', retryable: false,
+    message: 'The input is larger than your role allows.',
+    description: 'The messages, prompt or input exceed the role\'s `max_input_tokens` (counted as UTF-8 bytes plus per-message overhead). Send less, or ask for a role with a larger limit.',
+  },
   unauthorized: {
     status: 401, openaiType: 'authentication_error', retryable: false,
     message: 'Missing API key. Send it as `Authorization: Bearer <key>` or in the `api-key` header.',
@@ -86,7 +91,7 @@ export const ERROR_CATALOG = {
   payload_too_large: {
     status: 413, openaiType: 'invalid_request_error', retryable: false,
     message: 'The request body is too large.',
-    description: 'The body exceeds `server.body_limit_bytes` (default 4 MiB).',
+    description: 'The body exceeds `server.body_limit_bytes` (default 4 MiB), or the node refused the request as too large. Flexi reads the rest of a refused body (up to 64 MiB, 30 s) before it closes, so clients can read this answer.',
   },
   unsupported_media_type: {
     status: 415, openaiType: 'invalid_request_error', retryable: false,

@@ -36,6 +36,7 @@ export function policyToJson(policy: EffectivePolicy) {
     models: policy.models,
     endpoints: policy.endpoints,
     max_tokens_per_request: policy.maxTokensPerRequest,
+    max_input_tokens: policy.maxInputTokens,
     requests_per_minute: policy.requestsPerMinute,
     tokens_per_minute: policy.tokensPerMinute,
     tokens_per_day: policy.tokensPerDay,

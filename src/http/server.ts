@@ -8,6 +8,7 @@ import type { InferenceService } from '../services/inference.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
+import { drainRefusedBody, parseJsonBody } from './body-parser.js';
 import { registerAdminModelRoutes } from './admin-models.route.js';
 import type { PullPolicy } from '../services/model-download.js';
 import { ModelManagerService } from '../services/model-manager.service.js';
@@ -77,7 +78,6 @@ export interface HttpServerDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Paths the web UI owns (not an API prefix). */
 function isWebPage(url: string): boolean {
@@ -118,22 +118,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   // Any content type is read as JSON (Ollama accepts bodies without one; curl sends a form type).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    const buffer = body as Buffer;
-    if (buffer.length === 0) {
-      done(null, undefined);
-      return;
-    }
-    let text: string;
     try {
-      text = utf8.decode(buffer);
-    } catch {
-      done(new FlexiError('invalid_json', 'The request body is not valid UTF-8.'), undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse(text));
+      done(null, parseJsonBody(body as Buffer));
     } catch (error) {
-      done(new FlexiError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(error as Error, undefined);
     }
   });
 
@@ -181,6 +169,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       deps.logError('request failed', { requestId: request.id, url: request.url, error: (error as Error).stack ?? String(error) });
     }
     if (reply.sent || reply.raw.headersSent) return;
+    if (failure.code === 'payload_too_large' && !request.raw.complete) {
+      // Fastify asks to close at once; the connection stays until the rest has arrived instead.
+      reply.removeHeader('connection');
+      drainRefusedBody(request.raw);
+    }
     sendError(reply, failure, protocolOf(request.routeOptions.url ?? request.url));
   });
 

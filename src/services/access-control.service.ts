@@ -52,9 +52,14 @@ export interface AdmitRequest {
   model: string;
   /** What the client asked for (max_tokens / num_predict); undefined when it set none. */
   maxTokens?: number;
-  /** Rough size of the prompt in tokens (reserved on top of max tokens). */
+  /** Input tokens, bounded from above (token-estimate.ts): reserved on top of max tokens. */
   promptTokens?: number;
+  /** The request field that carries the input (`messages`, `prompt`, `input`), named by `input_too_long`. */
+  inputParam?: string;
 }
+
+/** The shortest answer worth starting when a budget's remainder caps a request that set no max_tokens. */
+const MIN_ANSWER_TOKENS = 16;
 
 export interface AccessControlOptions {
   mode: 'keys' | 'none';
@@ -198,15 +203,27 @@ export class AccessControl {
   /** Checks everything and reserves quota; the caller settles or cancels the admission. */
   async admit(principal: Principal, request: AdmitRequest): Promise<Admission> {
     this.authorize(principal, request);
-    const cap = principal.policy.maxTokensPerRequest;
+    const { policy } = principal;
+    const promptTokens = Math.max(0, Math.round(request.promptTokens ?? 0));
+    if (policy.maxInputTokens !== null && promptTokens > policy.maxInputTokens) {
+      throw new FlexiError('input_too_long',
+        `The input counts up to ${promptTokens} tokens (UTF-8 bytes plus per-message overhead, a bound that never under-counts); `
+        + `your role allows ${policy.maxInputTokens} (max_input_tokens).`, { param: request.inputParam });
+    }
+    const cap = policy.maxTokensPerRequest;
     if (request.maxTokens !== undefined && cap !== null && request.maxTokens > cap) {
       throw new FlexiError('invalid_request', `max_tokens ${request.maxTokens} is more than your role allows (${cap}).`, { param: 'max_tokens' });
     }
     const maxTokens = request.maxTokens ?? cap ?? undefined;
-    const reservedTokens = (maxTokens ?? this.options.defaultMaxTokens) + Math.max(0, Math.round(request.promptTokens ?? 0));
-    const reservation = await this.options.quota.reserve(principal.subject, principal.policy, reservedTokens);
+    // With a budget, a request that set no max_tokens may run on what is left of it, its answer
+    // capped there; and the cap is always sent, so no answer can outgrow its reservation.
+    const budgeted = policy.tokensPerDay !== null || policy.tokensPerWeek !== null || policy.tokensPerTerm !== null;
+    const flexible = budgeted && request.maxTokens === undefined;
+    const reservation = await this.options.quota.reserve(
+      principal.subject, policy, (maxTokens ?? this.options.defaultMaxTokens) + promptTokens, flexible ? promptTokens + MIN_ANSWER_TOKENS : undefined,
+    );
     return {
-      maxTokens: request.maxTokens === undefined ? maxTokens : undefined,
+      maxTokens: flexible ? reservation.tokens - promptTokens : request.maxTokens === undefined ? maxTokens : undefined,
       headers: reservation.headers,
       settle: (usage) => reservation.settle(usage.promptTokens + usage.completionTokens),
       cancel: () => reservation.cancel(),

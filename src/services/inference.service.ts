@@ -5,6 +5,7 @@ import type { UsageEntry, UsageSink } from '../core/usage.js';
 import type { Admission, AdmitRequest } from './access-control.service.js';
 import type { Dispatcher, NodeLease, Requester } from './dispatcher.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
+import { estimateInputTokens } from './token-estimate.js';
 
 /** What the http layer knows about a request. */
 export interface RequestContext {
@@ -22,15 +23,6 @@ export interface RequestContext {
   admit?: (request: Omit<AdmitRequest, 'endpoint'>) => Promise<Admission>;
   /** Policy check only (requests that generate nothing, e.g. Ollama load/unload). */
   authorize?: (model: string) => void;
-}
-
-/** About four characters per token: only sizes the reservation; the node's count settles it. */
-function estimatePromptTokens(request: ChatRequest | CompletionRequest | EmbeddingRequest): number {
-  let chars = 0;
-  if ('messages' in request) for (const message of request.messages) chars += message.content.length;
-  else if ('prompt' in request) chars += request.prompt.length + (request.system?.length ?? 0);
-  else for (const input of request.input) chars += input.length;
-  return Math.ceil(chars / 4);
 }
 
 /** Observes every finished request (metrics). */
@@ -93,7 +85,7 @@ export class InferenceService {
   async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string }> {
     const entry = await this.options.registry.get(request.model);
     const req = { ...request, model: entry.name };
-    const admission = await context.admit?.({ model: entry.name, maxTokens: 0, promptTokens: estimatePromptTokens(request) });
+    const admission = await context.admit?.({ model: entry.name, maxTokens: 0, promptTokens: estimateInputTokens(request), inputParam: 'input' });
     try {
       return await this.embedAdmitted(req, entry, context, admission);
     } catch (error) {
@@ -129,8 +121,9 @@ export class InferenceService {
 
   private async start<R extends ChatRequest | CompletionRequest>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
     const entry = await this.options.registry.get(request.model);
-    const promptTokens = estimatePromptTokens(request);
-    const admission = await context.admit?.({ model: entry.name, maxTokens: request.options.maxTokens, promptTokens });
+    const promptTokens = estimateInputTokens(request);
+    const inputParam = 'messages' in request ? 'messages' : 'prompt';
+    const admission = await context.admit?.({ model: entry.name, maxTokens: request.options.maxTokens, promptTokens, inputParam });
     const options = admission?.maxTokens === undefined ? request.options : { ...request.options, maxTokens: admission.maxTokens };
     const req = { ...request, model: entry.name, options };
     try {

@@ -11,6 +11,8 @@ export interface EffectivePolicy {
   endpoints: string[];
   /** null: unlimited. */
   maxTokensPerRequest: number | null;
+  /** Largest input a request may carry, as the conservative estimate counts it (token-estimate.ts). */
+  maxInputTokens: number | null;
   requestsPerMinute: number | null;
   tokensPerMinute: number | null;
   tokensPerDay: number | null;
@@ -154,6 +156,7 @@ export class PolicyService {
         models: [...role.models],
         endpoints: [...role.endpoints],
         maxTokensPerRequest: role.max_tokens_per_request,
+        maxInputTokens: role.max_input_tokens,
         requestsPerMinute: role.requests_per_minute,
         tokensPerMinute: role.tokens_per_minute,
         tokensPerDay: role.tokens_per_day,
@@ -189,6 +192,7 @@ function combine(a: EffectivePolicy, b: EffectivePolicy): EffectivePolicy {
     models: [...new Set([...a.models, ...b.models])],
     endpoints: [...new Set([...a.endpoints, ...b.endpoints])],
     maxTokensPerRequest: wider(a.maxTokensPerRequest, b.maxTokensPerRequest),
+    maxInputTokens: wider(a.maxInputTokens, b.maxInputTokens),
     requestsPerMinute: wider(a.requestsPerMinute, b.requestsPerMinute),
     tokensPerMinute: wider(a.tokensPerMinute, b.tokensPerMinute),
     tokensPerDay: wider(a.tokensPerDay, b.tokensPerDay),
@@ -203,7 +207,7 @@ function combine(a: EffectivePolicy, b: EffectivePolicy): EffectivePolicy {
 
 function denyAll(): EffectivePolicy {
   return {
-    roles: [], models: [], endpoints: [], maxTokensPerRequest: 0, requestsPerMinute: 0, tokensPerMinute: 0,
+    roles: [], models: [], endpoints: [], maxTokensPerRequest: 0, maxInputTokens: 0, requestsPerMinute: 0, tokensPerMinute: 0,
     tokensPerDay: 0, tokensPerWeek: 0, tokensPerTerm: 0, maxConcurrent: 0, priority: 'batch', apiKeys: false, admin: false,
   };
 }

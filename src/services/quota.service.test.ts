@@ -57,7 +57,7 @@ describe('QuotaService', () => {
   it('refuses a spent budget with insufficient_quota saying when it resets, and resets with the period', async () => {
     const { quota, clock } = setup(95);
     const policy = policies.effective(['daily']);
-    (await quota.reserve('s1', policy, 20)).settle(20);
+    (await quota.reserve('s1', policy, 5)).settle(20);
     const error = await refusal(quota.reserve('s1', policy, 1));
     expect(error.code).toBe('insufficient_quota');
     expect(error.message).toBe('Your daily token budget of 100 tokens is spent; it resets at 2026-05-14T00:00:00.000Z.');
@@ -65,6 +65,20 @@ describe('QuotaService', () => {
     clock.advance(3_600_000);
     // A new day: its counter is seeded again (the stub reports 95 used); the term counter holds 115 of 150.
     expect((await quota.reserve('s1', policy, 1)).headers).toEqual({});
+  });
+
+  it('refuses a request that needs more than is left with the numbers, or grants the rest when less will do', async () => {
+    const { quota } = setup(60);
+    const policy = policies.effective(['daily']);
+    const error = await refusal(quota.reserve('s1', policy, 50));
+    expect(error.code).toBe('insufficient_quota');
+    expect(error.status).toBe(429);
+    expect(error.message).toBe('This request needs up to 50 tokens (input bound + max_tokens), but your daily token budget of 100 tokens has 40 left; '
+      + 'it resets at 2026-05-14T00:00:00.000Z. Ask for fewer tokens (max_tokens) or send a shorter input.');
+    expect(error.headers).toMatchObject({ 'x-flexi-budget-needed': '50', 'x-flexi-budget-left': '40' });
+    const granted = await quota.reserve('s1', policy, 50, 30);
+    expect(granted.tokens).toBe(40);
+    expect((await refusal(quota.reserve('s1', policy, 1))).message).toMatch(/has 0 left \(40 more are held by your requests still running\)/);
   });
 
   it('releases a cancelled reservation without booking it', async () => {

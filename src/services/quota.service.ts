@@ -30,6 +30,8 @@ export interface QuotaServiceOptions {
 
 /** A reservation held for one request; settled (or cancelled) exactly once. */
 export interface Reservation {
+  /** Tokens held: what was asked, or less when `minTokens` let a smaller budget remainder do. */
+  tokens: number;
   /** `x-ratelimit-*` headers describing the windows after this request. */
   headers: Record<string, string>;
   settle(tokens: number): void;
@@ -71,16 +73,38 @@ function budgetsOf(policy: EffectivePolicy): { period: BudgetPeriod; limit: numb
   return budgets;
 }
 
+/**
+ * 429 for a budget that cannot hold the request: spent, or with less left than this request
+ * alone may use — with the numbers, so the client can ask for fewer tokens instead of waiting.
+ */
+function budgetRefusal(
+  { period, bounds, budget }: { period: BudgetPeriod; bounds: PeriodBounds; budget: BudgetLimit },
+  { used, reserved }: { used: number; reserved: number }, neededTokens: number, nowMs: number,
+): FlexiError {
+  const resetsAt = new Date(bounds.endMs).toISOString();
+  const left = Math.max(0, budget.limit - used - reserved);
+  const window = `${PERIOD_WORDS[period]} token budget of ${budget.limit} tokens`;
+  const message = used >= budget.limit
+    ? `Your ${window} is spent; it resets at ${resetsAt}.`
+    : `This request needs up to ${neededTokens} tokens (input bound + max_tokens), but your ${window} has ${left} left`
+      + `${reserved > 0 ? ` (${reserved} more are held by your requests still running)` : ''}; it resets at ${resetsAt}. `
+      + 'Ask for fewer tokens (max_tokens) or send a shorter input.';
+  return new FlexiError('insufficient_quota', message, {
+    retryAfterSeconds: (bounds.endMs - nowMs) / 1000,
+    headers: { 'x-flexi-budget-reset': resetsAt, 'x-flexi-budget-needed': String(neededTokens), 'x-flexi-budget-left': String(left) },
+  });
+}
+
 function resetText(ms: number): string {
   return `${Math.max(1, Math.ceil(ms / 1000))}s`;
 }
 
 /**
  * Rate limits, concurrency and token budgets of one subject, enforced through a CounterStore.
- * A request reserves its worst case (max tokens + prompt estimate) atomically with all checks;
- * the real count replaces the reservation when it ends. A budget admits requests while
- * used + reserved < limit, so concurrent requests can overspend it by at most one request's
- * reservation.
+ * A request reserves its worst case (max tokens + an input bound that never under-counts)
+ * atomically with all checks; the real count replaces the reservation when it ends. A budget
+ * admits a request only when its whole reservation fits in what is left, so requests running at
+ * the same time, on any number of replicas, cannot jointly spend more than the budget.
  */
 export class QuotaService {
   private readonly clock: Clock;
@@ -96,7 +120,8 @@ export class QuotaService {
     return `q:{${subject}}:${suffix}`;
   }
 
-  async reserve(subject: string, policy: EffectivePolicy, tokens: number): Promise<Reservation> {
+  /** `minTokens`: the least the request can run with, when less than `tokens` will do (see ReserveSpec). */
+  async reserve(subject: string, policy: EffectivePolicy, tokens: number, minTokens?: number): Promise<Reservation> {
     const nowMs = this.clock.now();
     const id = randomId(16);
     const windows: (WindowLimit & { unit: 'requests' | 'tokens' })[] = [];
@@ -109,7 +134,7 @@ export class QuotaService {
     });
     const inflightKey = this.keyOf(subject, 'inflight');
     const spec = {
-      nowMs, inflightKey, id, tokens, leaseMs: this.options.reservationTtlMs, maxInflight: policy.maxConcurrent,
+      nowMs, inflightKey, id, tokens, minTokens, leaseMs: this.options.reservationTtlMs, maxInflight: policy.maxConcurrent,
       windows, budgets: periods.map((p) => p.budget),
     };
     let outcome = await this.options.counters.reserve(spec);
@@ -125,13 +150,8 @@ export class QuotaService {
           throw new FlexiError('rate_limit_exceeded',
             `You already have ${outcome.inflight} requests running, the most your role allows; retry when one has finished.`,
             { retryAfterSeconds: 1 });
-        case 'budget': {
-          const { period, bounds, budget } = periods[outcome.index]!;
-          const resetsAt = new Date(bounds.endMs).toISOString();
-          throw new FlexiError('insufficient_quota',
-            `Your ${PERIOD_WORDS[period]} token budget of ${budget.limit} tokens is spent; it resets at ${resetsAt}.`,
-            { retryAfterSeconds: (bounds.endMs - nowMs) / 1000, headers: { 'x-flexi-budget-reset': resetsAt } });
-        }
+        case 'budget':
+          throw budgetRefusal(periods[outcome.index]!, outcome, minTokens ?? tokens, nowMs);
         case 'window': {
           const window = windows[outcome.index]!;
           const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
@@ -154,7 +174,7 @@ export class QuotaService {
         windows: windows.filter((w) => w.unit === 'tokens').map((w) => ({ key: w.key, windowMs: w.windowMs, delta: (booked ? actualTokens : 0) - tokens })),
       }).catch((error: unknown) => this.warn('settling a quota reservation failed; it expires by itself', { error: String(error) }));
     };
-    return { headers, settle: (actual) => finish(Math.max(0, actual), true), cancel: () => finish(0, false) };
+    return { tokens: outcome.tokens, headers, settle: (actual) => finish(Math.max(0, actual), true), cancel: () => finish(0, false) };
   }
 
   /** Used and remaining budget per period, for `GET /auth/me`. */

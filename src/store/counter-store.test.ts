@@ -50,11 +50,24 @@ for (const [name, create] of implementations) {
       await store.seed(budget.key, 40, T0, budget.ttlMs);
       await store.seed(budget.key, 0, T0, budget.ttlMs);
       const second = await store.reserve(spec({ budgets: [budget], tokens: 50 }));
-      expect(second.ok).toBe(true);
-      // 40 used + 50 reserved = 90 < 100: one more is admitted, then the budget is full.
-      expect((await store.reserve(spec({ budgets: [budget], tokens: 50 }))).ok).toBe(true);
-      const third = await store.reserve(spec({ budgets: [budget], tokens: 1 }));
-      expect(third).toMatchObject({ ok: false, reason: 'budget', index: 0, used: 40, reserved: 100 });
+      expect(second).toMatchObject({ ok: true, tokens: 50 });
+      // 40 used + 50 reserved leaves 10: a request that needs 11 no longer fits, one of 10 does.
+      const third = await store.reserve(spec({ budgets: [budget], tokens: 11 }));
+      expect(third).toMatchObject({ ok: false, reason: 'budget', index: 0, used: 40, reserved: 50 });
+      expect((await store.reserve(spec({ budgets: [budget], tokens: 10 }))).ok).toBe(true);
+      expect(await store.reserve(spec({ budgets: [budget], tokens: 1 }))).toMatchObject({ ok: false, reason: 'budget', reserved: 60 });
+    });
+
+    it('never admits a reservation larger than what is left, and grants the rest down to minTokens', async () => {
+      const day = { key: `${subject}:day`, limit: 100, ttlMs: 86_400_000 };
+      const week = { key: `${subject}:week`, limit: 1000, ttlMs: 86_400_000 };
+      await store.seed(day.key, 60, T0, day.ttlMs);
+      await store.seed(week.key, 975, T0, week.ttlMs);
+      // The week has 25 left, the day 40: a request that needs 30 is refused by the week…
+      expect(await store.reserve(spec({ budgets: [day, week], tokens: 30 }))).toMatchObject({ ok: false, reason: 'budget', index: 1 });
+      // …unless it can do with less: it gets the 25 the tighter budget has left.
+      expect(await store.reserve(spec({ budgets: [day, week], tokens: 30, minTokens: 20 }))).toMatchObject({ ok: true, tokens: 25 });
+      expect(await store.reserve(spec({ budgets: [day, week], tokens: 30, minTokens: 1 }))).toMatchObject({ ok: false, reason: 'budget', reserved: 25 });
     });
 
     it('settles with the real count and frees the reservation', async () => {
@@ -62,11 +75,12 @@ for (const [name, create] of implementations) {
       await store.seed(budget.key, 0, T0, budget.ttlMs);
       const id = 'r1';
       expect((await store.reserve(spec({ id, budgets: [budget], tokens: 100 }))).ok).toBe(true);
-      expect((await store.reserve(spec({ budgets: [budget] }))).ok).toBe(false);
+      expect((await store.reserve(spec({ budgets: [budget], tokens: 1 }))).ok).toBe(false);
       await store.settle({ nowMs: T0, inflightKey: `${subject}:inflight`, id, tokens: 30, budgetKeys: [budget.key], windows: [] });
       expect((await store.reserve(spec({ budgets: [budget], tokens: 5 }))).ok).toBe(true);
-      expect(await store.reserve(spec({ budgets: [budget], tokens: 100 }))).toMatchObject({ ok: true });
-      expect(await store.reserve(spec({ budgets: [budget] }))).toMatchObject({ ok: false, reason: 'budget', used: 30, reserved: 105 });
+      expect(await store.reserve(spec({ budgets: [budget], tokens: 66 }))).toMatchObject({ ok: false, reason: 'budget', used: 30, reserved: 5 });
+      expect(await store.reserve(spec({ budgets: [budget], tokens: 65 }))).toMatchObject({ ok: true });
+      expect(await store.reserve(spec({ budgets: [budget], tokens: 1 }))).toMatchObject({ ok: false, reason: 'budget', used: 30, reserved: 70 });
     });
 
     it('limits concurrency and drops reservations whose lease ran out', async () => {

@@ -14,7 +14,11 @@ export interface WindowLimit {
   cost: number;
 }
 
-/** A token budget of one period: admitted while used + reserved tokens stay below `limit`. */
+/**
+ * A token budget of one period: a request is admitted only when its own reservation fits in
+ * what is left (`limit` − used − reserved by requests in flight), so requests running at the
+ * same time can never jointly spend more than the limit.
+ */
 export interface BudgetLimit {
   /** Names the period (`…:day:2026-01-01`), so a new period is a new key. */
   key: string;
@@ -31,6 +35,11 @@ export interface ReserveSpec {
   id: string;
   /** Tokens held against every budget until settled. */
   tokens: number;
+  /**
+   * When set, a budget with less than `tokens` but at least this many left grants what is left
+   * instead of refusing (a request that set no max_tokens gets a shorter answer, not a refusal).
+   */
+  minTokens?: number;
   /** The reservation is dropped after this long even if never settled (crashed replica). */
   leaseMs: number;
   /** Largest number of live reservations; null: unlimited. */
@@ -48,7 +57,8 @@ export interface WindowState {
 }
 
 export type ReserveOutcome =
-  | { ok: true; windows: WindowState[] }
+  /** `tokens`: what the reservation holds, `spec.tokens` or less when `minTokens` allowed it. */
+  | { ok: true; windows: WindowState[]; tokens: number }
   | { ok: false; reason: 'concurrency'; inflight: number }
   | { ok: false; reason: 'window'; index: number; retryAfterMs: number; windows: WindowState[] }
   | { ok: false; reason: 'budget'; index: number; used: number; reserved: number }
@@ -164,9 +174,14 @@ export class MemoryCounterStore implements CounterStore {
     let reserved = 0;
     for (const entry of live.values()) reserved += entry.value;
     if (spec.maxInflight !== null && live.size >= spec.maxInflight) return { ok: false, reason: 'concurrency', inflight: live.size };
+    let granted = spec.tokens;
     for (const [index, budget] of spec.budgets.entries()) {
       const used = this.get(budget.key, spec.nowMs)!;
-      if (used + reserved >= budget.limit) return { ok: false, reason: 'budget', index, used, reserved };
+      const left = budget.limit - used - reserved;
+      if (left < granted) {
+        if (left <= 0 || spec.minTokens === undefined || left < spec.minTokens) return { ok: false, reason: 'budget', index, used, reserved };
+        granted = left;
+      }
     }
     const states: WindowState[] = [];
     for (const [index, window] of spec.windows.entries()) {
@@ -182,9 +197,9 @@ export class MemoryCounterStore implements CounterStore {
       states.push({ used: estimate + window.cost, resetMs: windowResetMs(curr + window.cost, spec.nowMs, window.windowMs) });
     }
     for (const window of spec.windows) this.addToBucket(window.key, window.windowMs, window.cost, spec.nowMs);
-    live.set(spec.id, { value: spec.tokens, expiresAtMs: spec.nowMs + spec.leaseMs });
+    live.set(spec.id, { value: granted, expiresAtMs: spec.nowMs + spec.leaseMs });
     this.inflight.set(spec.inflightKey, live);
-    return { ok: true, windows: states };
+    return { ok: true, windows: states, tokens: granted };
   }
 
   async settle(spec: SettleSpec): Promise<void> {

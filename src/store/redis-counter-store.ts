@@ -34,7 +34,7 @@ end
 
 // KEYS: inflight, then per window (current bucket, previous bucket), then budgets.
 // ARGV: now, id, tokens, leaseMs, maxInflight (-1: none), #windows, #budgets,
-//       per window (windowMs, limit, cost), per budget (limit).
+//       per window (windowMs, limit, cost), per budget (limit), minTokens (-1: all or nothing).
 const RESERVE = `${SLIDING}
 local now = tonumber(ARGV[1])
 local nw = tonumber(ARGV[6])
@@ -56,10 +56,16 @@ for i = 1, #entries, 2 do
 end
 local maxInflight = tonumber(ARGV[5])
 if maxInflight >= 0 and count >= maxInflight then return {'concurrency', count} end
+local granted = tonumber(ARGV[3])
+local minTokens = tonumber(ARGV[8 + 3 * nw + nb])
 for i = 1, nb do
   local limit = tonumber(ARGV[7 + 3 * nw + i])
   local used = tonumber(redis.call('GET', KEYS[1 + 2 * nw + i]))
-  if used + reserved >= limit then return {'budget', i - 1, used, reserved} end
+  local left = limit - used - reserved
+  if left < granted then
+    if left <= 0 or minTokens < 0 or left < minTokens then return {'budget', i - 1, used, reserved} end
+    granted = left
+  end
 end
 local states = {}
 local blocked, retry = -1, 0
@@ -92,9 +98,9 @@ for i = 1, nw do
   end
 end
 local lease = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3] .. ':' .. tostring(now + lease))
+redis.call('HSET', KEYS[1], ARGV[2], tostring(granted) .. ':' .. tostring(now + lease))
 if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
-return {'ok', states}
+return {'ok', states, granted}
 `;
 
 // KEYS: inflight, budgets…, window buckets…  ARGV: id, tokens, #budgets, then per window (delta, windowMs).
@@ -174,12 +180,13 @@ export class RedisCounterStore implements CounterStore {
     ];
     for (const window of spec.windows) args.push(window.windowMs, window.limit, Math.round(window.cost));
     for (const budget of spec.budgets) args.push(budget.limit);
+    args.push(spec.minTokens === undefined ? -1 : Math.max(0, Math.round(spec.minTokens)));
     const result = await this.call(() => this.redis.flexiReserve(keys.length, ...keys, ...args));
     const kind = result[0] as string;
     const prefix = this.redis.options.keyPrefix ?? '';
     switch (kind) {
       case 'ok':
-        return { ok: true, windows: toStates(result[1] as string[], 0, spec.windows.length) };
+        return { ok: true, windows: toStates(result[1] as string[], 0, spec.windows.length), tokens: Number(result[2]) };
       case 'unseeded':
         return { ok: false, reason: 'unseeded', keys: (result[1] as string[]).map((k) => k.slice(prefix.length)) };
       case 'concurrency':

@@ -21,6 +21,8 @@ export interface ScriptedBackendOptions {
   failBeforeFirst?: number;
   /** Wait for this promise between events (lets tests hold a stream open). */
   gate?: () => Promise<void>;
+  /** The prompt tokens it reports (default 5), e.g. what a real chat template would count. */
+  promptTokens?: (request: ChatRequest | CompletionRequest) => number;
 }
 
 /**
@@ -73,7 +75,7 @@ export class ScriptedBackend implements Backend {
           const cut = (text + word).indexOf(stop);
           const rest = (text + word).slice(text.length, cut);
           if (rest) yield { type: 'delta', content: rest };
-          yield { type: 'done', finishReason: 'stop', usage: { promptTokens: 5, completionTokens: count + 1 }, timings: {} };
+          yield { type: 'done', finishReason: 'stop', usage: { promptTokens: this.options.promptTokens?.(request) ?? 5, completionTokens: count + 1 }, timings: {} };
           return;
         }
         text += word;
@@ -83,10 +85,10 @@ export class ScriptedBackend implements Backend {
       const hitMax = max < words.length;
       if ('tools' in request && request.tools?.length && request.toolChoice === 'required') {
         yield { type: 'delta', toolCalls: [{ id: 'call_1', name: request.tools[0]!.name, arguments: '{"city":"Hagen"}' }] };
-        yield { type: 'done', finishReason: 'tool_calls', usage: { promptTokens: 5, completionTokens: count }, timings: {} };
+        yield { type: 'done', finishReason: 'tool_calls', usage: { promptTokens: this.options.promptTokens?.(request) ?? 5, completionTokens: count }, timings: {} };
         return;
       }
-      yield { type: 'done', finishReason: hitMax ? 'length' : 'stop', usage: { promptTokens: 5, completionTokens: count }, timings: {} };
+      yield { type: 'done', finishReason: hitMax ? 'length' : 'stop', usage: { promptTokens: this.options.promptTokens?.(request) ?? 5, completionTokens: count }, timings: {} };
     } finally {
       this.active--;
     }

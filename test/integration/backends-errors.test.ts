@@ -139,6 +139,23 @@ describe.each([ollama, openai])('$name adapter error paths', (flavour) => {
     expect(error.message).toBe('temperature must be positive');
   });
 
+  it('maps a 413 to payload_too_large, a client error that does not count against the node', async () => {
+    fake.route(flavour.chatRoute, { status: 413, json: { error: 'request entity too large' } });
+    const error = await failure(collect(backend.chat(request, never())));
+    expect(error.code).toBe('payload_too_large');
+    expect(error.message).toContain('request entity too large');
+  });
+
+  it('maps a request that cannot be serialised (20,000 levels) to invalid_request and never sends it', async () => {
+    let parameters: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < 20_000; i++) parameters = { type: 'object', properties: { a: parameters } };
+    const deep: ChatRequest = { ...request, tools: [{ name: 'f', parameters }] };
+    const error = await failure(collect(backend.chat(deep, never())));
+    expect(error.code).toBe('invalid_request');
+    expect(error.message).toMatch(/cannot be sent to node "n1": Maximum call stack size exceeded/);
+    expect(fake.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
+  });
+
   it('maps a 404 for the model to model_not_found', async () => {
     fake.route(flavour.chatRoute, { status: 404, json: flavour.modelMissing });
     expect((await failure(collect(backend.chat(request, never())))).code).toBe('model_not_found');
