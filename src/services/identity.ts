@@ -94,12 +94,22 @@ export function identityWarnings(config: Config): string[] {
   if (config.privacy.pseudonym_secret.startsWith('flexi-dev-')) warnings.push('privacy.pseudonym_secret is the development default; set FLEXI_PRIVACY_PSEUDONYM_SECRET to a long random value.');
   if (config.auth.cookie_secret.startsWith('flexi-dev-')) warnings.push('auth.cookie_secret is the development default; set FLEXI_AUTH_COOKIE_SECRET to a long random value.');
   if (config.auth.mode === 'none') warnings.push('auth.mode is none: anyone who reaches this server can use every model.');
-  if (config.auth.oidc) {
-    try {
-      new PolicyService(config.roles).assertRoles([...config.auth.oidc.default_roles, ...config.auth.oidc.role_mappings.flatMap((m) => m.roles)]);
-    } catch (error) {
-      warnings.push(`auth.oidc: ${(error as Error).message}`);
-    }
-  }
+  if (config.auth.oidc) warnings.push(...oidcWarnings(config.auth.oidc, new PolicyService(config.roles)));
   return warnings;
+}
+
+function oidcWarnings(oidc: NonNullable<Config['auth']['oidc']>, policies: PolicyService): string[] {
+  try {
+    policies.assertRoles([...oidc.default_roles, ...oidc.role_mappings.flatMap((m) => m.roles)]);
+  } catch (error) {
+    return [`auth.oidc: ${(error as Error).message}`];
+  }
+  // The default `guest` role grants no model: a user no mapping rule matches signs in and then
+  // finds an empty model list, which looks like a broken installation rather than a policy.
+  if (policies.effective(oidc.default_roles).models.length === 0) {
+    const roles = oidc.default_roles.join(', ') || '(none)';
+    return [`auth.oidc.default_roles (${roles}) grant no model: users that no auth.oidc.role_mappings rule matches can sign in but use nothing. `
+      + `Give the role models (roles.${oidc.default_roles[0] ?? 'guest'}.models) or set auth.oidc.default_roles to a role that has some.`];
+  }
+  return [];
 }

@@ -76,9 +76,10 @@ describe('flexi keys (CLI against a SQLite file)', () => {
   }, 90_000); // four CLI processes, each compiling TypeScript on a busy machine
 
   it('prints the key once with a warning in human output', async () => {
-    const created = await flexi('keys', 'create', '--name', 'human');
+    const created = await flexi('keys', 'create', '--name', 'human', '--role', 'student');
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/flx-[A-Za-z0-9]{40}/);
+    expect(created.stdout).toContain('role student');
     expect(created.stdout).toMatch(/only this once/);
   });
 
