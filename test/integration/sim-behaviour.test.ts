@@ -129,7 +129,9 @@ describe('memory budget', () => {
 
   it('unloads a model when its keep_alive runs out (in simulated time)', async () => {
     const sim = await start({ speed: 1000 });
-    await fetch(`${sim.url}/api/generate`, { method: 'POST', body: '{"model":"fast","keep_alive":"5s"}' });
+    // 1 h simulated is 3.6 s real: long enough that a busy machine still reads the state before
+    // it expires (5 s simulated, 5 ms real, had often expired already).
+    await fetch(`${sim.url}/api/generate`, { method: 'POST', body: '{"model":"fast","keep_alive":"1h"}' });
     expect(model(sim.state.info(), 'fast').expires_at).not.toBeNull();
     const info = await sim.state.waitFor((i) => model(i, 'fast').status === 'unloaded');
     expect(model(info, 'fast').evictions).toBe(0);
