@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TINY } from '../../src/lab/sim/profiles.js';
+import { startSimServer } from '../../src/lab/sim/sim-server.js';
 import { builtCli, runBuiltCli, type CliResult } from '../helpers/built-cli.js';
 
 /**
@@ -103,5 +106,29 @@ describe('the built CLI (dist/)', { timeout: 120_000 }, () => {
       const result = await flexi(['serve', '--port', '0'], { FLEXI_DATABASE_URL: 'postgres://flexi@127.0.0.1:1/flexi', FLEXI_NODES: '[]' });
       expectOneLineError(result, 2, 'cannot open the database', 'FLEXI_DATABASE_URL');
     });
+  });
+
+  it('serve prints each node\'s state, and no GGUF hint when nodes are configured', async () => {
+    const sim = await startSimServer({ port: 0, profile: TINY });
+    const nodes = [{ name: 'sim1', type: 'sim', url: sim.url }, { name: 'dead', type: 'ollama', url: 'http://127.0.0.1:1' }];
+    const child = spawn(process.execPath, [builtCli(), 'serve', '--port', '0'], {
+      cwd: dir, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, FLEXI_CONFIG: undefined, FLEXI_DATABASE_URL: join(dir, 'serve.db'), FLEXI_LOG_LEVEL: 'warn', FLEXI_NODES: JSON.stringify(nodes) },
+    });
+    let stderr = '';
+    try {
+      // The key hint is the last line of the start-up report.
+      for await (const chunk of child.stderr) {
+        stderr += String(chunk);
+        if (stderr.includes('Requests need an API key')) break;
+      }
+      expect(stderr).toMatch(/^ {2}sim1 \(sim, http:\/\/127\.0\.0\.1:\d+\): reachable, models: .*tiny:latest/m);
+      expect(stderr).toMatch(/^ {2}dead \(ollama, http:\/\/127\.0\.0\.1:1\): UNREACHABLE — .+/m);
+      expect(stderr).not.toContain('.gguf');
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      await sim.close();
+    }
   });
 });
