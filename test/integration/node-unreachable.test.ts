@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FlexiError } from '../../src/core/errors.js';
 import type { ModelInfo, NodeHealth } from '../../src/core/types.js';
 import { describeEachDatabase } from '../helpers/db.js';
@@ -96,6 +96,23 @@ describeEachDatabase('a model whose node is down', (getStore) => {
       expect((await chat(third, 'llama3:8b')).status).toBe(503);
     } finally {
       await third.close();
+    }
+  });
+});
+
+describe('an openai node whose listing answers 404', () => {
+  it('names the likely cause: the url lacks /v1', async () => {
+    const node = new SwitchableBackend({ name: 'vllm' });
+    // The scripted backend speaks canonically; only its type decides the hint.
+    Object.defineProperty(node, 'type', { value: 'openai' });
+    node.listModels = () => Promise.reject(new FlexiError('backend_error', 'node "vllm" answered /models with 404: HTTP 404'));
+    const gateway = await startGateway([node], {
+      config: { env: { FLEXI_AUTH_MODE: 'none', FLEXI_NODES: JSON.stringify([{ name: 'vllm', type: 'openai', url: 'http://gpu1.example:8000' }]) } },
+    });
+    try {
+      expect(gateway.app.registry.nodeError('vllm')).toContain('did you mean http://gpu1.example:8000/v1?');
+    } finally {
+      await gateway.close();
     }
   });
 });
