@@ -149,7 +149,7 @@ async function startFlexi(name: string, entry: string[], work: string, simUrl: s
     FLEXI_UPSTREAM_CONNECTIONS_PER_NODE: String(Math.max(256, STREAMS + 64)),
     FLEXI_SERVER_SHUTDOWN_GRACE_MS: '500',
   };
-  const created = JSON.parse(execFileSync(process.execPath, [...entry, 'keys', 'create', '--name', 'bench', '--json'], {
+  const created = JSON.parse(execFileSync(process.execPath, [...entry, 'keys', 'create', '--name', 'bench', '--role', 'admin', '--json'], {
     cwd: work, env: { ...process.env, ...env }, encoding: 'utf8',
   })) as { key: string };
   const child = await startChild({

@@ -16,6 +16,7 @@ import { createIdentity, type Identity } from './services/identity.js';
 import { InferenceService } from './services/inference.service.js';
 import { pullPolicyOf } from './services/model-download.js';
 import { ModelRegistry } from './services/model-registry.service.js';
+import { NodeModelMemory } from './services/node-model-memory.js';
 import { ReadinessService } from './services/readiness.service.js';
 import { NodeMonitor } from './services/node-monitor.service.js';
 import { NodeAdminService } from './services/node-admin.service.js';
@@ -23,6 +24,7 @@ import { createPrivacyService } from './services/privacy/create-privacy-service.
 import type { PrivacyService } from './services/privacy/privacy.service.js';
 import { SchedulerDispatcher, backendPreloader } from './services/scheduler-dispatcher.js';
 import type { CounterStore } from './store/counter-store.js';
+import { MemoryNodeModelRepository } from './store/node-model.repository.js';
 import { RedisCounterStore } from './store/redis-counter-store.js';
 import type { Store } from './store/store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
@@ -107,6 +109,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
     backends: deps.backends,
     aliases: config.models.aliases,
     nodeModels,
+    memory: new NodeModelMemory({
+      store: deps.store?.nodeModels ?? new MemoryNodeModelRepository(), nodes: deps.backends.map((b) => b.name), declared: nodeModels,
+      onError: (error) => logError('remembering the models of nodes failed', { error: (error as Error).message }),
+    }),
+    nodeUrls: new Map(nodeConfigs.flatMap((n) => (n.url ? [[n.name, n.url] as const] : []))),
+    retryAfterSeconds: Math.ceil(Math.min(config.models.refresh_interval_ms, config.scheduler.probe_interval_ms) / 1000) || 1,
     onNodeError: (node, error) => logError('listing models failed', { node, error: (error as Error).message }),
     onNodeListed: (node, models) => monitor?.onNodeListed(node, models),
   });

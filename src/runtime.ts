@@ -34,6 +34,42 @@ export interface RuntimeOptions {
 
 const LOCAL_OLLAMA = 'http://127.0.0.1:11434';
 
+/** A start-up failure the operator can fix: the message names the cause and the fix in one line. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+/** Why the listener could not open, as the operator can act on it. */
+function listenError(error: unknown, server: Config['server']): Error {
+  const where = `${server.host}:${server.port}`;
+  const flags = 'with --port/--host, server.port/server.host or FLEXI_SERVER_PORT/FLEXI_SERVER_HOST';
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return new StartupError(`${where} is already in use (another Flexi or another program listens there): stop it, or choose another port ${flags}.`, { cause: error });
+    case 'EACCES':
+      return new StartupError(`not allowed to listen on ${where} (ports below 1024 need privileges): choose a port of 1024 or more ${flags}.`, { cause: error });
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new StartupError(`cannot listen on ${where}: "${server.host}" is not an address of this machine; choose one (0.0.0.0 for all) ${flags}.`, { cause: error });
+    default:
+      return error as Error;
+  }
+}
+
+async function openStore(url: string): Promise<{ store: Store; applied: string[] }> {
+  let store: Store | undefined;
+  try {
+    store = await openDatabase(url);
+    return { store, applied: await store.migrate() };
+  } catch (error) {
+    await store?.close().catch(() => undefined);
+    throw new StartupError(`cannot open the database (database.url, FLEXI_DATABASE_URL): ${(error as Error).message}; check that it runs and the URL is right.`, { cause: error });
+  }
+}
+
 async function answersAsOllama(url: string): Promise<boolean> {
   try {
     const response = await fetch(`${url}/api/version`, { signal: AbortSignal.timeout(500) });
@@ -74,8 +110,7 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const logger = options.logger ?? createLogger(configured.log);
   const { config, generatedPath } = withDeploymentSecrets(configured);
   if (generatedPath) logger.info({ path: generatedPath }, 'using per-deployment secrets kept beside the database');
-  const store = await openDatabase(config.database.url);
-  const applied = await store.migrate();
+  const { store, applied } = await openStore(config.database.url);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const warn = (message: string, details?: Record<string, unknown>) => logger.warn(details ?? {}, message);
   for (const warning of identityWarnings(config)) logger.warn(warning);
@@ -102,20 +137,24 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     onError: (error) => logger.error({ error: (error as Error).message }, 'retention purge failed'),
   });
   retention?.start();
-  const address = await app.server.listen({ host: config.server.host, port: config.server.port });
   let stopping: Promise<void> | undefined;
-  return {
-    app, store, nodes, logger,
-    url: address.replace('[::1]', 'localhost'),
-    stop() {
-      stopping ??= (async () => {
-        await retention?.stop();
-        await app.close({ graceMs: config.server.shutdown_grace_ms });
-        await recorder.close();
-        await counters.close();
-        await store.close();
-      })();
-      return stopping;
-    },
+  const stop = () => {
+    stopping ??= (async () => {
+      await retention?.stop();
+      await app.close({ graceMs: config.server.shutdown_grace_ms });
+      await recorder.close();
+      await counters.close();
+      await store.close();
+    })();
+    return stopping;
   };
+  let address: string;
+  try {
+    address = await app.server.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    // Close what is open (timers, pools), or the process would neither serve nor exit.
+    await stop().catch(() => undefined);
+    throw listenError(error, config.server);
+  }
+  return { app, store, nodes, logger, url: address.replace('[::1]', 'localhost'), stop };
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { loadConfigFromDisk, redactConfig } from '../config/load.js';
+import { configWarnings } from '../config/warnings.js';
 
 export function registerConfigCommand(program: Command): void {
   program
@@ -12,5 +13,6 @@ export function registerConfigCommand(program: Command): void {
       const config = loadConfigFromDisk({ path: options.config });
       const redacted = redactConfig(config);
       process.stdout.write(options.json ? `${JSON.stringify(redacted, null, 2)}\n` : stringify(redacted));
+      for (const warning of configWarnings(config)) process.stderr.write(`flexi: warning: ${warning}\n`);
     });
 }

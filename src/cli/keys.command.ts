@@ -41,22 +41,29 @@ export function registerKeysCommand(program: Command): void {
     .description('create an API key and print it (the only time it is shown)')
     .option('--user <user>', 'owner (id or e-mail): the key acts with the user\'s roles')
     .option('--name <name>', 'name that tells people which project or person the key is for (required without --user)')
-    .option('--role <role>', 'without --user: the role whose policy applies to the key (default admin)')
+    .option('--role <role>', 'required without --user: the role whose policy applies to the key (`admin` for a key that may do everything)')
     .option('--scope <scope>', 'narrow the key: model:<glob>, endpoint:<glob> or admin (a key with scopes reaches the admin API only with admin), comma-separated or repeated', collectList)
     .option('--expires-in-days <days>', 'the key stops working after this many days', parseDays)
     .option(...CONFIG_OPTION)
     .option('--json', 'print JSON: {key, id, name, prefix, …}')
     .action(async (options: CommonOptions & { user?: string; name?: string; role?: string; scope?: string[]; expiresInDays?: number }) => {
       if (!options.user && !options.name) throw new CliError('Give --name <name> (an operator key) or --user <e-mail> (a user\'s key).');
-      const { key, record } = await withIdentity(options.config, ({ identity, actor }) => identity.admin.createKey(actor, {
-        user: options.user,
-        name: options.name ?? 'cli',
-        role: options.role,
-        scopes: options.scope,
-        expiresAt: options.expiresInDays === undefined ? undefined : new Date(Date.now() + options.expiresInDays * DAY_MS),
-      }));
+      const { key, record } = await withIdentity(options.config, ({ config, identity, actor }) => {
+        // No default role: a default of admin handed out keys for everything unnoticed, and any
+        // other default would surprise the operator who wanted one for themselves.
+        if (!options.user && !options.role) {
+          throw new CliError(`An operator key needs --role <role>: ${Object.keys(config.roles).join(', ')} (\`--role admin\` may do everything, the admin API included).`);
+        }
+        return identity.admin.createKey(actor, {
+          user: options.user,
+          name: options.name ?? 'cli',
+          role: options.role,
+          scopes: options.scope,
+          expiresAt: options.expiresInDays === undefined ? undefined : new Date(Date.now() + options.expiresInDays * DAY_MS),
+        });
+      });
       if (options.json) return printJson({ key, ...toJson(record) });
-      const owner = record.userId ? `user ${options.user}` : `role ${record.role}`;
+      const owner = record.userId ? `user ${options.user}, with the user's roles` : `role ${record.role}`;
       print(`Created API key "${record.name}" (id ${record.id}, ${owner}`
         + `${record.expiresAt ? `, expires ${shortTime(record.expiresAt)} UTC` : ''}):\n\n  ${key}\n\n`
         + 'Copy it now: it is shown only this once. Flexi keeps only a hash and cannot show it again.\n');

@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfigFromDisk } from '../config/load.js';
-import { startRuntime } from '../runtime.js';
+import type { Config } from '../config/schema.js';
+import { configWarnings } from '../config/warnings.js';
+import { isFlexiError } from '../core/errors.js';
+import { startRuntime, StartupError, type Runtime } from '../runtime.js';
 import { CliError } from './cli-error.js';
+import { formatStartupReport } from './startup-report.js';
 
 interface ServeOptions {
   config?: string;
@@ -22,28 +26,18 @@ export function registerServeCommand(program: Command): void {
         throw new CliError(`--port must be an integer between 0 and 65535, got "${options.port}".`, 2);
       }
       const config = loadConfigFromDisk({ path: options.config, overrides: { 'server.host': options.host, 'server.port': port } });
-      const { embeddedFactoryFor } = await import('./embedded-factory.js');
-      const runtime = await startRuntime(config, { createEmbedded: await embeddedFactoryFor(config) });
+      const runtime = await start(config);
       const { logger, app } = runtime;
+      for (const warning of configWarnings(config)) logger.warn(warning);
       if (config.auth.mode === 'none') {
         logger.warn('auth.mode is "none": anyone who can reach this port can use every model. Use it for development only.');
       }
       const models = app.registry.list();
-      logger.info({ url: runtime.url, nodes: runtime.nodes.map((n) => `${n.name} (${n.type})`), models: models.map((m) => m.name) }, 'Flexi is serving');
+      logger.info({ url: runtime.url, nodes: runtime.nodes.map((n) => ({ name: n.name, type: n.type, error: app.registry.nodeError(n.name) ?? null })), models: models.map((m) => m.name) }, 'Flexi is serving');
       process.stderr.write(`\nFlexi is serving at ${runtime.url}\n  OpenAI API: ${runtime.url}/v1   Ollama API: ${runtime.url}/api\n`);
-      if (runtime.nodes.length === 0 || models.length === 0) {
-        process.stderr.write([
-          '',
-          'No models yet. Add one of these:',
-          '  • put a .gguf file into ./models (e.g. `npx flexi models pull hf:<owner>/<repo>/<file>.gguf`), or',
-          '  • run Ollama on 127.0.0.1:11434 and `ollama pull llama3`, or',
-          '  • declare your inference servers under `nodes:` in flexi.yaml (see docs/configuration.md).',
-          'Flexi picks new models up within `models.refresh_interval_ms` (30 s).',
-          '',
-        ].join('\n'));
-      }
+      process.stderr.write(formatStartupReport(runtime.nodes, app.registry, (config.nodes ?? []).length > 0));
       if (config.auth.mode === 'keys') {
-        process.stderr.write('Requests need an API key: `npx flexi keys create --name me`.\n');
+        process.stderr.write('Requests need an API key: `npx flexi keys create --name me --role admin`.\n');
       }
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -55,4 +49,18 @@ export function registerServeCommand(program: Command): void {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
     });
+}
+
+/**
+ * Starts the runtime; failures the operator can fix become one line naming the cause and the
+ * fix (exit code 2), not a stack trace.
+ */
+async function start(config: Config): Promise<Runtime> {
+  try {
+    const { embeddedFactoryFor } = await import('./embedded-factory.js');
+    return await startRuntime(config, { createEmbedded: await embeddedFactoryFor(config) });
+  } catch (error) {
+    if (error instanceof StartupError || isFlexiError(error)) throw new CliError(error.message, 2);
+    throw new CliError(`could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
+  }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactConfig } from './load.js';
+import { configWarnings } from './warnings.js';
 
 describe('loadConfig', () => {
   it('accepts an empty file and fills defaults', () => {
@@ -40,5 +41,26 @@ describe('loadConfig', () => {
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain('sk-secret');
     expect(text).toContain('postgres://flexi:***@db:5432/flexi');
+  });
+
+  it('requires a url for every node but embedded, naming the key', () => {
+    expect(() => loadConfig({ fileText: 'nodes:\n  - { name: gpu1, type: ollama }\n', filePath: 'flexi.yaml' }))
+      .toThrowError(/nodes\.0\.url = missing \(from flexi\.yaml\): a node of type ollama needs its server's base URL/);
+    expect(loadConfig({ fileText: 'nodes:\n  - { name: local, type: embedded }\n' }).nodes).toHaveLength(1);
+  });
+
+  it('refuses two nodes with one name', () => {
+    expect(() => loadConfig({ fileText: 'nodes:\n  - { name: gpu1, type: sim, url: "http://a:1" }\n  - { name: GPU1, type: sim, url: "http://b:1" }\n' }))
+      .toThrowError(/nodes\.1\.name = "GPU1" .*nodes\.0 already has this name/);
+  });
+});
+
+describe('configWarnings', () => {
+  const warningsFor = (nodes: string) => configWarnings(loadConfig({ fileText: `nodes:\n${nodes}` }));
+
+  it('hints at /v1 for an openai node and at its absence for an ollama node', () => {
+    expect(warningsFor('  - { name: v, type: openai, url: "http://gpu:8000/" }\n')).toEqual(['nodes.0.url = "http://gpu:8000/": OpenAI-compatible servers usually answer under /v1; did you mean http://gpu:8000/v1?']);
+    expect(warningsFor('  - { name: o, type: ollama, url: "http://gpu:11434/v1" }\n')[0]).toContain('without /v1 (http://gpu:11434)');
+    expect(warningsFor('  - { name: v, type: openai, url: "http://gpu:8000/v1" }\n  - { name: o, type: ollama, url: "http://gpu:11434" }\n')).toEqual([]);
   });
 });

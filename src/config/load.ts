@@ -180,7 +180,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       const value = getPath(raw, issue.path as (string | number)[]);
       const from = [...origin.entries()].find(([p]) => dotted === p || dotted.startsWith(`${p}.`))?.[1]
         ?? sources.filePath ?? 'config';
-      const shown = value === undefined ? (issue.code === 'custom' ? '(default)' : 'missing') : JSON.stringify(value);
+      const missing = issue.code !== 'custom' || (issue.params as { missing?: boolean } | undefined)?.missing === true;
+      const shown = value === undefined ? (missing ? 'missing' : '(default)') : JSON.stringify(value);
       return `  ${dotted} = ${shown} (from ${from}): ${describeAllowed(issue)}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

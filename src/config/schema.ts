@@ -250,7 +250,27 @@ export const configSchema = z.object({
       ctx.addIssue({ code: 'custom', path: ['roles', name, 'priority'], message: `"${role.priority}" is not a scheduler class (scheduler.classes: ${[...classes].join(', ')})` });
     }
   }
+  refineNodes(config.nodes ?? [], ctx);
 });
+
+const EXAMPLE_URL: Record<NodeConfig['type'], string> = {
+  ollama: 'http://gpu1:11434', openai: 'http://gpu1:8000/v1', sim: 'http://127.0.0.1:11500', embedded: '',
+};
+
+/** What one node alone cannot check: every node but `embedded` needs a url, names are unique. */
+function refineNodes(nodes: readonly NodeConfig[], ctx: z.core.$RefinementCtx): void {
+  const firstIndex = new Map<string, number>();
+  nodes.forEach((node, index) => {
+    if (node.type !== 'embedded' && node.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['nodes', index, 'url'], params: { missing: true }, message: `a node of type ${node.type} needs its server's base URL, e.g. url: ${EXAMPLE_URL[node.type]}` });
+    }
+    // Names key the scheduler's node state, metrics and remembered models: two nodes with one
+    // name would silently share them.
+    const earlier = firstIndex.get(node.name.toLowerCase());
+    if (earlier === undefined) firstIndex.set(node.name.toLowerCase(), index);
+    else ctx.addIssue({ code: 'custom', path: ['nodes', index, 'name'], message: `nodes.${earlier} already has this name; node names must be unique` });
+  });
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;

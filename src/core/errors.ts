@@ -128,6 +128,11 @@ export const ERROR_CATALOG = {
     message: 'The inference server answered with an error.',
     description: 'The node returned an error or a malformed answer.',
   },
+  node_unreachable: {
+    status: 503, openaiType: 'server_error', retryable: true,
+    message: 'The node that serves this model cannot be reached.',
+    description: 'The model is known (a configured node served it before, or the config declares it) but its node does not answer now; the message names the node, its URL and the cause. Retry after `Retry-After`; operators: start the node or fix its `url`.',
+  },
   backend_unavailable: {
     status: 503, openaiType: 'server_error', retryable: true,
     message: 'No inference server for this model is reachable.',

@@ -99,12 +99,22 @@ export function identityWarnings(config: Config): string[] {
   if (!loopback && config.metrics.bearer_token === undefined && config.metrics.allow_from.length === 0) {
     warnings.push('/metrics is open to anyone who reaches this server; set metrics.bearer_token or metrics.allow_from (docs/security.md).');
   }
-  if (config.auth.oidc) {
-    try {
-      new PolicyService(config.roles).assertRoles([...config.auth.oidc.default_roles, ...config.auth.oidc.role_mappings.flatMap((m) => m.roles)]);
-    } catch (error) {
-      warnings.push(`auth.oidc: ${(error as Error).message}`);
-    }
-  }
+  if (config.auth.oidc) warnings.push(...oidcWarnings(config.auth.oidc, new PolicyService(config.roles)));
   return warnings;
+}
+
+function oidcWarnings(oidc: NonNullable<Config['auth']['oidc']>, policies: PolicyService): string[] {
+  try {
+    policies.assertRoles([...oidc.default_roles, ...oidc.role_mappings.flatMap((m) => m.roles)]);
+  } catch (error) {
+    return [`auth.oidc: ${(error as Error).message}`];
+  }
+  // The default `guest` role grants no model: a user no mapping rule matches signs in and then
+  // finds an empty model list, which looks like a broken installation rather than a policy.
+  if (policies.effective(oidc.default_roles).models.length === 0) {
+    const roles = oidc.default_roles.join(', ') || '(none)';
+    return [`auth.oidc.default_roles (${roles}) grant no model: users that no auth.oidc.role_mappings rule matches can sign in but use nothing. `
+      + `Give the role models (roles.${oidc.default_roles[0] ?? 'guest'}.models) or set auth.oidc.default_roles to a role that has some.`];
+  }
+  return [];
 }

@@ -1,7 +1,9 @@
 import type { Backend } from '../backends/backend.js';
+import { nodeUrlHint } from '../config/warnings.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type { ModelInfo } from '../core/types.js';
+import type { NodeModelMemory } from './node-model-memory.js';
 
 export interface ModelEntry {
   /** Canonical `name:tag`. */
@@ -19,6 +21,12 @@ export interface ModelRegistryOptions {
   aliases?: Readonly<Record<string, string>>;
   /** Per-node restriction to listed models (config `nodes[].models`). */
   nodeModels?: ReadonlyMap<string, readonly string[]>;
+  /** What each node served when it last answered: a model of a node that is down now is reported as unreachable, not unknown. */
+  memory: NodeModelMemory;
+  /** Node name → base URL, named in `node_unreachable` messages. */
+  nodeUrls?: ReadonlyMap<string, string>;
+  /** Retry-After of `node_unreachable`: how soon the next listing may find the node back. */
+  retryAfterSeconds?: number;
   /** How long one node's listing may take before it counts as failed. */
   listTimeoutMs?: number;
   /** Minimum gap between on-demand refreshes triggered by unknown model names. */
@@ -31,7 +39,8 @@ export interface ModelRegistryOptions {
 /**
  * Which models exist and which nodes serve them. Filled from the nodes themselves
  * (`/api/tags`, `/v1/models`, the embedded model folder) and refreshed periodically; a name it
- * does not know triggers one rate-limited refresh before the request is refused with 404.
+ * does not know triggers one rate-limited refresh before the request is refused: with 503
+ * `node_unreachable` when a node that served the model before does not answer now, else 404.
  */
 export class ModelRegistry {
   private entries = new Map<string, ModelEntry>();
@@ -60,6 +69,7 @@ export class ModelRegistry {
 
   private async doRefresh(): Promise<void> {
     const timeoutMs = this.options.listTimeoutMs ?? 5000;
+    await this.options.memory.load();
     const listings = await Promise.all(this.options.backends.map(async (backend) => {
       try {
         const models = await backend.listModels(AbortSignal.timeout(timeoutMs));
@@ -67,7 +77,7 @@ export class ModelRegistry {
         this.options.onNodeListed?.(backend.name, models);
         return { backend, models };
       } catch (error) {
-        this.nodeErrors.set(backend.name, error instanceof Error ? error.message : String(error));
+        this.nodeErrors.set(backend.name, this.describeListingError(backend, error));
         this.options.onNodeError?.(backend.name, error);
         this.options.onNodeListed?.(backend.name, undefined);
         return { backend, models: [] as ModelInfo[] };
@@ -87,6 +97,8 @@ export class ModelRegistry {
     for (const [alias, target] of this.aliases) next.get(target)?.aliases.push(alias);
     this.entries = next;
     this.lastRefreshAt = Date.now();
+    await Promise.all(listings.filter((l) => !this.nodeErrors.has(l.backend.name)).map(({ backend }) =>
+      this.options.memory.remember(backend.name, [...next.values()].filter((e) => e.nodes.includes(backend)).map((e) => e.name), new Date(this.lastRefreshAt))));
   }
 
   /** Canonical name after alias resolution (no existence check). */
@@ -108,6 +120,8 @@ export class ModelRegistry {
       const again = this.find(requested);
       if (again) return again;
     }
+    const unreachable = this.unreachableNodesFor(this.canonicalName(requested));
+    if (unreachable.length > 0) throw this.nodeUnreachable(requested, unreachable);
     throw new FlexiError('model_not_found', `The model '${requested}' does not exist or no node serves it. GET /v1/models lists the available models.`, { param });
   }
 
@@ -127,5 +141,47 @@ export class ModelRegistry {
 
   nodeError(node: string): string | undefined {
     return this.nodeErrors.get(node);
+  }
+
+  /** The models a node serves now (canonical names, sorted). */
+  modelsOf(node: string): string[] {
+    return this.list().filter((e) => e.nodes.some((b) => b.name === node)).map((e) => e.name);
+  }
+
+  /** The models a node served when it last answered, or the config declares for it. */
+  rememberedModelsOf(node: string): string[] {
+    return this.options.memory.modelsOf(node);
+  }
+
+  /** The cause as operators need it: a 404 from an `openai` node is usually its URL missing `/v1`. */
+  private describeListingError(backend: Backend, error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error);
+    const url = this.options.nodeUrls?.get(backend.name);
+    const hint = /\b404\b/.test(message) && url ? nodeUrlHint({ type: backend.type, url }) : undefined;
+    return hint ? `${message} (${hint})` : message;
+  }
+
+  /**
+   * Nodes that do not answer now although the model is theirs: remembered from an earlier
+   * listing or declared in the config (`nodes[].models`). A model the config names only as an
+   * alias target is charged to every node that does not answer: it was meant to exist.
+   */
+  private unreachableNodesFor(model: string): string[] {
+    const down = (node: string) => this.nodeErrors.has(node);
+    const remembered = this.options.memory.nodesServing(model).filter(down);
+    if (remembered.length > 0) return remembered;
+    if (![...this.aliases.values()].includes(model)) return [];
+    return this.options.backends.map((b) => b.name).filter(down);
+  }
+
+  private nodeUnreachable(requested: string, nodes: readonly string[]): FlexiError {
+    const described = nodes.map((node) => {
+      const url = this.options.nodeUrls?.get(node);
+      return `"${node}"${url ? ` (${url})` : ''}: ${this.nodeErrors.get(node) ?? 'no answer'}`;
+    });
+    const subject = nodes.length === 1 ? 'node' : 'nodes';
+    return new FlexiError('node_unreachable',
+      `The model '${requested}' is served by ${subject} ${described.join('; ')} — unreachable now. Retry later; operators: check the node (\`flexi nodes status\`).`,
+      { param: 'model', retryAfterSeconds: this.options.retryAfterSeconds ?? 30 });
   }
 }

@@ -146,6 +146,12 @@ export interface AgreementAcceptancesTable {
   accepted_at: string;
 }
 
+export interface NodeModelsTable {
+  node_name: string;
+  model_name: string;
+  last_seen_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -158,6 +164,7 @@ export interface Database {
   chats: ChatsTable;
   chat_messages: ChatMessagesTable;
   agreement_acceptances: AgreementAcceptancesTable;
+  node_models: NodeModelsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

@@ -3,6 +3,7 @@ import { dialectOf } from './database.js';
 import { initialMigration } from './migrations/0001-initial.js';
 import { identityMigration } from './migrations/0002-identity.js';
 import { chatsMigration } from './migrations/0003-chats.js';
+import { nodeModelsMigration } from './migrations/0004-node-models.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -12,6 +13,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initialMigration,
   '0002-identity': identityMigration,
   '0003-chats': chatsMigration,
+  '0004-node-models': nodeModelsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,7 @@ import { ChatRepository } from './chat.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
+import { NodeModelRepository } from './node-model.repository.js';
 import { SessionRepository } from './session.repository.js';
 import { UsageRepository } from './usage.repository.js';
 import { UserRepository } from './user.repository.js';
@@ -22,6 +23,8 @@ export interface Store {
   readonly audit: AuditRepository;
   readonly chats: ChatRepository;
   readonly agreements: AgreementRepository;
+  /** What each node served when it last answered. */
+  readonly nodeModels: NodeModelRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -53,6 +56,7 @@ export async function openDatabase(url: string): Promise<Store> {
     audit: new AuditRepository(db),
     chats: new ChatRepository(db),
     agreements: new AgreementRepository(db),
+    nodeModels: new NodeModelRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

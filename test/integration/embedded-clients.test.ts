@@ -37,10 +37,13 @@ function nextUsage(match: (entry: UsageEntry) => boolean): Promise<UsageEntry> {
   });
 }
 
-/** Polls the engine's own state (slot release happens after the HTTP response ended); bounded. */
-async function eventually(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+/**
+ * Polls the engine's own state (slot release happens after the HTTP response ended). Bounded by
+ * the number of event-loop turns, not by wall-clock time: on a loaded machine a turn takes
+ * longer, and a fixed deadline failed there although nothing was wrong.
+ */
+async function eventually(check: () => boolean, turns = 1000): Promise<boolean> {
+  for (let i = 0; i < turns && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   return check();
 }
 

@@ -52,7 +52,7 @@ afterAll(async () => {
 
 describe('flexi serve with the default config', () => {
   it('serves ./models through the embedded node to an official client with a CLI-made key', async () => {
-    const created = await promisify(execFile)(tsx, [main, 'keys', 'create', '--name', 't', '--json'], { cwd: dir, env });
+    const created = await promisify(execFile)(tsx, [main, 'keys', 'create', '--name', 't', '--role', 'admin', '--json'], { cwd: dir, env });
     const { key } = JSON.parse(created.stdout) as { key: string };
 
     server = spawn(tsx, [main, 'serve'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });

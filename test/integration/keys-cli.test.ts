@@ -1,22 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService } from '../../src/services/api-key.service.js';
 import { openDatabase } from '../../src/store/store.js';
 import { MemoryCounterStore } from '../../src/store/counter-store.js';
-
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '../..');
-const tsx = join(root, 'node_modules/.bin/tsx');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { builtCli, ROOT, runBuiltCli, type CliResult } from '../helpers/built-cli.js';
 
 describe('flexi keys (CLI against a SQLite file)', () => {
   let dir: string;
@@ -28,19 +17,13 @@ describe('flexi keys (CLI against a SQLite file)', () => {
     dbPath = join(dir, 'nested', 'flexi.db');
     configPath = join(dir, 'flexi.yaml');
     writeFileSync(configPath, '# empty: the database comes from FLEXI_DATABASE_URL\n');
-  });
+    builtCli();
+  }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function flexi(...args: string[]): Promise<CliResult> {
-    const env: NodeJS.ProcessEnv = { ...process.env, FLEXI_DATABASE_URL: dbPath };
-    delete env.FLEXI_CONFIG;
-    try {
-      const { stdout, stderr } = await run(tsx, ['src/main.ts', ...args, '-c', configPath], { cwd: root, env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+  // The built CLI, as `npx flexi` runs it (and without compiling TypeScript in every process).
+  function flexi(...args: string[]): Promise<CliResult> {
+    return runBuiltCli([...args, '-c', configPath], { cwd: ROOT, env: { FLEXI_DATABASE_URL: dbPath } });
   }
 
   async function verify(key: string) {
@@ -74,12 +57,13 @@ describe('flexi keys (CLI against a SQLite file)', () => {
     const human = await flexi('keys', 'list');
     expect(human.stdout).toMatch(/PREFIX\s+NAME/);
     expect(human.stdout).toContain(createdJson.prefix);
-  }, 90_000); // four CLI processes, each compiling TypeScript on a busy machine
+  }, 90_000); // four CLI processes, each seconds long on a busy machine
 
   it('prints the key once with a warning in human output', async () => {
-    const created = await flexi('keys', 'create', '--name', 'human');
+    const created = await flexi('keys', 'create', '--name', 'human', '--role', 'student');
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/flx-[A-Za-z0-9]{40}/);
+    expect(created.stdout).toContain('role student');
     expect(created.stdout).toMatch(/only this once/);
   });
 

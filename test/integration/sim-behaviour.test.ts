@@ -5,8 +5,9 @@ import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer, type SimServerOptions } from '../../src/lab/sim/sim-server.js';
 
 /**
- * `slow` answers for minutes of simulated time, so a request holds its slot until the test
- * aborts it; `big` and `slow` cannot be resident together in 10 GB.
+ * `slow` and `wide` answer for minutes of simulated time, so a request holds its slot until the
+ * test aborts it; `big` and `slow` cannot be resident together in 10 GB. Tests wait on the
+ * sim's state (`waitFor`), never on wall-clock time: they must pass on a loaded machine.
  */
 const TEST_PROFILE = parseSimProfile({
   name: 'test',
@@ -16,6 +17,7 @@ const TEST_PROFILE = parseSimProfile({
     { name: 'slow', sizeGb: 4, loadMs: 10, ttftMs: 5, decodeTokensPerSecond: 2, slots: 1, outputTokens: { mean: 100_000, spread: 0 } },
     { name: 'fast', sizeGb: 1, loadMs: 10, ttftMs: 5, decodeTokensPerSecond: 1000, slots: 2, outputTokens: { mean: 20, spread: 0 } },
     { name: 'big', sizeGb: 7, loadMs: 10, ttftMs: 5, decodeTokensPerSecond: 1000, slots: 1, outputTokens: { mean: 20, spread: 0 } },
+    { name: 'wide', sizeGb: 1, loadMs: 10, ttftMs: 5, decodeTokensPerSecond: 2, slots: 2, outputTokens: { mean: 100_000, spread: 0 } },
   ],
 });
 
@@ -86,9 +88,15 @@ describe('slots and queueing', () => {
 
   it('runs up to `slots` streams of a model at once', async () => {
     const sim = await start();
-    const results = await Promise.all([1, 2, 3, 4].map((i) => chat(sim, 'fast', `parallel ${i}`, { stream: false }).then((r) => r.json())));
-    expect(results.every((r) => (r as { done: boolean }).done)).toBe(true);
-    expect(model(sim.state.info(), 'fast').completed).toBe(4);
+    // `wide` has 2 slots and answers for minutes: the third request must wait in the queue. Each
+    // arrival either takes a slot or joins the queue, so running + queued reaches 3 exactly when
+    // all three arrived — whatever the machine's speed (the old version timed four real answers).
+    const controllers = [1, 2, 3].map(() => new AbortController());
+    const responses = controllers.map((c, i) => chat(sim, 'wide', `parallel ${i}`, { signal: c.signal }).catch(() => undefined));
+    const info = await sim.state.waitFor((i) => model(i, 'wide').in_flight + model(i, 'wide').queued === 3);
+    expect(model(info, 'wide')).toMatchObject({ in_flight: 2, queued: 1 });
+    for (const controller of controllers) controller.abort();
+    await Promise.all(responses);
   });
 
   it('answers 503 when the load queue is full', async () => {
@@ -121,7 +129,9 @@ describe('memory budget', () => {
 
   it('unloads a model when its keep_alive runs out (in simulated time)', async () => {
     const sim = await start({ speed: 1000 });
-    await fetch(`${sim.url}/api/generate`, { method: 'POST', body: '{"model":"fast","keep_alive":"5s"}' });
+    // 1 h simulated is 3.6 s real: long enough that a busy machine still reads the state before
+    // it expires (5 s simulated, 5 ms real, had often expired already).
+    await fetch(`${sim.url}/api/generate`, { method: 'POST', body: '{"model":"fast","keep_alive":"1h"}' });
     expect(model(sim.state.info(), 'fast').expires_at).not.toBeNull();
     const info = await sim.state.waitFor((i) => model(i, 'fast').status === 'unloaded');
     expect(model(info, 'fast').evictions).toBe(0);

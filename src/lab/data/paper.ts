@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The source paper's measurements (CSV copies in ./paper/, see its README upstream). Read at
- * run time so the CSVs stay the single source; found both from src/ (tsx, tests) and from
- * dist/src/ after a build.
+ * run time so the CSVs stay the single source; found beside this module (src/ under tsx, dist/
+ * after `npm run build`, which copies them) and, from a dist/ built by `tsc` alone, in the
+ * checkout's src/.
  */
 
 /** One Appendix A cell: end-to-end seconds per request on server B. 300 s was the client time-out. */
@@ -79,12 +80,12 @@ export function readCsv(name: string): Array<Record<string, string>> {
 }
 
 function paperFile(name: string): string {
-  const candidates = [new URL(`./paper/${name}`, import.meta.url), new URL(`../../../../src/lab/data/paper/${name}`, import.meta.url)];
+  const candidates = [new URL(`./paper/${name}`, import.meta.url), new URL(`../../../src/lab/data/paper/${name}`, import.meta.url)];
   for (const candidate of candidates) {
     const path = fileURLToPath(candidate);
     if (existsSync(path)) return path;
   }
-  throw new Error(`paper data file ${name} not found (looked in src/lab/data/paper/)`);
+  throw new Error(`paper data file ${name} not found (looked in ${candidates.map((c) => fileURLToPath(c)).join(' and ')})`);
 }
 
 /** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
