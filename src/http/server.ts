@@ -49,7 +49,7 @@ export interface HttpServerDeps {
   identity?: Identity;
   /** With a database: a user's own export and erasure (/ui/v1/me). */
   privacy?: PrivacyService;
-  cookies: { secret: string; secure: boolean; sessionTtlMs: number };
+  cookies: { secret: string; secure: boolean | 'auto'; sessionTtlMs: number };
   inference: InferenceService;
   dispatcher: Dispatcher;
   nodeAdmin?: NodeAdminService;
