@@ -93,14 +93,14 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     await page.getByLabel('Your message').fill('Hello there, model');
     await page.getByLabel('Your message').press('Enter');
     // The first word is on the page while the rest is held back: the answer streams.
-    await expect.poll(() => page.locator('.message.streaming .markdown').textContent(), { timeout: 30_000 }).toBe('The');
+    await expect.poll(async () => (await page.locator('.message.streaming .markdown').textContent())?.trim(), { timeout: 30_000 }).toBe('The');
     gateway.answers.release();
     const answer = page.locator('.message.assistant:not(.streaming)');
     await answer.waitFor({ timeout: 30_000 });
     expect(await answer.locator('.model-tag').textContent()).toBe('tiny');
     const partials = await page.evaluate(() => (window as unknown as { __partials: string[] }).__partials);
     const final = await answer.locator('.markdown').textContent();
-    expect(partials[0]).toBe('The');
+    expect(partials[0]!.trim()).toBe('The');
     expect(final).toContain('The area of a circle is');
     // Inline and display maths as MathML; the TeX error (`\frac{1}`) as KaTeX's error text.
     await expect.poll(() => answer.locator('.markdown math').count(), { timeout: 10_000 }).toBe(2);
@@ -237,7 +237,7 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     await admin.page.getByLabel('Model', { exact: true }).waitFor();
     await admin.page.goto('/admin/users');
     await admin.page.getByLabel('E-mail', { exact: true }).fill('dan@uni.example');
-    await admin.page.getByLabel('Roles (comma-separated)').fill('student');
+    await admin.page.getByRole('textbox', { name: 'Roles (comma-separated)' }).fill('student');
     await admin.page.getByLabel('Password (min. 8 characters)').fill('dans-first-password');
     await admin.page.getByRole('button', { name: 'Add user' }).click();
     await admin.page.locator('td', { hasText: 'dan@uni.example' }).waitFor();
