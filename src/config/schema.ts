@@ -229,6 +229,11 @@ export const configSchema = z.object({
     if (!classes.has(role.priority)) {
       ctx.addIssue({ code: 'custom', path: ['roles', name, 'priority'], message: `"${role.priority}" is not a scheduler class (scheduler.classes: ${[...classes].join(', ')})` });
     }
+    // A default model the role may not use would never be picked: say so at start, not in the UI.
+    const globs = role.models.map((glob) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
+    if (role.default_model !== undefined && !globs.some((re) => re.test(role.default_model!) || re.test(role.default_model!.replace(/:latest$/, '')))) {
+      ctx.addIssue({ code: 'custom', path: ['roles', name, 'default_model'], message: `"${role.default_model}" is not among the role's models (${role.models.join(', ') || 'none'})` });
+    }
   }
 });
 
