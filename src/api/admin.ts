@@ -16,6 +16,12 @@ export const loginRequestSchema = z.object({
   password: z.string().max(1024),
 }).strict();
 
+/** POST /auth/password: a signed-in user changes their own password. */
+export const changePasswordRequestSchema = z.object({
+  current_password: z.string().max(1024).describe('The password the user signs in with now.'),
+  new_password: password.describe('The new password, 8 to 1024 characters.'),
+}).strict();
+
 export const selfKeyRequestSchema = z.object({
   name: z.string().min(1).max(100),
   scopes: z.array(scope).max(50).optional(),

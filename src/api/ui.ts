@@ -106,7 +106,15 @@ export interface UiUser {
 export interface MeResponse {
   user: UiUser | null;
   roles: string[];
-  policy: { api_keys: boolean; admin: boolean; models: string[]; max_tokens_per_request: number | null; [key: string]: unknown };
+  policy: {
+    api_keys: boolean;
+    admin: boolean;
+    models: string[];
+    max_tokens_per_request: number | null;
+    /** The role's `default_model`: the model picker selects it when the user may use it. */
+    default_model: string | null;
+    [key: string]: unknown;
+  };
   budgets: UiBudget[];
   csrf_token?: string | null;
   /** Whether single sign-on is configured (the login page shows its button). */

@@ -85,6 +85,24 @@ export function registerUsersCommand(program: Command): void {
       else print(`${describe(user)}.\n`);
     });
 
+  users.command('set-password')
+    .description('set a local user\'s password (a reset): every session of the user ends')
+    .argument('[user]', 'id or e-mail (or give --email)')
+    .option('--email <email>', 'e-mail address of the user')
+    .option('--password-stdin', 'read the new password from stdin (required: a password never goes on the command line)')
+    .option(...CONFIG_OPTION)
+    .option('--json', 'print the user as JSON')
+    .action(async (ref: string | undefined, options: Options & { email?: string; passwordStdin?: boolean }) => {
+      const user = ref ?? options.email;
+      if (!user) throw new CliError('Name the user: `flexi users set-password --email <e-mail> --password-stdin`.');
+      if (!options.passwordStdin) throw new CliError('Pipe the new password in with --password-stdin, e.g. `printf %s "$PW" | flexi users set-password --email <e-mail> --password-stdin`.');
+      const password = await readStdin();
+      if (!password) throw new CliError('--password-stdin was given but stdin was empty.');
+      const changed = await withIdentity(options.config, ({ identity, actor }) => identity.admin.setPassword(actor, user, password));
+      if (options.json) printJson(userToJson(changed));
+      else print(`Password set for ${describe(changed)}; their sessions have ended.\n`);
+    });
+
   for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
     users.command(name)
       .description(disabled ? 'disable a user: sessions end, keys stop working' : 'enable a disabled user again')

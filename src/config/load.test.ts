@@ -29,6 +29,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { FLEXI_SERVER_PORT: 'eighty' } })).toThrowError(ConfigError);
   });
 
+  it('reads auth.cookie_secure as auto by default, and true/false from the file or the environment', () => {
+    expect(loadConfig({ fileText: '' }).auth.cookie_secure).toBe('auto');
+    expect(loadConfig({ fileText: 'auth:\n  cookie_secure: false\n' }).auth.cookie_secure).toBe(false);
+    expect(loadConfig({ env: { FLEXI_AUTH_COOKIE_SECURE: 'true' } }).auth.cookie_secure).toBe(true);
+    expect(loadConfig({ env: { FLEXI_AUTH_COOKIE_SECURE: 'auto' } }).auth.cookie_secure).toBe('auto');
+    expect(() => loadConfig({ env: { FLEXI_AUTH_COOKIE_SECURE: 'maybe' } })).toThrowError(ConfigError);
+  });
+
+  it('refuses a role default_model the role may not use, naming the key', () => {
+    const roles = (models: string, model: string) => `roles:\n  student:\n    models: ${models}\n    default_model: ${model}\n`;
+    expect(loadConfig({ fileText: roles('["llama3*"]', 'llama3.1:8b') }).roles.student!.default_model).toBe('llama3.1:8b');
+    expect(loadConfig({ fileText: roles('["phi3"]', 'phi3:latest') }).roles.student!.default_model).toBe('phi3:latest');
+    expect(() => loadConfig({ fileText: roles('["llama3*"]', 'command-r:104b') })).toThrowError(/roles\.student\.default_model.*not among the role's models/);
+  });
+
   it('rejects unknown keys instead of silently ignoring typos', () => {
     expect(() => loadConfig({ fileText: 'server:\n  prot: 1\n' })).toThrowError(/unknown key\(s\): prot/);
   });

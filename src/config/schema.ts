@@ -78,6 +78,7 @@ export const rolePolicySchema = z.object({
   priority: z.enum(PRIORITY_CLASSES).default('standard').describe('Scheduler priority class: `interactive` before `standard` before `batch`.'),
   api_keys: z.boolean().default(false).describe('Users with this role may create their own API keys.'),
   admin: z.boolean().default(false).describe('Grants the admin API (/admin/v1) and admin CLI actions.'),
+  default_model: z.string().min(1).max(200).optional().describe('Model the web UI selects for a new chat (else the first model the user may use). With several roles, the first role in alphabetical order that sets one.'),
 }).strict();
 
 export type RolePolicyConfig = z.infer<typeof rolePolicySchema>;
@@ -164,7 +165,11 @@ export const configSchema = z.object({
   auth: z.object({
     mode: z.enum(['keys', 'none']).default('keys').describe('`keys`: every request needs an API key or a browser session. `none`: no authentication at all (development only; a warning is printed at start).'),
     session_ttl_ms: durationMs('How long a browser session lasts after login.', 12 * 3_600_000),
-    cookie_secure: z.boolean().default(true).describe('Mark session cookies `Secure` (sent over HTTPS only). Turn off only for plain-HTTP development.'),
+    // `auto` by default: a hard `true` made sign-in over plain HTTP on a host name hang (the browser
+    // drops a Secure cookie sent over http://), and env values arrive as strings, hence the enum.
+    cookie_secure: z.union([z.boolean(), z.enum(['auto', 'true', 'false'])]).default('auto')
+      .transform((value) => (value === 'true' ? true : value === 'false' ? false : value))
+      .describe('Mark session cookies `Secure` (sent over HTTPS only). `auto`: when the request came over HTTPS, or a trusted proxy (`server.trust_proxy`) says so in X-Forwarded-Proto. `true` behind a TLS-terminating proxy that sends no X-Forwarded-Proto; `false` only for plain-HTTP development.'),
     cookie_secret: z.string().min(16).default('flexi-dev-cookie-secret-change-me').meta({ secret: true }).describe('Signs the short-lived OIDC login cookie. Set a long random value in production (a warning is printed while the default is used).'),
     login_free_attempts: z.number().int().min(1).default(5).describe('Wrong passwords per account and address before login slows down.'),
     login_backoff_ms: durationMs('First wait after the free attempts; it doubles with every further failure (at most `login_window_ms`).', 1000),
@@ -248,6 +253,11 @@ export const configSchema = z.object({
   for (const [name, role] of Object.entries(config.roles)) {
     if (!classes.has(role.priority)) {
       ctx.addIssue({ code: 'custom', path: ['roles', name, 'priority'], message: `"${role.priority}" is not a scheduler class (scheduler.classes: ${[...classes].join(', ')})` });
+    }
+    // A default model the role may not use would never be picked: say so at start, not in the UI.
+    const globs = role.models.map((glob) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's'));
+    if (role.default_model !== undefined && !globs.some((re) => re.test(role.default_model!) || re.test(role.default_model!.replace(/:latest$/, '')))) {
+      ctx.addIssue({ code: 'custom', path: ['roles', name, 'default_model'], message: `"${role.default_model}" is not among the role's models (${role.models.join(', ') || 'none'})` });
     }
   }
   refineNodes(config.nodes ?? [], ctx);

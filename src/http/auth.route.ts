@@ -1,6 +1,6 @@
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loginRequestSchema, selfKeyRequestSchema } from '../api/admin.js';
+import { changePasswordRequestSchema, loginRequestSchema, selfKeyRequestSchema } from '../api/admin.js';
 import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
 import type { Principal } from '../services/access-control.service.js';
@@ -16,7 +16,8 @@ const DAY_MS = 86_400_000;
 
 export interface AuthRouteDeps {
   identity: Identity;
-  cookieSecure: boolean;
+  /** `auto`: Secure when the request came over HTTPS (Fastify's `request.protocol`, which honours trust_proxy). */
+  cookieSecure: boolean | 'auto';
   sessionTtlMs: number;
 }
 
@@ -89,6 +90,26 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       budgets: budgets.map((b) => ({ period: b.period, limit: b.limit, used: b.used, resets_at: b.resetsAt })),
       csrf_token: principal.csrfToken ?? null,
     };
+  });
+
+  // A user's own password. Wrong current passwords count as failed logins (no brute force by
+  // this door); every other session of the user ends, this one stays signed in.
+  app.post('/auth/password', async (request, reply) => {
+    const principal = await principalOf(request);
+    if (!principal.userId || !principal.sessionId) throw new FlexiError('permission_denied', 'Change your password in a browser session, not with an API key.');
+    const body = parseBody(changePasswordRequestSchema, request.body);
+    const user = await users.get(principal.userId);
+    await identity.loginThrottle.check(user.email, request.ip);
+    try {
+      await users.changePassword(user.id, body.current_password, body.new_password);
+    } catch (error) {
+      if ((error as FlexiError).param === 'current_password') await identity.loginThrottle.failed(user.email, request.ip);
+      throw error;
+    }
+    await identity.loginThrottle.succeeded(user.email, request.ip);
+    await sessions.revokeAllOf(user.id, { except: principal.sessionId });
+    await identity.audit!.record(`user:${user.id}`, 'user.change_password', { type: 'user', id: user.id });
+    return reply.code(204).send();
   });
 
   app.get('/auth/oidc/start', publicRoute(), async (request, reply) => {

@@ -46,5 +46,6 @@ export function policyToJson(policy: EffectivePolicy) {
     priority: policy.priority,
     api_keys: policy.apiKeys,
     admin: policy.admin,
+    default_model: policy.defaultModel,
   };
 }

@@ -38,9 +38,14 @@ import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } f
  * Sent with every response. The web UI loads only its own bundle (no inline scripts; Preact sets
  * styles through the DOM, which CSP allows), so a strict policy costs nothing and turns an
  * injected script into a blocked one. `frame-ancestors 'self'`: no other site may frame Flexi.
+ * `style-src-attr 'unsafe-inline'`: style *attributes* (never `<style>` elements, never script)
+ * are allowed, because Chromium checks them while DOMPurify parses a model's answer — KaTeX's
+ * error markup and any `style=` a model writes raised violations (and blocked KaTeX's error colour)
+ * although the sanitiser strips every `style` from model output anyway. A style attribute cannot
+ * run script, and what it could fetch (`url()`) stays limited to 'self' by img-src and font-src.
  */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
     + "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
@@ -58,7 +63,7 @@ export interface HttpServerDeps {
   identity?: Identity;
   /** With a database: a user's own export and erasure (/ui/v1/me). */
   privacy?: PrivacyService;
-  cookies: { secret: string; secure: boolean; sessionTtlMs: number };
+  cookies: { secret: string; secure: boolean | 'auto'; sessionTtlMs: number };
   inference: InferenceService;
   dispatcher: Dispatcher;
   nodeAdmin?: NodeAdminService;

@@ -22,6 +22,8 @@ export interface EffectivePolicy {
   priority: PriorityClass;
   apiKeys: boolean;
   admin: boolean;
+  /** Model the web UI selects first; null: the first one the user may use. */
+  defaultModel: string | null;
 }
 
 /**
@@ -166,6 +168,7 @@ export class PolicyService {
         priority: role.priority,
         apiKeys: role.api_keys,
         admin: role.admin,
+        defaultModel: role.default_model ?? null,
       };
       policy = policy ? combine(policy, next) : next;
     }
@@ -202,12 +205,14 @@ function combine(a: EffectivePolicy, b: EffectivePolicy): EffectivePolicy {
     priority: PRIORITY_RANK[a.priority] <= PRIORITY_RANK[b.priority] ? a.priority : b.priority,
     apiKeys: a.apiKeys || b.apiKeys,
     admin: a.admin || b.admin,
+    // Roles arrive sorted by name: the first that sets a default model wins, the same for every user.
+    defaultModel: a.defaultModel ?? b.defaultModel,
   };
 }
 
 function denyAll(): EffectivePolicy {
   return {
     roles: [], models: [], endpoints: [], maxTokensPerRequest: 0, maxInputTokens: 0, requestsPerMinute: 0, tokensPerMinute: 0,
-    tokensPerDay: 0, tokensPerWeek: 0, tokensPerTerm: 0, maxConcurrent: 0, priority: 'batch', apiKeys: false, admin: false,
+    tokensPerDay: 0, tokensPerWeek: 0, tokensPerTerm: 0, maxConcurrent: 0, priority: 'batch', apiKeys: false, admin: false, defaultModel: null,
   };
 }

@@ -54,7 +54,8 @@ export class SessionService {
     return this.repository.revoke(sessionId, toTimestamp(this.clock.now()));
   }
 
-  revokeAllOf(userId: string): Promise<void> {
-    return this.repository.revokeAllOf(userId, toTimestamp(this.clock.now()));
+  /** `except`: a session to keep (the user who changes their own password stays signed in there). */
+  revokeAllOf(userId: string, options: { except?: string } = {}): Promise<void> {
+    return this.repository.revokeAllOf(userId, toTimestamp(this.clock.now()), options.except);
   }
 }

@@ -31,9 +31,9 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);
 }
 
-function checkPassword(password: unknown): string {
+function checkPassword(password: unknown, param = 'password'): string {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD_CHARS || password.length > MAX_PASSWORD_CHARS) {
-    throw new FlexiError('invalid_request', `password must be ${MIN_PASSWORD_CHARS} to ${MAX_PASSWORD_CHARS} characters.`, { param: 'password' });
+    throw new FlexiError('invalid_request', `${param} must be ${MIN_PASSWORD_CHARS} to ${MAX_PASSWORD_CHARS} characters.`, { param });
   }
   return password;
 }
@@ -144,6 +144,21 @@ export class UserService {
 
   async setPassword(id: string, password: string): Promise<UserRecord> {
     return this.change(id, { passwordHash: await hashPassword(checkPassword(password)) });
+  }
+
+  /**
+   * A user's own change: the current password must be right. Throws invalid_request naming
+   * `current_password` when it is not, or when the account has no password (single sign-on).
+   */
+  async changePassword(id: string, currentPassword: string, newPassword: string): Promise<UserRecord> {
+    const user = await this.get(id);
+    const found = await this.repository.findCredentials(user.email);
+    const ok = found?.passwordHash ? await verify(found.passwordHash, currentPassword).catch(() => false) : false;
+    if (!found?.passwordHash) {
+      throw new FlexiError('invalid_request', 'This account signs in with single sign-on and has no password to change.', { param: 'current_password' });
+    }
+    if (!ok) throw new FlexiError('invalid_request', 'current_password is not your current password.', { param: 'current_password' });
+    return this.change(id, { passwordHash: await hashPassword(checkPassword(newPassword, 'new_password')) });
   }
 
   async setDisplayName(id: string, name: unknown): Promise<UserRecord> {

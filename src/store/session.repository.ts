@@ -35,9 +35,11 @@ export class SessionRepository {
     await this.db.updateTable('sessions').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
   }
 
-  /** Ends every session of a user (disable, role change, password change). */
-  async revokeAllOf(userId: string, at: string): Promise<void> {
-    await this.db.updateTable('sessions').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+  /** Ends every session of a user (disable, role change, password change), except `exceptId` (the one changing its own password). */
+  async revokeAllOf(userId: string, at: string, exceptId?: string): Promise<void> {
+    let query = this.db.updateTable('sessions').set({ revoked_at: at }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+    await query.execute();
   }
 
   /** Deletes sessions that ended before `before`. */

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { UiChat } from '../../src/api/ui.js';
-import { hasChromium, openPage, signIn, startWebGateway, type WebGateway } from './web-gateway.js';
+import { hasChromium, openPage, PHONE, SCRIPTED_ANSWER, signIn, startWebGateway, type WebGateway } from './web-gateway.js';
 
 /**
  * The web UI end to end in Debian's Chromium against the real gateway: sign-in, the user
  * agreement, chatting with generated models on the embedded llama.cpp engine (streaming, queue
- * notice, stop), history after reload, an XSS payload, and another user's chat id.
+ * notice, stop), history after reload, an XSS payload, and another user's chat id. `tiny`'s answer
+ * is scripted (with maths), so the test fails for bugs, not for what a random model wrote.
  */
 // Functions given to page.evaluate run in the browser; this project compiles without DOM typings.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -60,7 +61,7 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
   let alice: Page;
   let firstChatId: string;
 
-  it('signs in, requires the agreement first, and streams an answer from the embedded engine', async () => {
+  it('signs in, requires the agreement first, and streams a scripted answer with maths without a CSP violation', async () => {
     const { page, errors } = await openPage(gateway);
     alice = page;
     // The signed-out page asks once who is signed in, not in a loop.
@@ -80,28 +81,38 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     const picker = page.getByLabel('Model', { exact: true });
     await picker.waitFor();
     expect(await picker.locator('option').allTextContents()).toEqual(['slow', 'tiny']);
-    await picker.selectOption('tiny');
+    // The student role's default_model, not the alphabetically first model.
+    expect(await picker.inputValue()).toBe('tiny');
     expect(await page.locator('#model-description').textContent()).toBe('Tiny test model: quick answers');
     await picker.selectOption('slow');
     expect(await page.locator('#model-description').textContent()).toMatch(/^llama · .+ · Q8_0 · 2048 tokens$/);
     await picker.selectOption('tiny');
 
     await recordStreaming(page);
+    gateway.answers.holdNext();
     await page.getByLabel('Your message').fill('Hello there, model');
     await page.getByLabel('Your message').press('Enter');
+    // The first word is on the page while the rest is held back: the answer streams.
+    await expect.poll(async () => (await page.locator('.message.streaming .markdown').textContent())?.trim(), { timeout: 30_000 }).toBe('The');
+    gateway.answers.release();
     const answer = page.locator('.message.assistant:not(.streaming)');
     await answer.waitFor({ timeout: 30_000 });
     expect(await answer.locator('.model-tag').textContent()).toBe('tiny');
     const partials = await page.evaluate(() => (window as unknown as { __partials: string[] }).__partials);
     const final = await answer.locator('.markdown').textContent();
-    expect(partials.length).toBeGreaterThan(1);
-    expect(partials.some((text) => text.length < final!.length)).toBe(true);
+    expect(partials[0]!.trim()).toBe('The');
+    expect(final).toContain('The area of a circle is');
+    // Inline and display maths as MathML; the TeX error (`\frac{1}`) as KaTeX's error text.
+    await expect.poll(() => answer.locator('.markdown math').count(), { timeout: 10_000 }).toBe(2);
+    expect(await answer.locator('.math-display math').count()).toBe(1);
+    expect(await answer.locator('.katex-error').count()).toBe(1);
 
     firstChatId = chatIdOf(page);
     await expect.poll(() => page.locator('.chat-list').textContent()).toContain('Hello there, model');
     const stored = (await api<UiChat>(page, 'GET', `/ui/v1/chats/${firstChatId}`)).body;
-    expect(stored.messages.map((m) => [m.role, m.finish])).toEqual([['user', null], ['assistant', 'length']]);
-    expect(stored.messages[1]!.content.length).toBeGreaterThan(0);
+    expect(stored.messages.map((m) => [m.role, m.finish])).toEqual([['user', null], ['assistant', 'stop']]);
+    expect(stored.messages[1]!.content).toBe(SCRIPTED_ANSWER.join(''));
+    // No CSP violation (openPage collects them) although the answer holds maths and a TeX error.
     expect(errors).toEqual([]);
   });
 
@@ -214,6 +225,68 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     expect((await api(page, 'GET', `/ui/v1/chats/${firstChatId}`)).status).toBe(404);
     expect((await api(page, 'DELETE', `/ui/v1/chats/${firstChatId}`)).status).toBe(404);
     expect(await page.locator('.chat-item').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('lets an admin add a user with a password and reset it; the user changes it in settings', async () => {
+    await gateway.app.identity.admin!.addUser('test', { email: 'carol@uni.example', roles: ['admin'], password: PASSWORD });
+    const admin = await openPage(gateway);
+    await signIn(admin.page, 'carol@uni.example', PASSWORD);
+    await admin.page.getByRole('button', { name: 'I accept' }).click();
+    await admin.page.getByLabel('Model', { exact: true }).waitFor();
+    await admin.page.goto('/admin/users');
+    await admin.page.getByLabel('E-mail', { exact: true }).fill('dan@uni.example');
+    await admin.page.getByRole('textbox', { name: 'Roles (comma-separated)' }).fill('student');
+    await admin.page.getByLabel('Password (min. 8 characters)').fill('dans-first-password');
+    await admin.page.getByRole('button', { name: 'Add user' }).click();
+    await admin.page.locator('td', { hasText: 'dan@uni.example' }).waitFor();
+
+    const dan = await openPage(gateway);
+    await signIn(dan.page, 'dan@uni.example', 'dans-first-password');
+    await dan.page.getByRole('heading', { name: 'User agreement' }).waitFor();
+
+    await admin.page.getByRole('button', { name: 'Set password: dan@uni.example' }).click();
+    await admin.page.getByLabel('New password for dan@uni.example').fill('dans-reset-password');
+    await admin.page.getByRole('button', { name: 'Set password', exact: true }).click();
+    await admin.page.getByText('Password set for dan@uni.example').waitFor();
+    // The reset ended Dan's session.
+    expect((await api(dan.page, 'GET', '/auth/me')).status).toBe(401);
+    await dan.context.close();
+
+    const phone = await openPage(gateway, { ...PHONE, viewport: { width: 375, height: 812 } });
+    await signIn(phone.page, 'dan@uni.example', 'dans-reset-password');
+    await phone.page.getByRole('button', { name: 'I accept' }).click();
+    await phone.page.getByLabel('Model', { exact: true }).waitFor();
+    await phone.page.goto('/settings');
+    await phone.page.getByLabel('Current password').fill('dans-reset-password');
+    await phone.page.getByLabel('New password', { exact: true }).fill('dans-own-password');
+    await phone.page.getByRole('button', { name: 'Change password' }).click();
+    await phone.page.getByText('Password changed').waitFor();
+    expect((await api(phone.page, 'GET', '/auth/me')).status).toBe(200);
+    expect(await gateway.app.identity.users!.verifyPassword('dan@uni.example', 'dans-own-password')).toBeDefined();
+    expect([...admin.errors, ...phone.errors]).toEqual([]);
+    await phone.context.close();
+    await admin.context.close();
+  });
+
+  it('shows settings with the key table on a 375 px phone without sideways scrolling', async () => {
+    const { context, page, errors } = await openPage(gateway, { ...PHONE, viewport: { width: 375, height: 812 } });
+    await signIn(page, 'carol@uni.example', PASSWORD);
+    await page.getByLabel('Model', { exact: true }).waitFor();
+    await page.goto('/settings');
+    for (const name of ['thesis-cluster-batch-evaluation-runner', 'laptop']) {
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByRole('button', { name: 'Create key' }).click();
+      await page.locator('td', { hasText: name }).waitFor();
+    }
+    const overflow = await page.evaluate(() => [document.documentElement, ...document.querySelectorAll('.page, .page-body, .card')]
+      .filter((el: { scrollWidth: number; clientWidth: number }) => el.scrollWidth > el.clientWidth + 1)
+      .map((el: { className: string; scrollWidth: number; clientWidth: number }) => `${el.className || 'html'}: ${el.scrollWidth} > ${el.clientWidth}`));
+    expect(overflow).toEqual([]);
+    // Every cell of the key table is within the screen (none clipped off to the right).
+    const right = await page.locator('.keys-table td, .keys-table th').evaluateAll((cells) => Math.max(...cells.map((c) => c.getBoundingClientRect().right)));
+    expect(right).toBeLessThanOrEqual(375);
     expect(errors).toEqual([]);
     await context.close();
   });

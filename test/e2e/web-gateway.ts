@@ -12,13 +12,23 @@ import { UsageRecorder } from '../../src/services/usage-recorder.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore } from '../helpers/db.js';
 import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
+import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 export const SHOTS_DIR = '/tmp/flexi-shots';
 const WEB_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
-/** Answers of `tiny` finish in well under a second; `slow` takes seconds (room to press stop). */
+/**
+ * What `tiny` answers, word by word: fixed text (the e2e must fail for bugs, not for what a random
+ * model happened to write), with maths — valid TeX and a TeX error, both of which KaTeX renders.
+ */
+export const SCRIPTED_ANSWER = [
+  'The', ' area', ' of', ' a', ' circle', ' is', ' $A = \\pi r^2$', '.', '\n\n',
+  '$$\\int_0^1 x\\,dx = \\frac{1}{2}$$', '\n\n', 'A', ' typo:', ' $\\frac{1}$', ' and', ' a', ' **bold**', ' end.',
+];
+
+/** `tiny` is scripted (deterministic); `slow`, a generated GGUF model, takes seconds (room to press stop). */
 const CONFIG = `
 auth:
   cookie_secure: false
@@ -30,6 +40,7 @@ roles:
     models: ["*"]
     max_tokens_per_request: 600
     priority: interactive
+    default_model: tiny
   admin:
     models: ["*"]
     admin: true
@@ -44,7 +55,37 @@ export interface WebGateway {
   store: Store;
   url: string;
   browser: Browser;
+  /** Holds `tiny`'s next answer after its first word until `release()` (to see it streaming). */
+  answers: AnswerGate;
   close(): Promise<void>;
+}
+
+export interface WebGatewayOptions {
+  /** Replaces the `auth:` section of the config (e.g. to leave cookie_secure at its default). */
+  auth?: string;
+  /** Reach the server as http://<hostName>:<port> (Chromium maps the name to 127.0.0.1): not a secure context like 127.0.0.1. */
+  hostName?: string;
+}
+
+/** Lets a test hold a scripted answer after its first word, then let it go on. */
+export class AnswerGate {
+  private words = 0;
+  private held: Promise<void> | undefined;
+  private releaseHeld: (() => void) | undefined;
+
+  /** The next answer stops after its first word until `release()`. */
+  holdNext(): void {
+    this.words = 0;
+    this.held = new Promise((resolve) => (this.releaseHeld = resolve));
+  }
+
+  release(): void {
+    this.releaseHeld?.();
+    this.held = undefined;
+  }
+
+  /** Called by the backend before each word. */
+  readonly beforeWord = (): Promise<void> => (this.words++ === 1 && this.held ? this.held : Promise.resolve());
 }
 
 /** The web UI must be built (npm ci does it); build it once if a fresh checkout lacks it. */
@@ -57,29 +98,31 @@ function ensureWebBuilt(): void {
  * The whole product in one process: SQLite store, an embedded llama.cpp node over two generated
  * GGUF models (one slot each, so a second request queues), the built web UI, and Chromium.
  */
-export async function startWebGateway(): Promise<WebGateway> {
+export async function startWebGateway(options: WebGatewayOptions = {}): Promise<WebGateway> {
   ensureWebBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'flexi-e2e-'));
-  writeTinyLlamaGguf(join(dir, 'tiny.gguf'), { chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 1, contextLength: 2048 });
   writeTinyLlamaGguf(join(dir, 'slow.gguf'), {
     chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 2, embd: 512, layers: 8, heads: 8, ff: 1024, vocabSize: 512, contextLength: 2048,
   });
-  const config = loadConfig({ fileText: CONFIG });
+  const config = loadConfig({ fileText: options.auth === undefined ? CONFIG : CONFIG.replace('auth:\n  cookie_secure: false\n', options.auth) });
+  const answers = new AnswerGate();
+  const scripted = new ScriptedBackend({ name: 'scripted', models: ['tiny:latest'], words: SCRIPTED_ANSWER, gate: answers.beforeWord });
   const backend = new EmbeddedBackend({
     name: 'local', modelsDir: dir, slots: 1, contextSize: 2048, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30, ignoreEos: true,
   });
   const store = await openTestStore('sqlite');
   const recorder = new UsageRecorder(store.usage, { flushIntervalMs: 200, batchSize: 100 });
   const app = await createApp({
-    config, backends: [backend], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT,
+    config, backends: [backend, scripted], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT,
     usage: { record: (entry) => recorder.record({ ...entry, createdAt: entry.createdAt.toISOString() }) },
   });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
+  const url = `http://${options.hostName ?? '127.0.0.1'}:${(app.server.server.address() as AddressInfo).port}`;
+  const hostRules = options.hostName ? [`--host-resolver-rules=MAP ${options.hostName} 127.0.0.1`] : [];
   // Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', ...hostRules],
   }).catch(async (error: unknown) => {
     await app.close();
     await recorder.close();
@@ -87,7 +130,7 @@ export async function startWebGateway(): Promise<WebGateway> {
     throw error;
   });
   return {
-    app, store, url, browser,
+    app, store, url, browser, answers,
     close: async () => {
       await browser.close();
       await app.close();

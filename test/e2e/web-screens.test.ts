@@ -109,9 +109,12 @@ describe.skipIf(!enabled)(`screenshots into ${SHOTS_DIR}`, { timeout: 120_000 },
 
       await modelPicker.selectOption('tiny');
       await page.locator('#composer-input').fill(german ? 'Hallo! Was kannst du?' : 'Hello! What can you do?');
+      // `tiny` is scripted: hold its answer after the first word so that the shot shows it streaming.
+      gateway.answers.holdNext();
       await page.locator('#composer-input').press('Enter');
       await page.locator('.message.streaming .markdown').waitFor();
       await screenshot(page, `${name}-04-streaming`);
+      gateway.answers.release();
       await page.locator('.message.assistant:not(.streaming)').waitFor({ timeout: 30_000 });
       await screenshot(page, `${name}-05-answer`);
 

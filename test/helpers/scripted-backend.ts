@@ -60,12 +60,14 @@ export class ScriptedBackend implements Backend {
     try {
       let text = '';
       let count = 0;
+      // One listener for the whole answer, not one per word.
+      const aborted = abortion(signal);
       for (const word of words.slice(0, max)) {
         if (signal.aborted) {
           this.aborted++;
           throw new FlexiError('client_closed_request');
         }
-        if (this.options.gate) await Promise.race([this.options.gate(), abortion(signal)]);
+        if (this.options.gate) await Promise.race([this.options.gate(), aborted]);
         if (signal.aborted) {
           this.aborted++;
           throw new FlexiError('client_closed_request');

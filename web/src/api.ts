@@ -60,6 +60,10 @@ export const getMe = () => api<MeResponse>('GET', ME_PATH);
 export const getPublicConfig = () => api<UiPublicConfig>('GET', '/ui/config');
 export const login = (email: string, password: string) => api<{ csrf_token: string }>('POST', '/auth/login', { email, password });
 export const logout = () => api<void>('POST', '/auth/logout');
+export const changePassword = (currentPassword: string, newPassword: string) =>
+  api<void>('POST', '/auth/password', { current_password: currentPassword, new_password: newPassword });
+/** An admin sets (resets) a user's password; the user's sessions end. */
+export const setUserPassword = (userId: string, password: string) => api<unknown>('PATCH', `/admin/v1/users/${encodeURIComponent(userId)}`, { password });
 export const getAgreement = () => api<AgreementResponse>('GET', '/auth/agreement');
 export const acceptAgreement = (version: string) => api<AgreementResponse>('POST', '/auth/agreement/accept', { version });
 

@@ -16,6 +16,7 @@ const en = {
   or: 'or',
   wrongPassword: 'Wrong e-mail or password.',
   tooManyAttempts: 'Too many attempts. Try again in a moment.',
+  cookieNotKept: 'The password was right, but your browser did not keep the session cookie: it is marked Secure (HTTPS only) and this page came over plain HTTP. Open Flexi over HTTPS, or ask the operator to set auth.cookie_secure to auto (or false on a test setup).',
   // agreement
   agreementTitle: 'User agreement',
   agreementIntro: 'Please read and accept the terms before you start.',
@@ -91,6 +92,10 @@ const en = {
   backToChats: 'Start a new chat',
   // settings
   account: 'Account',
+  changePassword: 'Change password',
+  currentPassword: 'Current password',
+  newPassword: 'New password',
+  passwordChanged: 'Password changed. Your other sessions have been signed out.',
   roles: 'Roles',
   usage: 'Your usage',
   budgetDay: 'Today',
@@ -128,6 +133,10 @@ const en = {
   adminUsage: 'Usage',
   search: 'Search',
   addUser: 'Add user',
+  initialPassword: 'Password (min. 8 characters)',
+  setPassword: 'Set password',
+  setPasswordFor: 'New password for {email}',
+  passwordSetFor: 'Password set for {email}; their sessions have ended.',
   displayName: 'Name',
   status: 'Status',
   active: 'active',
@@ -152,6 +161,7 @@ const en = {
   models: 'Models',
   refreshEvery: 'Updates every {seconds} s',
   tokensPerDay: 'Tokens per day',
+  day: 'Day',
   tokensPerModel: 'Tokens per model',
   requests: 'Requests',
   tokens: 'Tokens',
@@ -183,6 +193,7 @@ const de: Dictionary = {
   or: 'oder',
   wrongPassword: 'E-Mail oder Passwort ist falsch.',
   tooManyAttempts: 'Zu viele Versuche. Bitte gleich noch einmal versuchen.',
+  cookieNotKept: 'Das Passwort war richtig, aber Ihr Browser hat das Sitzungs-Cookie nicht behalten: Es ist als Secure (nur HTTPS) markiert, und diese Seite kam über einfaches HTTP. Öffnen Sie Flexi über HTTPS oder bitten Sie den Betrieb, auth.cookie_secure auf auto (in einer Testumgebung auf false) zu setzen.',
   agreementTitle: 'Nutzungsvereinbarung',
   agreementIntro: 'Bitte lesen und akzeptieren Sie die Bedingungen, bevor Sie beginnen.',
   agreementAccept: 'Ich stimme zu',
@@ -253,6 +264,10 @@ const de: Dictionary = {
   chatNotFound: 'Diesen Chat gibt es nicht, oder er gehört jemand anderem.',
   backToChats: 'Neuen Chat beginnen',
   account: 'Konto',
+  changePassword: 'Passwort ändern',
+  currentPassword: 'Aktuelles Passwort',
+  newPassword: 'Neues Passwort',
+  passwordChanged: 'Passwort geändert. Ihre anderen Sitzungen wurden abgemeldet.',
   roles: 'Rollen',
   usage: 'Ihre Nutzung',
   budgetDay: 'Heute',
@@ -289,6 +304,10 @@ const de: Dictionary = {
   adminUsage: 'Nutzung',
   search: 'Suchen',
   addUser: 'Benutzer anlegen',
+  initialPassword: 'Passwort (mind. 8 Zeichen)',
+  setPassword: 'Passwort setzen',
+  setPasswordFor: 'Neues Passwort für {email}',
+  passwordSetFor: 'Passwort für {email} gesetzt; die Sitzungen wurden beendet.',
   displayName: 'Name',
   status: 'Status',
   active: 'aktiv',
@@ -313,6 +332,7 @@ const de: Dictionary = {
   models: 'Modelle',
   refreshEvery: 'Aktualisiert alle {seconds} s',
   tokensPerDay: 'Tokens pro Tag',
+  day: 'Tag',
   tokensPerModel: 'Tokens pro Modell',
   requests: 'Anfragen',
   tokens: 'Tokens',
@@ -372,11 +392,21 @@ export function useLanguage(): Language {
   return language;
 }
 
+/** The locale of the UI language (not the browser's): a German UI shows German dates and numbers. */
+export function locale(): string {
+  return language === 'de' ? 'de-DE' : 'en-GB';
+}
+
 export function formatDate(iso: string, withTime = true): string {
   const date = new Date(iso);
-  return new Intl.DateTimeFormat(language === 'de' ? 'de-DE' : 'en-GB', withTime ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' }).format(date);
+  return new Intl.DateTimeFormat(locale(), withTime ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'medium' }).format(date);
+}
+
+/** A UTC day as a short label (`6 Dec` / `6. Dez.`), for chart axes. */
+export function formatDay(date: Date, withYear = false): string {
+  return new Intl.DateTimeFormat(locale(), { day: 'numeric', month: 'short', ...(withYear ? { year: 'numeric' } : {}), timeZone: 'UTC' }).format(date);
 }
 
 export function formatNumber(value: number): string {
-  return new Intl.NumberFormat(language === 'de' ? 'de-DE' : 'en-GB').format(value);
+  return new Intl.NumberFormat(locale()).format(value);
 }

@@ -73,7 +73,7 @@ function measures(config: Config): string[] {
       : '**Access control is off (`auth.mode: none`): anyone who reaches the server can use it.**',
     `Administrators: roles ${adminRoles.map((r) => `\`${r}\``).join(', ') || '(none)'}; every admin action, export and erasure is written to the audit log.`,
     'Credentials: passwords hashed with argon2id; API keys and session cookies stored only as SHA-256 hashes.',
-    `Sessions: httpOnly, SameSite=Lax cookies${config.auth.cookie_secure ? ', Secure (HTTPS only)' : ' — **not marked Secure (`auth.cookie_secure: false`)**'}; CSRF token on every change; login throttling after ${config.auth.login_free_attempts} failures.`,
+    `Sessions: httpOnly, SameSite=Lax cookies${config.auth.cookie_secure === true ? ', Secure (HTTPS only)' : config.auth.cookie_secure === 'auto' ? ', Secure whenever the request came over HTTPS (`auth.cookie_secure: auto`)' : ' — **not marked Secure (`auth.cookie_secure: false`)**'}; CSRF token on every change; login throttling after ${config.auth.login_free_attempts} failures.`,
     'Chats: no API lets an operator or admin read another user\'s chats; what database access reveals is documented in docs/privacy.md.',
     interval > 0
       ? `Storage limitation: the server deletes data past its retention period every ${Math.round(interval / 60_000)} minutes; \`flexi privacy purge\` does it by hand.`

@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
-import { formatNumber, t } from '../i18n';
+import { formatDay, formatNumber, t } from '../i18n';
 
 interface UsageRow {
   requests: number;
@@ -49,10 +49,40 @@ function Chart({ options, data, label }: { options: (width: number) => uPlot.Opt
   return <div ref={ref} class="chart" role="img" aria-label={label} />;
 }
 
+/**
+ * Width (or height) an axis needs for its longest label: a fixed size cut "1,200,000" short, and
+ * German numbers are wider. uPlot calls this again after laying the labels out (cycle > 1).
+ */
+function fitLabels(self: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+  const axis = self.axes[axisIdx]!;
+  if (cycleNum > 1) return (axis as { _size?: number })._size ?? 40;
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+  let size = (axis.ticks?.size ?? 10) + (axis.gap ?? 5) + 4;
+  if (longest) {
+    self.ctx.font = axis.font?.[0] ?? self.ctx.font;
+    size += self.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
+
 function axes(): Pick<uPlot.Axis, 'stroke' | 'grid' | 'ticks'> {
   const grid = cssVar('--border');
   return { stroke: cssVar('--muted'), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
 }
+
+/**
+ * The x axis of the per-day chart: ticks on the data's own days (UTC midnights; uPlot's would fall
+ * on local midnights), about one per 64 px, labelled in the UI language (uPlot's are US-style, `12/6`).
+ */
+const dayAxis: Pick<uPlot.Axis, 'splits' | 'values'> = {
+  splits: (self) => {
+    const days = Array.from(self.data[0]);
+    const fit = Math.max(1, Math.floor(self.bbox.width / devicePixelRatio / 64));
+    const step = Math.ceil(days.length / fit);
+    return days.filter((_, i) => i % step === 0);
+  },
+  values: (_, ticks) => ticks.map((s) => formatDay(new Date(s * 1000))),
+};
 
 export function UsageCharts() {
   const [days, setDays] = useState(30);
@@ -100,14 +130,14 @@ export function UsageCharts() {
           <Chart label={t('tokensPerDay')} data={dayData} options={(width) => ({
             width, height: 260,
             series: [
-              {},
+              { label: t('day'), value: (_, s) => (s === null ? '' : formatDay(new Date(s * 1000), true)) },
               { label: t('tokens'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false }, scale: 'tokens' },
               { label: t('requests'), stroke: accent2, width: 2, points: { show: false }, scale: 'requests' },
             ],
             axes: [
-              { ...axes() },
-              { ...axes(), scale: 'tokens', size: 64, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
-              { ...axes(), scale: 'requests', side: 1, size: 44, grid: { show: false }, values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) },
+              { ...axes(), ...dayAxis },
+              { ...axes(), scale: 'tokens', size: fitLabels, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+              { ...axes(), scale: 'requests', side: 1, size: fitLabels, grid: { show: false }, values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) },
             ],
             scales: {
               x: { time: true, range: (_, min, max) => [min - halfDayS, max + halfDayS] },
@@ -126,8 +156,10 @@ export function UsageCharts() {
               width, height: 260, legend: { show: false },
               series: [{}, { label: t('tokens'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false } }],
               axes: [
-                { ...axes(), values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(models[i]?.model ?? '') : '')) },
-                { ...axes(), size: 60, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+                // Model names are long: slanted so that neighbours do not overlap, with room below for them.
+                { ...axes(), rotate: -30, size: (self, values, i, cycle) => Math.min(160, fitLabels(self, values, i, cycle) * 0.5 + 30),
+                  values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(models[i]?.model ?? '') : '')) },
+                { ...axes(), size: fitLabels, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
               ],
               scales: { x: { time: false, range: [-0.5, models.length - 0.5] }, y: { range: (_, _min, max) => [0, Math.max(10, max * 1.1)] } },
             })} />

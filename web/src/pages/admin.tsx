@@ -1,6 +1,6 @@
 // The admin area (loaded on demand): users and roles, keys, nodes and models live, usage charts.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type AdminNodeReply as NodeRow, type AdminSchedulerReply, type ApiKey, type MeResponse, type UiUser } from '../api';
+import { api, setUserPassword, type AdminNodeReply as NodeRow, type AdminSchedulerReply, type ApiKey, type MeResponse, type UiUser } from '../api';
 import { Icon } from '../components/icon';
 import { UsageCharts } from '../components/usage-charts';
 import { formatDate, t, type MessageKey } from '../i18n';
@@ -51,6 +51,10 @@ function UsersTab() {
   const [roles, setRoles] = useState('student');
   const [editing, setEditing] = useState<string | undefined>(undefined);
   const [editRoles, setEditRoles] = useState('');
+  const [password, setPassword] = useState('');
+  const [resetting, setResetting] = useState<UiUser | undefined>(undefined);
+  const [resetPassword, setResetPassword] = useState('');
+  const [notice, setNotice] = useState('');
 
   const refresh = () => api<{ data: UiUser[] }>('GET', `/admin/v1/users?limit=500${search ? `&search=${encodeURIComponent(search)}` : ''}`)
     .then((r) => setUsers(r.data), (e: Error) => setError(e.message));
@@ -60,13 +64,17 @@ function UsersTab() {
   }, [search]);
 
   const splitRoles = (text: string) => text.split(',').map((r) => r.trim()).filter(Boolean);
-  async function act(run: () => Promise<unknown>) {
+  /** Runs a change and reloads the list; false (with the error shown) when the change failed. */
+  async function act(run: () => Promise<unknown>): Promise<boolean> {
     setError('');
+    setNotice('');
     try {
       await run();
       await refresh();
+      return true;
     } catch (e) {
       setError((e as Error).message);
+      return false;
     }
   }
 
@@ -77,20 +85,45 @@ function UsersTab() {
         <label class="search compact"><Icon name="search" /><span class="visually-hidden">{t('search')}</span>
           <input type="search" placeholder={t('search')} value={search} onInput={(e) => setSearch(e.currentTarget.value)} /></label>
       </div>
-      <form class="row wrap" onSubmit={(e) => { e.preventDefault(); void act(() => api('POST', '/admin/v1/users', { email, roles: splitRoles(roles) }).then(() => setEmail(''))); }}>
+      {/* Without a password a local user could never sign in (unless single sign-on knows them). */}
+      <form class="row wrap" onSubmit={(e) => {
+        e.preventDefault();
+        void act(() => api('POST', '/admin/v1/users', { email, roles: splitRoles(roles), ...(password ? { password } : {}) }).then(() => { setEmail(''); setPassword(''); }));
+      }}>
         <label class="field grow"><span>{t('email')}</span><input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} /></label>
         <label class="field"><span>{t('changeRoles')}</span><input required value={roles} onInput={(e) => setRoles(e.currentTarget.value)} /></label>
+        <label class="field"><span>{t('initialPassword')}</span>
+          <input type="password" autocomplete="new-password" minLength={8} maxLength={1024} value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
         <button class="button primary align-end" type="submit"><Icon name="plus" />{t('addUser')}</button>
       </form>
       <ErrorLine error={error} />
+      {notice && <p class="success" role="status">{notice}</p>}
+      {resetting && (
+        <form class="row wrap" onSubmit={(e) => {
+          e.preventDefault();
+          const user = resetting;
+          void act(() => setUserPassword(user.id, resetPassword)).then((ok) => {
+            if (!ok) return;
+            setResetting(undefined);
+            setResetPassword('');
+            setNotice(t('passwordSetFor', { email: user.email }));
+          });
+        }}>
+          <label class="field grow"><span>{t('setPasswordFor', { email: resetting.email })}</span>
+            <input type="password" autocomplete="new-password" required minLength={8} maxLength={1024} autoFocus value={resetPassword}
+              onInput={(e) => setResetPassword(e.currentTarget.value)} onKeyDown={(e) => e.key === 'Escape' && setResetting(undefined)} /></label>
+          <button class="button primary align-end" type="submit">{t('setPassword')}</button>
+          <button class="button align-end" type="button" onClick={() => setResetting(undefined)}>{t('cancel')}</button>
+        </form>
+      )}
       <div class="table-wrap">
-        <table>
+        <table class="stack-table">
           <thead><tr><th scope="col">{t('email')}</th><th scope="col">{t('roles')}</th><th scope="col">{t('status')}</th><th scope="col">{t('lastLogin')}</th><th scope="col"><span class="visually-hidden">{t('edit')}</span></th></tr></thead>
           <tbody>
             {users.map((user) => (
               <tr key={user.id}>
-                <td><div>{user.email}</div>{user.display_name && <div class="muted small">{user.display_name}</div>}</td>
-                <td>
+                <td data-label={t('email')}><div>{user.email}</div>{user.display_name && <div class="muted small">{user.display_name}</div>}</td>
+                <td data-label={t('roles')}>
                   {editing === user.id
                     ? <form class="row" onSubmit={(e) => { e.preventDefault(); void act(() => api('PATCH', `/admin/v1/users/${user.id}`, { roles: splitRoles(editRoles) })).then(() => setEditing(undefined)); }}>
                         <input aria-label={t('changeRoles')} value={editRoles} autoFocus onInput={(e) => setEditRoles(e.currentTarget.value)} onKeyDown={(e) => e.key === 'Escape' && setEditing(undefined)} />
@@ -100,9 +133,11 @@ function UsersTab() {
                         {user.roles.map((r) => <span key={r} class="badge">{r}</span>)}<Icon name="edit" size={14} />
                       </button>}
                 </td>
-                <td><span class={`badge ${user.disabled ? 'bad' : 'good'}`}>{user.disabled ? t('disabled') : t('active')}</span></td>
-                <td>{user.last_login_at ? formatDate(user.last_login_at) : t('never')}</td>
-                <td class="right">
+                <td data-label={t('status')}><span class={`badge ${user.disabled ? 'bad' : 'good'}`}>{user.disabled ? t('disabled') : t('active')}</span></td>
+                <td data-label={t('lastLogin')}>{user.last_login_at ? formatDate(user.last_login_at) : t('never')}</td>
+                <td class="right nowrap">
+                  <button type="button" class="button small" aria-label={`${t('setPassword')}: ${user.email}`} onClick={() => { setResetting(user); setResetPassword(''); }}>{t('setPassword')}</button>
+                  {' '}
                   <button type="button" class="button small" onClick={() => void act(() => api('PATCH', `/admin/v1/users/${user.id}`, { disabled: !user.disabled }))}>
                     {user.disabled ? t('enable') : t('disable')}
                   </button>

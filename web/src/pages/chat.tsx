@@ -12,11 +12,19 @@ import { streamChat } from '../stream';
 
 const LAST_MODEL_KEY = 'flexi.model';
 
-function pickModel(models: UiModel[] | undefined, wanted: string | null | undefined): string {
+/** `llama3` and `llama3:latest` name the same model. */
+function sameModel(a: string, b: string): boolean {
+  return a === b || a === `${b}:latest` || b === `${a}:latest`;
+}
+
+/** The chat's model, else the user's last choice, else their role's default, else the first one they may use. */
+function pickModel(models: UiModel[] | undefined, wanted: string | null | undefined, roleDefault: string | null): string {
   if (!models || models.length === 0) return wanted ?? '';
   if (wanted && models.some((m) => m.id === wanted)) return wanted;
   const last = localStorage.getItem(LAST_MODEL_KEY);
-  return models.find((m) => m.id === last)?.id ?? models[0]!.id;
+  return models.find((m) => m.id === last)?.id
+    ?? (roleDefault ? models.find((m) => sameModel(m.id, roleDefault))?.id : undefined)
+    ?? models[0]!.id;
 }
 
 /** The conversation: loads a chat (or starts a new one), streams answers, stores every turn. */
@@ -36,9 +44,10 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   const chatRef = useRef<UiChat | undefined>(undefined);
   chatRef.current = chat;
 
+  const roleDefault = workspace.me.policy.default_model ?? null;
   const settings: ChatSettings = chat
-    ? { model: pickModel(models, chat.model), system_prompt: chat.system_prompt, temperature: chat.temperature }
-    : { ...draft, model: pickModel(models, draft.model) };
+    ? { model: pickModel(models, chat.model, roleDefault), system_prompt: chat.system_prompt, temperature: chat.temperature }
+    : { ...draft, model: pickModel(models, draft.model, roleDefault) };
   const generating = pending !== undefined;
 
   // Load the chat named in the URL (unless this page just created it).

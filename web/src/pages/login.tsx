@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import type { ApiError} from '../api';
-import { login } from '../api';
+import type { ApiError } from '../api';
+import { getMe, login } from '../api';
 import { t } from '../i18n';
 import { PreferenceControls } from '../components/preferences';
 
@@ -16,6 +16,14 @@ export function LoginPage({ sso, onSignedIn }: { sso: boolean; onSignedIn: () =>
     setError('');
     try {
       await login(email, password);
+      // The login answered 200, but a browser drops a Secure cookie that came over plain HTTP:
+      // ask who is signed in, and say why instead of spinning on "Signing in…" for ever.
+      const me = await getMe().catch(() => undefined);
+      if (!me?.user) {
+        setError(t('cookieNotKept'));
+        setBusy(false);
+        return;
+      }
       onSignedIn();
     } catch (e) {
       const status = (e as ApiError).status;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
+import { changePassword, createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
 import type { Workspace } from '../workspace';
 import { Icon } from '../components/icon';
 import { copyText, Markdown } from '../components/markdown-view';
@@ -32,6 +32,7 @@ export function SettingsPage({ workspace, onOpenMenu }: { workspace: Workspace; 
           <h2 id="usage-title">{t('usage')}</h2>
           {me.budgets.length === 0 ? <p class="muted">{t('noBudgets')}</p> : me.budgets.map((b) => <BudgetBar key={b.period} budget={b} />)}
         </section>
+        <PasswordChange />
         {me.policy.api_keys && <ApiKeys />}
         <section class="card" aria-labelledby="prefs-title">
           <h2 id="prefs-title">{t('preferences')}</h2>
@@ -57,6 +58,42 @@ function BudgetBar({ budget }: { budget: UiBudget }) {
         <span style={{ width: `${(share * 100).toFixed(1)}%` }} />
       </div>
     </div>
+  );
+}
+
+function PasswordChange() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [message, setMessage] = useState('');
+  const [error, setError] = useState('');
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setError('');
+    setMessage('');
+    try {
+      await changePassword(current, next);
+      setCurrent('');
+      setNext('');
+      setMessage(t('passwordChanged'));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <section class="card" aria-labelledby="password-title">
+      <h2 id="password-title">{t('changePassword')}</h2>
+      <form class="row wrap" onSubmit={submit}>
+        <label class="field grow"><span>{t('currentPassword')}</span>
+          <input type="password" autocomplete="current-password" required maxLength={1024} value={current} onInput={(e) => setCurrent(e.currentTarget.value)} /></label>
+        <label class="field grow"><span>{t('newPassword')}</span>
+          <input type="password" autocomplete="new-password" required minLength={8} maxLength={1024} value={next} onInput={(e) => setNext(e.currentTarget.value)} /></label>
+        <button class="button primary align-end" type="submit">{t('changePassword')}</button>
+      </form>
+      {error && <p class="error" role="alert">{error}</p>}
+      {message && <p class="success" role="status">{message}</p>}
+    </section>
   );
 }
 
@@ -114,15 +151,15 @@ function ApiKeys() {
       {keys && keys.length === 0 && <p class="muted">{t('noKeys')}</p>}
       {keys && keys.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="keys-table stack-table">
             <thead><tr><th scope="col">{t('keyName')}</th><th scope="col">Prefix</th><th scope="col">{t('created')}</th><th scope="col">{t('lastUsed')}</th><th scope="col"><span class="visually-hidden">{t('revoke')}</span></th></tr></thead>
             <tbody>
               {keys.map((key) => (
                 <tr key={key.id} class={key.revoked_at ? 'muted' : ''}>
-                  <td>{key.name}</td>
-                  <td><code>{key.prefix}…</code></td>
-                  <td>{formatDate(key.created_at, false)}</td>
-                  <td>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
+                  <td data-label={t('keyName')}>{key.name}</td>
+                  <td data-label="Prefix"><code>{key.prefix}…</code></td>
+                  <td data-label={t('created')}>{formatDate(key.created_at, false)}</td>
+                  <td data-label={t('lastUsed')}>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
                   <td class="right">{key.revoked_at ? <span class="badge">{t('revoked')}</span> : <button type="button" class="button small danger" onClick={() => void revoke(key)}>{t('revoke')}</button>}</td>
                 </tr>
               ))}
