@@ -3,9 +3,9 @@
  * behind one heavy user"). LLM streams are not pre-empted, so once one user holds every slot
  * of a model, the next person waits for one of their requests to end — seconds. The rule:
  *
- * - the model keeps `reserveSlots(capacity)` of its free slots for users with nothing in flight
- *   on it: a user who already runs a request of the model does not start another one into
- *   the last reserved free slots;
+ * - the model keeps `reserveSlots(capacity)` slots for users with nothing in flight on it —
+ *   free, or held by such users who started into them: a user who already runs a request of
+ *   the model does not start another one into the reserve's free slots;
  * - only while someone else is around (`NewcomerReserve`): a newcomer waits, or a light user
  *   runs a request of the model or asked for it or finished one within `windowMs`. Otherwise
  *   the reserve is lent to whoever is there (a lone user, a single-key load test, gets every
@@ -50,6 +50,8 @@ export interface QueuedCounts {
 
 interface UserActivity {
   inFlight: number;
+  /** Of those, requests that started into the reserve (as the user's only one, with at most the reserve free). */
+  inReserve: number;
   /** Last time the user asked for the model or a request of theirs ended. */
   lastMs: number;
 }
@@ -68,6 +70,8 @@ export class NewcomerReserve {
   /** Count of users around, valid until the next activity or dispatch (`undefined`: recount). */
   private around: { count: number; lendsAtMs: number | undefined } | undefined;
   private pruneAtSize = 64;
+  /** Running requests that started into the reserve: the reserve they use need not stay free as well. */
+  private inReserve = 0;
 
   constructor(private readonly settings: NewcomerReserveSettings, private readonly queue: QueuedCounts) {}
 
@@ -75,7 +79,7 @@ export class NewcomerReserve {
   noteActivity(userId: string, nowMs: number): void {
     const user = this.users.get(userId);
     if (user) user.lastMs = nowMs;
-    else this.users.set(userId, { inFlight: 0, lastMs: nowMs });
+    else this.users.set(userId, { inFlight: 0, inReserve: 0, lastMs: nowMs });
     this.around = undefined;
     if (this.users.size >= this.pruneAtSize) this.prune(nowMs);
   }
@@ -85,9 +89,25 @@ export class NewcomerReserve {
     this.users.get(userId)!.inFlight++;
   }
 
+  /**
+   * A request of `userId` has just started with `free` slots free before it: if it was the
+   * user's only one and took a reserved slot, the reserve is in use until one of theirs ends.
+   */
+  afterStart(userId: string, free: number, capacity: number): void {
+    const user = this.users.get(userId);
+    if (!user || user.inFlight !== 1 || free > reserveSlots(capacity, this.settings.share)) return;
+    user.inReserve++;
+    this.inReserve++;
+  }
+
   onEnd(userId: string, nowMs: number): void {
     this.noteActivity(userId, nowMs);
-    this.users.get(userId)!.inFlight--;
+    const user = this.users.get(userId)!;
+    user.inFlight--;
+    if (user.inReserve > 0) {
+      user.inReserve--;
+      this.inReserve--;
+    }
   }
 
   inFlightOf(userId: string): number {
@@ -96,12 +116,13 @@ export class NewcomerReserve {
 
   /**
    * May `userId`, whose request heads the queue, start it now with `free` of the model's
-   * `capacity` slots free? A refusal is remembered: the caller parks the user's flows and
+   * `capacity` slots free? A user who runs a request of the model does not take the reserve's
+   * free slots — those not already held by newcomers who started into it. A refusal is remembered: the caller parks the user's flows and
    * calls `beginDispatch` before its next dispatch of the model to offer them again.
    */
   admits(userId: string, free: number, capacity: number, nowMs: number): boolean {
     if (this.inFlightOf(userId) === 0) return true;
-    if (free > reserveSlots(capacity, this.settings.share)) return true;
+    if (free + this.inReserve > reserveSlots(capacity, this.settings.share)) return true;
     if (this.countAround(nowMs).count === 0) return true;
     this.held.add(userId);
     return false;

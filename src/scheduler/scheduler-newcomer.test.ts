@@ -51,6 +51,25 @@ describe('Scheduler newcomer reserve', () => {
     expect(h.scheduler.snapshot().nodes[0]!.inFlight).toBe(4);
   });
 
+  it('keeps only the reserve for newcomers: with a newcomer in it, the flooder refills its own freed slot', async () => {
+    const h = new Harness([node(4)], settings);
+    await chatOnce(h, 'student');
+    const flooder = await flood(h, 24);
+    const newcomer = h.submit({ userId: 'student' });
+    await settle();
+    running(flooder)[0]!.lease!.release();
+    await settle();
+    expect(running(flooder)).toHaveLength(3);
+    // A second newcomer while the first still runs: the one reserved slot is taken, it waits its turn.
+    const second = h.submit({ userId: 'second' });
+    await settle();
+    expect(second.lease).toBeUndefined();
+    newcomer.lease!.release();
+    await settle();
+    expect(second.lease).toBeDefined();
+    expect(running(flooder)).toHaveLength(3);
+  });
+
   it('keeps the reserve when the flooder’s own request ends while someone else is around', async () => {
     const h = new Harness([node(4)], settings);
     await chatOnce(h, 'student');
@@ -83,11 +102,16 @@ describe('Scheduler newcomer reserve', () => {
     running(flooder)[0]!.lease!.release();
     await settle();
     expect(late.lease?.queueMs).toBe(2000);
-    // From now on the flooder is held to 3 again: the next flooder end does not refill the 4th slot... 
+    // The student holds the reserve: a flooder request ending may be refilled by the flooder...
     running(flooder)[0]!.lease!.release();
     await settle();
-    expect(running(flooder)).toHaveLength(2);
-    // ...which the next newcomer then finds free.
+    expect(running(flooder)).toHaveLength(3);
+    // ...but once the student's request ends, the flooder is held to 3 again while they are around,
+    late.lease!.release();
+    await settle();
+    expect(running(flooder)).toHaveLength(3);
+    expect(h.scheduler.snapshot().nodes[0]!.inFlight).toBe(3);
+    // and the next newcomer finds a free slot at once.
     const third = h.submit({ userId: 'third' });
     await settle();
     expect(third.lease?.queueMs).toBe(0);

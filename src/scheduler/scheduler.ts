@@ -333,7 +333,9 @@ export class Scheduler implements LeaseOwner {
       if (!placement) break;
       state.queue.start(head);
       this.grant(head, placement, now);
-      if (slots) slots.free--;
+      if (!slots) continue;
+      state.reserve.afterStart(head.userId, slots.free, slots.capacity);
+      slots.free--;
     }
     this.touch(state);
   }
