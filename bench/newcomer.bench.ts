@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDispatcher } from '../src/lab/client/target.js';
 import { PAPER_PROMPTS } from '../src/lab/data/paper-appendix-a.js';
+import { loadConfig } from '../src/config/load.js';
 import { flexiConfig, pacingLagMs } from './scheduler/cluster.js';
 import { Driver, type BenchRecord } from './scheduler/driver.js';
 import { createUsers, type BenchUser } from './scheduler/keys.js';
@@ -46,7 +47,8 @@ const MODEL = 'phi3:latest';
 const SLOTS = 4;
 /** The flood runs this long before the first newcomer and before its throughput is counted (its ramp-up). */
 const WARM_MS = 10_000;
-const WINDOW_MS = 60_000;
+/** `scheduler.newcomer_window_ms` by default (simulated ms). */
+const WINDOW_MS = loadConfig({}).scheduler.newcomer_window_ms;
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = args.out ?? join('bench', 'out', `newcomer-${stamp}`);
@@ -75,12 +77,11 @@ async function loop(driver: Driver, user: BenchUser, stop: AbortSignal, index: n
 
 async function runVariant(variant: VariantResult['variant'], users: Map<string, BenchUser[]>): Promise<VariantResult> {
   const sim = await startSimHost('paper-server-a', 1, speed, seed);
-  const config = flexiConfig({ speed, databaseUrl, schedulerEnabled: true, nodes: [{ name: 'gpu1', url: sim.info.urls[0]!, slots: SLOTS }] }) as { scheduler: Record<string, unknown> };
-  config.scheduler = {
-    ...config.scheduler,
-    newcomer_reserve: variant === 'reserve' ? 0.125 : 0,
-    newcomer_window_ms: Math.round(WINDOW_MS / speed),
-  };
+  // The default reserve (and its window, scaled to the sim's speed like every duration), or none.
+  const config = flexiConfig({
+    speed, databaseUrl, schedulerEnabled: true, nodes: [{ name: 'gpu1', url: sim.info.urls[0]!, slots: SLOTS }],
+    newcomerReserve: variant === 'reserve' ? undefined : 0,
+  });
   const gateway = await startGateway(config);
   const dispatcher = createDispatcher();
   try {
