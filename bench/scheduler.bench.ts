@@ -5,7 +5,7 @@
  * rush, (c) a node killed mid-run. Prints markdown tables, writes bench/out/scheduler-<time>/.
  *
  *   npm run bench:scheduler [-- --quick] [--scenarios grid,rush,kill] [--systems flexi,round-robin,fifo] [--researchers N]
- *                           [--batch-share 0.25] [--out DIR]
+ *                           [--batch-share 0.25] [--newcomer-reserve 0.125] [--out DIR]
  *
  * Method, scale and definitions: docs/scheduler-benchmark.md.
  */
@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     researchers: { type: 'string' },
     // Flexi's batch class `max_share` instead of the default: the trade-off between students and researchers.
     'batch-share': { type: 'string' },
+    // Flexi's `scheduler.newcomer_reserve` instead of the default (0: off).
+    'newcomer-reserve': { type: 'string' },
   },
 });
 const basePlan: Plan = PLANS[args.quick ? 'quick' : 'full'];
@@ -66,7 +68,8 @@ const KILL_CLUSTER: readonly MachineSpec[] = [
 async function runOne(scenario: ScenarioName, system: SystemKind, phase: { machines: readonly MachineSpec[]; speed: number },
   body: (driver: Driver, cluster: Awaited<ReturnType<typeof startCluster>>) => Promise<{ killedAtMs?: number } | void>): Promise<RunResult> {
   const batchShare = args['batch-share'] === undefined ? undefined : Number(args['batch-share']);
-  const cluster = await startCluster({ system, machines: phase.machines, speed: phase.speed, seed, databaseUrl, batchShare });
+  const newcomerReserve = args['newcomer-reserve'] === undefined ? undefined : Number(args['newcomer-reserve']);
+  const cluster = await startCluster({ system, machines: phase.machines, speed: phase.speed, seed, databaseUrl, batchShare, newcomerReserve });
   const dispatcher = createDispatcher();
   const t0 = performance.now();
   try {

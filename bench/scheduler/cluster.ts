@@ -50,6 +50,8 @@ export function flexiConfig(options: {
   nodes: { name: string; url: string; slots: number }[];
   /** Overrides `max_share` of the batch class (the `--batch-share` flag). */
   batchShare?: number;
+  /** Overrides `scheduler.newcomer_reserve` (the `--newcomer-reserve` flag; 0 turns it off). */
+  newcomerReserve?: number;
 }): Record<string, unknown> {
   const s = options.speed;
   const ms = (simulatedMs: number, min = 0) => Math.max(min, Math.round(simulatedMs / s));
@@ -71,6 +73,8 @@ export function flexiConfig(options: {
       })),
       breaker_cooldown_ms: ms(defaults.scheduler.breaker_cooldown_ms),
       drain_rate_window_ms: ms(defaults.scheduler.drain_rate_window_ms, 1000),
+      newcomer_window_ms: ms(defaults.scheduler.newcomer_window_ms),
+      ...(options.newcomerReserve === undefined ? {} : { newcomer_reserve: options.newcomerReserve }),
     },
     usage: { flush_interval_ms: 1000 },
   };
@@ -87,6 +91,7 @@ function profileSlots(profile: string): number {
  */
 export async function startCluster(options: {
   system: SystemKind; machines: readonly MachineSpec[]; speed: number; seed: number; databaseUrl: string; batchShare?: number;
+  newcomerReserve?: number;
 }): Promise<RunningCluster> {
   const specs = options.system === 'fifo' ? [options.machines[options.machines.length - 1]!] : options.machines;
   const machines = await Promise.all(specs.map(async (spec, i) => ({
@@ -104,6 +109,7 @@ export async function startCluster(options: {
   try {
     gateway = await startGateway(flexiConfig({
       speed: options.speed, databaseUrl: options.databaseUrl, schedulerEnabled: options.system === 'flexi', nodes, batchShare: options.batchShare,
+      newcomerReserve: options.newcomerReserve,
     }));
   } catch (error) {
     await stopMachines();

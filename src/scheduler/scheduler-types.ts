@@ -1,6 +1,7 @@
 import type { FlexiError } from '../core/errors.js';
 import { DrainRate } from './drain-rate.js';
 import { FairQueue, QueueEntry } from './fair-queue.js';
+import { NewcomerReserve, type NewcomerReserveSettings } from './newcomer-reserve.js';
 import type { Lease } from './lease.js';
 import type { BreakerState } from './circuit-breaker.js';
 import type { NodeKind } from './node-state.js';
@@ -123,12 +124,15 @@ export class ModelState {
   readonly inFlightByClass: number[];
   /** Scheduler time each class last asked for this model (admission), −∞ before its first request. */
   readonly lastAskedByClass: number[];
+  /** Slots kept for users with nothing in flight on the model (newcomer-reserve.ts). */
+  readonly reserve: NewcomerReserve;
 
-  constructor(readonly name: string, classCount: number, drainWindowMs: number) {
+  constructor(readonly name: string, classCount: number, drainWindowMs: number, reserve: NewcomerReserveSettings) {
     this.queue = new FairQueue<Waiter>(classCount);
     this.inFlightByClass = new Array<number>(classCount).fill(0);
     this.lastAskedByClass = new Array<number>(classCount).fill(-Infinity);
     this.drain = new DrainRate(drainWindowMs);
+    this.reserve = new NewcomerReserve(reserve, this.queue);
   }
 
   get waiting(): number {

@@ -38,7 +38,8 @@ describe('Scheduler admission and fairness', () => {
   });
 
   it('shares slots in proportion to weight among flooding users', async () => {
-    const h = new Harness([ollama('n1', 2)], patient);
+    // Without the newcomer reserve: with it, each of two users on 2 slots first gets one (newcomer-reserve.ts).
+    const h = new Harness([ollama('n1', 2)], { ...patient, newcomerReserve: 0 });
     const all: Tracked[] = [];
     for (let i = 0; i < 40; i++) all.push(h.submit({ userId: 'gold', weight: 3 }));
     for (let i = 0; i < 40; i++) all.push(h.submit({ userId: 'plain', weight: 1 }));

@@ -13,6 +13,7 @@ import { DEFAULT_SETTINGS, type SchedulerSettings } from './settings.js';
 import { WaitHistograms } from './wait-histogram.js';
 import { Alarm, realTimer } from './alarm.js';
 import { snapshotOf } from './snapshot.js';
+import { modelSlots } from './newcomer-reserve.js';
 import { FALLBACK_RETRY_AFTER_S, clampRetryAfter, drainPerSecond, estimateWaitMs, userBacklogSeconds, validateRequest } from './estimates.js';
 
 /** A request may be placed twice at most: once, and once more after failing before its first byte. */
@@ -172,6 +173,7 @@ export class Scheduler implements LeaseOwner {
     const state = this.models.get(lease.model)!;
     state.inFlight--;
     state.inFlightByClass[context.classIndex]!--;
+    state.reserve.onEnd(context.userId, now);
     // Failed requests free slots fast and would flatter the drain rate; cancelled ones did free a slot.
     if (outcome !== 'failed') state.drain.recordCompletion(now, outcome === 'ok' ? now - context.startedAtMs : undefined);
     if (outcome === 'ok') this.counters.completed++;
@@ -232,6 +234,7 @@ export class Scheduler implements LeaseOwner {
     }
     const state = this.modelState(model);
     state.lastAskedByClass[classIndex] = now;
+    state.reserve.noteActivity(request.userId, now);
     const queue = state.queue;
     const userQueued = queue.userQueued(request.userId);
     const priorityClass = this.settings.classes[classIndex]!;
@@ -314,7 +317,11 @@ export class Scheduler implements LeaseOwner {
         this.grant(waiter, placement, now);
       }
     }
-    const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight;
+    // Users the newcomer reserve held back last time are offered again: slots or company may have changed.
+    for (const userId of state.reserve.beginDispatch()) state.queue.unblockUser(userId);
+    const slots = this.settings.newcomerReserve > 0 ? modelSlots(this.nodes.values(), state.name, now) : undefined;
+    const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight
+      && (!slots || state.reserve.admits(w.userId, slots.free, slots.capacity, now));
     const classOpen = (classIndex: number) => {
       const share = this.settings.classes[classIndex]!.maxShare ?? 1;
       if (share >= 1 || this.lendsIdle(state, classIndex, now)) return true;
@@ -326,6 +333,9 @@ export class Scheduler implements LeaseOwner {
       if (!placement) break;
       state.queue.start(head);
       this.grant(head, placement, now);
+      if (!slots) continue;
+      state.reserve.afterStart(head.userId, slots.free, slots.capacity);
+      slots.free--;
     }
     this.touch(state);
   }
@@ -400,6 +410,7 @@ export class Scheduler implements LeaseOwner {
     const isProbe = node.breaker.onPlaced(now);
     state.inFlight++;
     state.inFlightByClass[waiter.classIndex]!++;
+    state.reserve.onStart(waiter.userId, now);
     this.userInFlight.set(waiter.userId, (this.userInFlight.get(waiter.userId) ?? 0) + 1);
     const queueMs = now - waiter.enqueuedAtMs;
     this.histograms.observe(state.name, this.settings.classes[waiter.classIndex]!.name, queueMs);
@@ -459,7 +470,9 @@ export class Scheduler implements LeaseOwner {
   private modelState(model: string): ModelState {
     let state = this.models.get(model);
     if (!state) {
-      state = new ModelState(model, this.settings.classes.length, this.settings.drainRateWindowMs);
+      state = new ModelState(model, this.settings.classes.length, this.settings.drainRateWindowMs, {
+        share: this.settings.newcomerReserve, windowMs: this.settings.newcomerWindowMs,
+      });
       this.models.set(model, state);
     }
     return state;
@@ -501,6 +514,10 @@ export class Scheduler implements LeaseOwner {
       }
       const lendAt = this.nextLendAtMs(now);
       if (lendAt !== undefined && (next === undefined || lendAt < next)) next = lendAt;
+      for (const state of this.backlogged) {
+        const reserveLendAt = state.reserve.lendsAtMs(now);
+        if (reserveLendAt !== undefined && (next === undefined || reserveLendAt < next)) next = reserveLendAt;
+      }
     }
     this.alarm.set(this.closed ? undefined : next, now);
   }

@@ -37,6 +37,13 @@ export interface SchedulerSettings {
    * interactive use returns. 0 never lends.
    */
   lendIdleAfterMs: number;
+  /**
+   * Share of a model's slots kept free for users with nothing in flight on it, while other
+   * users are around (at least 1 slot when the model has 2 or more; none with 1). 0 turns it off.
+   */
+  newcomerReserve: number;
+  /** The reserve holds while another user asked for or finished a request of the model this recently (ms); then it is lent. */
+  newcomerWindowMs: number;
 }
 
 export const DEFAULT_SETTINGS: SchedulerSettings = {
@@ -51,6 +58,8 @@ export const DEFAULT_SETTINGS: SchedulerSettings = {
   retryBeforeFirstByte: true,
   preloadReplicas: true,
   lendIdleAfterMs: 0,
+  newcomerReserve: 0.125,
+  newcomerWindowMs: 60_000,
 };
 
 /**
@@ -69,6 +78,8 @@ export interface SchedulerConfigInput {
     max_retry_after_s: number;
     preload_replicas?: boolean;
     lend_idle_after_ms?: number;
+    newcomer_reserve?: number;
+    newcomer_window_ms?: number;
   };
   upstream: { retry_before_first_byte: boolean };
   nodes?: readonly { name: string; type: NodeKind; slots?: number; models?: readonly string[] }[];
@@ -88,6 +99,8 @@ export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSetti
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
     preloadReplicas: s.preload_replicas ?? DEFAULT_SETTINGS.preloadReplicas,
     lendIdleAfterMs: s.lend_idle_after_ms ?? DEFAULT_SETTINGS.lendIdleAfterMs,
+    newcomerReserve: s.newcomer_reserve ?? DEFAULT_SETTINGS.newcomerReserve,
+    newcomerWindowMs: s.newcomer_window_ms ?? DEFAULT_SETTINGS.newcomerWindowMs,
   };
 }
 
