@@ -273,7 +273,7 @@ describe('bad input through HTTP', () => {
     const error = await openai.chat.completions.create({ model: 'broken', messages: HELLO, max_tokens: 2 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 502, code: 'backend_error' });
     expect((error as Error).message).toContain('broken.gguf');
-    expect((error as Error).message).toContain('could not be loaded');
+    expect((error as Error).message).toContain('is not a valid GGUF model file');
     const viaOllama = await ollama.chat({ model: 'broken', messages: HELLO }).catch((e: unknown) => e);
     expect((viaOllama as Error).message).toContain('broken.gguf');
     // A file that is no GGUF at all is not listed, so it is an unknown model.

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Llama, LlamaGrammar } from 'node-llama-cpp';
@@ -168,8 +168,16 @@ export class EmbeddedBackend implements Backend {
 
   /** Every readable `.gguf` of the folder; unreadable files are left out (a request for one names the problem). */
   async listModels(): Promise<ModelInfo[]> {
-    const files = await this.readModelFiles();
-    return files.map(toModelInfo);
+    const paths = await this.listGgufPaths();
+    const results = await Promise.allSettled(paths.map((path) => this.readHeader(path)));
+    // A GGUF file whose header does not read (corrupt, cut short) is still listed by name: asking for
+    // it then answers 502 naming the file and what is wrong with it, instead of a 404 that hides it.
+    // A file that is no GGUF at all (wrong magic bytes) is not a model and stays unlisted.
+    const listed = await Promise.all(results.map(async (result, i) => {
+      if (result.status === 'fulfilled') return toModelInfo(result.value);
+      return (await startsWithGgufMagic(paths[i]!)) ? { name: modelNameFromFile(paths[i]!) } : undefined;
+    }));
+    return listed.filter((info): info is ModelInfo => info !== undefined);
   }
 
   /** The parsed header of every `.gguf` file, with the error for each one that is not readable. */
@@ -250,6 +258,17 @@ export class EmbeddedBackend implements Backend {
     this.headers.set(path, { key, file });
     file.catch(() => this.headers.delete(path));
     return file;
+  }
+}
+
+async function startsWithGgufMagic(path: string): Promise<boolean> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return false;
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.toString('latin1') === 'GGUF';
+  } finally {
+    await file.close();
   }
 }
 
