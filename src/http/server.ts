@@ -125,6 +125,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
     reply.headers(SECURITY_HEADERS);
+    // Behind Flexi a load test against sim nodes reports simulated time, like against the sim itself.
+    const simSpeed = deps.registry.simSpeed();
+    if (simSpeed !== undefined) reply.header('x-sim-speed', String(simSpeed));
     if (isPublic(request.url)) {
       done();
       return;
