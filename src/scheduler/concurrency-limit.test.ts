@@ -32,6 +32,9 @@ function simulateNode(options: { parallel: number; clients: number; requests: nu
     const k = nodeRunning;
     const firstTokenAtMs = now + 100 * g(k);
     const endAtMs = firstTokenAtMs + tokens * 10 * g(k);
+    at(firstTokenAtMs, () => {
+      if (limiter.observeFirstToken({ concurrency: job.concurrency, ttftMs: firstTokenAtMs - job.sentAtMs, cold: false })) dispatch();
+    });
     at(endAtMs, () => {
       nodeRunning--;
       const next = nodeQueue.shift();
@@ -85,10 +88,14 @@ describe('ConcurrencyLimit', () => {
     expect(limiter.state().phase).toBe('steady');
   });
 
-  it('grows while the limit binds: to one above the clients\' concurrency when the node runs more, no further', () => {
+  it('grows only while the limit binds: past the clients\' concurrency when the node runs more, then no further', () => {
     const limiter = new ConcurrencyLimit({ initial: 1, max: 64 });
     simulateNode({ parallel: 32, clients: 10, requests: 200, limiter });
-    expect(limiter.limit).toBe(11);
+    const grown = limiter.limit;
+    expect(grown).toBeGreaterThanOrEqual(10);
+    expect(grown).toBeLessThanOrEqual(20);
+    simulateNode({ parallel: 32, clients: 10, requests: 200, limiter });
+    expect(limiter.limit).toBe(grown);
     expect(limiter.state().queuedSamples).toBe(0);
   });
 
@@ -123,6 +130,21 @@ describe('ConcurrencyLimit', () => {
     expect(limiter.limit).toBe(20);
     limiter.observe(quiet(30, { ttftMs: 5000 }));
     expect(limiter.limit).toBe(20);
+  });
+
+  it('doubles on a quick first token while learning with the limit full, and not on a slow one or once steady', () => {
+    const limiter = new ConcurrencyLimit({ initial: 1, max: 64 });
+    expect(limiter.observeFirstToken({ concurrency: 1, ttftMs: 100, cold: false })).toBe(false); // nothing quiet seen yet
+    limiter.observe(quiet(1));
+    expect(limiter.limit).toBe(2);
+    expect(limiter.observeFirstToken({ concurrency: 1, ttftMs: 100, cold: false })).toBe(false); // limit not full
+    expect(limiter.observeFirstToken({ concurrency: 2, ttftMs: 100, cold: false })).toBe(true);
+    expect(limiter.limit).toBe(4);
+    expect(limiter.observeFirstToken({ concurrency: 4, ttftMs: 1000, cold: false })).toBe(false); // waited: maybe queued
+    expect(limiter.observeFirstToken({ concurrency: 4, ttftMs: 100, cold: true })).toBe(false);
+    limiter.observe(quiet(4, { ttftMs: 5000 }));
+    expect(limiter.state().phase).toBe('steady');
+    expect(limiter.observeFirstToken({ concurrency: 3, ttftMs: 100, cold: false })).toBe(false);
   });
 
   it('ignores cold loads, and samples without a token rate', () => {

@@ -21,6 +21,13 @@ export const DEFAULT_MAX_CONCURRENCY = 64;
 /** A sample's TTFT counts as queued beyond `QUEUE_FACTOR × baseline + QUEUE_SLACK_TOKENS` token intervals. */
 const QUEUE_FACTOR = 2;
 const QUEUE_SLACK_TOKENS = 8;
+/**
+ * While learning, a first token within this factor of the quickest quiet TTFT seen (in ms) shows
+ * the request did not queue inside the node: the limit doubles at once instead of after a whole
+ * answer. Batching alone stretches TTFT by less (the sim's fitted curves: ≤ 3.2× at 30 streams),
+ * an internal queue by a whole answer (tens of TTFTs); a false "quiet" only delays a back-off.
+ */
+const QUICK_FIRST_TOKEN_FACTOR = 4;
 /** Quiet samples kept per prompt-size band; the baseline is their minimum. */
 const BASELINE_SAMPLES = 32;
 /** Bands: prompts of ≤ 64, ≤ 128, ≤ 256 … tokens. */
@@ -36,6 +43,15 @@ export interface ConcurrencyLimitOptions {
   max: number;
   /** Do not learn: the limit is `max` (e.g. the embedded engine, whose slots Flexi itself sets). */
   fixed?: boolean;
+}
+
+/** A request's first token, as the scheduler saw it. */
+export interface FirstTokenSample {
+  /** Requests of this model in flight on the node when this one was sent, itself included. */
+  concurrency: number;
+  /** Sent → first token, ms. */
+  ttftMs: number;
+  cold: boolean;
 }
 
 /** One finished request on the node, as the scheduler saw it. */
@@ -69,8 +85,10 @@ export type SampleVerdict = 'ignored' | 'quiet' | 'queued';
 /**
  * Slow start, then additive increase and a back-off to just below the concurrency at which the
  * node queued:
- * - a quiet sample sent while the limit was full (concurrency ≥ limit) raises the limit: by 1
- *   while learning (doubling per round, like TCP's slow start), by 1/limit once steady;
+ * - while learning, a quick first token of a request sent with the limit full doubles the limit
+ *   (`observeFirstToken`), so a burst of users reaches the node within a few TTFTs;
+ * - a quiet finished request sent while the limit was full (concurrency ≥ limit) raises the
+ *   limit: by 1 while learning, by 1/limit once steady (one more per round, probing);
  * - a queued sample sent under the current limit lowers it to `concurrency − 1` (the node ran
  *   fewer than that in parallel), at most halving it at once so that one odd sample cannot
  *   collapse it; samples sent under an older, higher limit say nothing new and are ignored.
@@ -84,6 +102,8 @@ export class ConcurrencyLimit {
   private queuedSamples = 0;
   /** Per prompt-size band: the quiet TTFT ratios last seen. */
   private readonly baselines = new Map<number, number[]>();
+  /** Quickest TTFT (ms) of a quiet finished request: what a first token that did not queue looks like. */
+  private quickestTtftMs: number | undefined;
 
   constructor(options: ConcurrencyLimitOptions) {
     this.max = Math.max(1, Math.floor(options.max));
@@ -114,8 +134,21 @@ export class ConcurrencyLimit {
       return 'queued';
     }
     remember(this.baselines, band, ttftTokens);
+    this.quickestTtftMs = Math.min(this.quickestTtftMs ?? Infinity, sample.ttftMs);
     if (sample.concurrency >= this.limit) this.grow();
     return 'quiet';
+  }
+
+  /**
+   * Slow start without waiting for whole answers: while learning, a quick first token of a request
+   * sent with the limit full doubles the limit. Back-offs wait for the finished request, whose
+   * token rate tells batching from queueing.
+   */
+  observeFirstToken(sample: FirstTokenSample): boolean {
+    if (this.phase !== 'learning' || sample.cold || this.quickestTtftMs === undefined || sample.concurrency < this.limit) return false;
+    if (sample.ttftMs > QUICK_FIRST_TOKEN_FACTOR * this.quickestTtftMs) return false;
+    this.value = Math.min(this.max, 2 * this.limit);
+    return true;
   }
 
   private grow(): void {

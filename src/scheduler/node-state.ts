@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from './circuit-breaker.js';
-import { ConcurrencyLimit, DEFAULT_MAX_CONCURRENCY, type ConcurrencyLimitState, type LimitSample } from './concurrency-limit.js';
+import { ConcurrencyLimit, DEFAULT_MAX_CONCURRENCY, type ConcurrencyLimitState, type FirstTokenSample, type LimitSample } from './concurrency-limit.js';
 
 export type NodeKind = 'ollama' | 'openai' | 'sim' | 'embedded';
 
@@ -125,6 +125,11 @@ export class NodeState {
   /** The learned limit of `model` here, for status and metrics. */
   concurrencyOf(model: string): ConcurrencyLimitState {
     return this.limitFor(model).state();
+  }
+
+  /** A request of `model` got its first token here; true when the limit grew. */
+  observeFirstToken(model: string, sample: FirstTokenSample): boolean {
+    return this.limitFor(model).observeFirstToken(sample);
   }
 
   /** A request of `model` finished here: learn from its timings. */

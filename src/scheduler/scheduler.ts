@@ -160,7 +160,13 @@ export class Scheduler implements LeaseOwner {
 
   /** @internal via Lease */
   markFirstToken(lease: Lease): void {
-    lease.context.firstTokenAtMs ??= this.begin();
+    const context = lease.context;
+    if (context.firstTokenAtMs !== undefined) return;
+    const now = this.begin();
+    context.firstTokenAtMs = now;
+    const sample = { concurrency: context.concurrency, ttftMs: now - context.startedAtMs, cold: context.cold };
+    // A higher limit frees slots now: waiting requests start without waiting for a release.
+    if (context.nodeState.observeFirstToken(lease.model, sample)) this.dispatchAll(this.models.get(lease.model));
   }
 
   /** @internal via Lease */
