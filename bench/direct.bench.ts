@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AdminNode } from '../src/api/admin.js';
 import { createDispatcher } from '../src/lab/client/target.js';
+import { PAPER_TIMEOUT_S } from '../src/lab/data/paper-appendix-a.js';
 import { flexiConfig, pacingLagMs } from './scheduler/cluster.js';
 import { Driver, type BenchRecord } from './scheduler/driver.js';
 import { createUsers, type BenchUser } from './scheduler/keys.js';
@@ -80,7 +81,8 @@ async function runOne(parallel: number, target: Target, models: readonly string[
   try {
     if (target !== 'direct') {
       const url = target === 'openai' ? `${simUrl}/v1` : simUrl;
-      gateway = await startGateway(flexiConfig({ speed: phaseSpeed, databaseUrl, schedulerEnabled: true, nodes: [{ name: 'b', url, type: target }] }));
+      gateway = await startGateway(withClientDeadline(
+        flexiConfig({ speed: phaseSpeed, databaseUrl, schedulerEnabled: true, nodes: [{ name: 'b', url, type: target }] }), phaseSpeed));
     }
     const driver = new Driver(gateway?.info.url ?? simUrl, phaseSpeed, dispatcher);
     await runGrid(driver, { models, promptIndexes, levels: LEVELS, users: users.get('grid')! });
@@ -93,6 +95,17 @@ async function runOne(parallel: number, target: Target, models: readonly string[
     await gateway?.stop();
     await sim.stop();
   }
+}
+
+/**
+ * Flexi refuses an interactive request that cannot start within 60 s; going direct, the client
+ * waits up to its own time-out (the paper's 300 s). Both sides give up at the same point here, so
+ * the comparison is about speed, not about that policy.
+ */
+function withClientDeadline(config: Record<string, unknown>, phaseSpeed: number): Record<string, unknown> {
+  const scheduler = config.scheduler as { classes: { max_wait_ms: number }[] };
+  const maxWaitMs = Math.round((PAPER_TIMEOUT_S * 1000) / phaseSpeed);
+  return { ...config, scheduler: { ...scheduler, classes: scheduler.classes.map((c) => ({ ...c, max_wait_ms: maxWaitMs })) } };
 }
 
 async function learnedLimits(url: string, admin: BenchUser): Promise<Record<string, string>> {
