@@ -115,6 +115,13 @@ describe('ConcurrencyLimit', () => {
     expect(limiter.limit).toBe(4);
   });
 
+  it('does not back off for a first token a few ms late at hundreds of tokens per second (a busy event loop, not a queue)', () => {
+    const limiter = new ConcurrencyLimit({ initial: 8, max: 64 });
+    limiter.observe(quiet(1, { ttftMs: 20, decodeMs: 199 * 2 })); // 500 tokens/s: baseline 10 token intervals
+    expect(limiter.observe(quiet(8, { ttftMs: 200, decodeMs: 199 * 2 }))).toBe('quiet'); // 100 intervals, but 180 ms
+    expect(limiter.limit).toBe(9);
+  });
+
   it('does not back off when TTFT rises with a slower token rate (batching, not queueing)', () => {
     const limiter = new ConcurrencyLimit({ initial: 8, max: 64 });
     limiter.observe(quiet(1));

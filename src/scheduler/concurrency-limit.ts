@@ -22,6 +22,14 @@ export const DEFAULT_MAX_CONCURRENCY = 64;
 const QUEUE_FACTOR = 2;
 const QUEUE_SLACK_TOKENS = 8;
 /**
+ * …and only when the first token came this much later than the baseline predicts: at hundreds of
+ * tokens per second a token interval is a few ms, and a busy gateway's or node's event loop alone
+ * can delay a first token by tens of ms (measured: bench:direct on a loaded 2-core machine backed
+ * a node that never queues off to 4–6 without this). A node's internal queue costs a good part of
+ * an answer, seconds.
+ */
+const QUEUE_MIN_WAIT_MS = 250;
+/**
  * While learning, a first token within this factor of the quickest quiet TTFT seen (in ms) shows
  * the request did not queue inside the node: the limit doubles at once instead of after a whole
  * answer. Batching alone stretches TTFT by less (the sim's fitted curves: ≤ 3.2× at 30 streams),
@@ -123,12 +131,14 @@ export class ConcurrencyLimit {
 
   observe(sample: LimitSample): SampleVerdict {
     if (this.fixed || sample.cold || sample.completionTokens < 2 || !(sample.decodeMs > 0) || !(sample.ttftMs >= 0)) return 'ignored';
-    const ttftTokens = sample.ttftMs / (sample.decodeMs / (sample.completionTokens - 1));
+    const msPerToken = sample.decodeMs / (sample.completionTokens - 1);
+    const ttftTokens = sample.ttftMs / msPerToken;
     const band = bandOf(sample.promptTokens);
     const quiet = this.baselines.get(band);
     const baseline = quiet && quiet.length > 0 ? Math.min(...quiet) : undefined;
     this.samples++;
-    if (baseline !== undefined && ttftTokens > QUEUE_FACTOR * baseline + QUEUE_SLACK_TOKENS) {
+    if (baseline !== undefined && ttftTokens > QUEUE_FACTOR * baseline + QUEUE_SLACK_TOKENS
+      && sample.ttftMs - baseline * msPerToken > QUEUE_MIN_WAIT_MS) {
       this.queuedSamples++;
       this.backOff(sample.concurrency);
       return 'queued';
