@@ -47,7 +47,8 @@ export interface RunningCluster {
  */
 export function flexiConfig(options: {
   speed: number; databaseUrl: string; schedulerEnabled: boolean;
-  nodes: { name: string; url: string; slots: number }[];
+  /** `type` default `sim`; without `slots` Flexi learns each node's limit. */
+  nodes: { name: string; url: string; slots?: number; type?: 'sim' | 'ollama' | 'openai' }[];
   /** Overrides `max_share` of the batch class (the `--batch-share` flag). */
   batchShare?: number;
   /** Overrides `scheduler.newcomer_reserve` (the `--newcomer-reserve` flag; 0 turns it off). */
@@ -61,7 +62,7 @@ export function flexiConfig(options: {
     database: { url: options.databaseUrl },
     auth: { mode: 'keys' },
     log: { level: 'warn' },
-    nodes: options.nodes.map((n) => ({ name: n.name, type: 'sim', url: n.url, slots: n.slots })),
+    nodes: options.nodes.map((n) => ({ name: n.name, type: n.type ?? 'sim', url: n.url, ...(n.slots === undefined ? {} : { slots: n.slots }) })),
     models: { refresh_interval_ms: ms(defaults.models.refresh_interval_ms) },
     upstream: { first_byte_timeout_ms: ms(defaults.upstream.first_byte_timeout_ms), idle_timeout_ms: ms(defaults.upstream.idle_timeout_ms) },
     scheduler: {

@@ -55,9 +55,10 @@ async function startChild<T>(script: string, args: string[], label: string): Pro
   };
 }
 
-/** One simulated machine: `count` sim servers of a built-in profile in one process. */
-export function startSimHost(profile: string, count: number, speed: number, seed: number): Promise<Child<{ urls: string[] }>> {
-  return startChild('./sim-host.ts', [profile, String(count), String(speed), String(seed)], `sim ${profile}`);
+/** One simulated machine: `count` sim servers of a built-in profile in one process; `parallel` overrides every model's slots. */
+export function startSimHost(profile: string, count: number, speed: number, seed: number, parallel?: number): Promise<Child<{ urls: string[] }>> {
+  const args = [profile, String(count), String(speed), String(seed), ...(parallel === undefined ? [] : [String(parallel)])];
+  return startChild('./sim-host.ts', args, `sim ${profile}`);
 }
 
 /** Flexi (`startRuntime`) with this config. */

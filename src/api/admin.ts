@@ -78,12 +78,30 @@ export interface AdminNode {
   /** Resident models the scheduler is still preloading (replica preloading): not ready yet. */
   preloading: string[];
   models: string[];
+  /** Requests per model the scheduler sends to this node at once now (the learned limit). */
   slots: Record<string, number>;
+  /** Per model: the learned concurrency limit, its ceiling and whether it is still learning. */
+  concurrency: Record<string, AdminNodeConcurrency>;
   listing_error: string | null;
 }
 
-/** `AdminNode` as any server version sends it: those before replica preloading omit `preloading`. */
-export type AdminNodeReply = Omit<AdminNode, 'preloading'> & Partial<Pick<AdminNode, 'preloading'>>;
+/** The adaptive concurrency limit of one model on one node. */
+export interface AdminNodeConcurrency {
+  /** Requests sent at once now (same as `slots`). */
+  limit: number;
+  /** Ceiling: the node's configured `slots`, else the learner's maximum. */
+  max: number;
+  /** `learning` (probing upward), `steady` (found where the node queues), `fixed` (not learned: embedded engine). */
+  phase: 'learning' | 'steady' | 'fixed';
+  /** Finished requests learned from. */
+  samples: number;
+}
+
+/**
+ * `AdminNode` as any server version sends it: those before replica preloading omit `preloading`,
+ * those before adaptive concurrency omit `concurrency`.
+ */
+export type AdminNodeReply = Omit<AdminNode, 'preloading' | 'concurrency'> & Partial<Pick<AdminNode, 'preloading' | 'concurrency'>>;
 
 /** An API key as `GET /admin/v1/keys` and `/auth/keys` list it: never the key or its hash. */
 export interface AdminApiKey {

@@ -32,5 +32,11 @@ export interface Backend {
   /** Load (keepAlive ≥ 0 or negative) or unload (keepAlive 0) a model without generating. */
   setResidency(model: string, keepAliveSeconds: KeepAliveSeconds, signal?: AbortSignal): Promise<void>;
   health(signal?: AbortSignal): Promise<NodeHealth>;
+  /**
+   * How many times faster than real time the node runs, when it says so (a `flexi sim` sends
+   * `x-sim-speed` on every answer); undefined for real nodes. The gateway passes it on so that
+   * load tests through Flexi report simulated time.
+   */
+  simSpeed(): number | undefined;
   close(): Promise<void>;
 }

@@ -193,6 +193,8 @@ function ignore(): void {}
 
 export class HttpClient {
   readonly nodeName: string;
+  /** The node's `x-sim-speed` from its last answer (a `flexi sim`); undefined for real nodes. */
+  simSpeed: number | undefined;
   private readonly pool: Pool;
   private readonly pathPrefix: string;
   private readonly headers: Record<string, string>;
@@ -264,6 +266,7 @@ export class HttpClient {
       guard.dispose();
       throw this.mapFailure(error, guard, signal);
     }
+    this.simSpeed = parseSimSpeed(response.headers['x-sim-speed']);
     if (response.statusCode >= 200 && response.statusCode < 300) return { response, guard };
     try {
       const text = await readLimited(response.body, MAX_ERROR_BODY_BYTES);
@@ -383,4 +386,10 @@ async function readLimited(body: Dispatcher.ResponseData['body'], maxBytes: numb
     }
   }
   return text + decoder.decode();
+}
+
+function parseSimSpeed(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const speed = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(speed) && speed > 0 ? speed : undefined;
 }

@@ -76,6 +76,10 @@ export class OllamaBackend implements Backend {
     }
   }
 
+  simSpeed(): number | undefined {
+    return this.http.simSpeed;
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }

@@ -82,6 +82,10 @@ export class OpenAiBackend implements Backend {
     }
   }
 
+  simSpeed(): number | undefined {
+    return this.http.simSpeed;
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }

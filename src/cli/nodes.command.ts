@@ -46,14 +46,23 @@ function remote(command: Command): Command {
 }
 
 function printNodes(rows: NodeRow[]): void {
-  process.stdout.write(formatTable(['node', 'type', 'state', 'in flight', 'resident', 'models'], rows.map((n) => [
+  process.stdout.write(formatTable(['node', 'type', 'state', 'in flight', 'resident', 'models', 'limit'], rows.map((n) => [
     n.name,
     n.type,
     n.listing_error ? 'unreachable' : n.healthy === false ? 'down' : n.draining ? 'draining' : n.breaker && n.breaker !== 'closed' ? `breaker ${n.breaker}` : 'up',
     String(n.in_flight),
     n.resident.map((m) => (n.preloading?.includes(m) ? `${m} (loading)` : m)).join(', ') || '–',
     String(n.models.length),
+    formatLimits(n),
   ])));
+}
+
+/** Per model: `llama3:8b 7 (learning, max 64)`; only the models with a limit the server reports. */
+function formatLimits(node: NodeRow): string {
+  const limits = Object.entries(node.concurrency ?? {});
+  if (limits.length === 0) return '–';
+  const one = (c: NonNullable<NodeRow['concurrency']>[string]) => (c.phase === 'fixed' ? `${c.limit} (fixed)` : `${c.limit} (${c.phase}, max ${c.max})`);
+  return limits.map(([model, c]) => (limits.length === 1 ? one(c) : `${model} ${one(c)}`)).join('; ');
 }
 
 interface QueueRow {

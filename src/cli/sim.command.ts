@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadSimProfileFile, type SimProfile } from '../lab/sim/profile.js';
 import { calibrationRows, summarizeCalibration } from '../lab/sim/calibration.js';
 import { BUILTIN_PROFILES } from '../lab/sim/profiles.js';
-import { SIM_DEFAULT_PORT, startSimServer } from '../lab/sim/sim-server.js';
+import { SIM_DEFAULT_PORT, startSimServer, withParallel } from '../lab/sim/sim-server.js';
 import { CliError } from './cli-error.js';
 
 interface SimOptions {
@@ -15,6 +15,7 @@ interface SimOptions {
   errorRate?: string;
   hangRate?: string;
   dropRate?: string;
+  parallel?: string;
   calibration?: boolean;
   json?: boolean;
 }
@@ -31,10 +32,12 @@ export function registerSimCommand(program: Command): void {
     .option('--error-rate <p>', 'share of requests answered 500 (0–1)')
     .option('--hang-rate <p>', 'share of requests never answered (0–1)')
     .option('--drop-rate <p>', 'share of requests whose connection drops mid-stream (0–1)')
+    .option('--parallel <n>', "requests per model running at once, the rest wait FIFO inside the sim like OLLAMA_NUM_PARALLEL (default: the profile's slots per model)")
     .option('--calibration', "print the profile's fit to the paper's Appendix A (1/10/30 CQ) and exit")
     .option('--json', 'print JSON (the start-up line, or the calibration rows)')
     .action(async (options: SimOptions) => {
-      const profile = await resolveProfile(options.profile);
+      const parallel = options.parallel === undefined ? undefined : parseNumber(options.parallel, '--parallel', { integer: true, min: 1, max: 4096 });
+      const profile = withParallel(await resolveProfile(options.profile), parallel);
       if (options.calibration) {
         printCalibration(profile, options.json === true);
         return;
@@ -54,12 +57,12 @@ export function registerSimCommand(program: Command): void {
         if (error.code === 'EADDRINUSE') throw new CliError(`port ${options.port} is in use; pick another with --port`);
         throw error;
       });
-      const summary = { url: sim.url, openai_base_url: `${sim.url}/v1`, profile: profile.name, speed: sim.state.speed, seed: sim.state.seed, models: profile.models.map((m) => m.name) };
+      const summary = { url: sim.url, openai_base_url: `${sim.url}/v1`, profile: profile.name, speed: sim.state.speed, seed: sim.state.seed, models: profile.models.map((m) => m.name), parallel: Object.fromEntries(profile.models.map((m) => [m.name, m.slots])) };
       process.stdout.write(
         options.json
           ? `${JSON.stringify(summary)}\n`
           : `flexi sim listening on ${sim.url} (OpenAI: ${sim.url}/v1)\n` +
-            `profile ${profile.name}: ${profile.models.length} models, ${profile.memoryGb} GB; speed ×${sim.state.speed}; seed ${sim.state.seed}\n` +
+            `profile ${profile.name}: ${profile.models.length} models, ${profile.memoryGb} GB, ${describeSlots(profile)}; speed ×${sim.state.speed}; seed ${sim.state.seed}\n` +
             `state: ${sim.url}/sim/info — stop with Ctrl-C\n`,
       );
       await new Promise<void>((resolve) => {
@@ -92,6 +95,14 @@ function printCalibration(profile: SimProfile, json: boolean): void {
     lines.push(`${summary.model.padEnd(16)}${cells.join('')}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `parallel 4` when every model has the same slots, else the range. */
+function describeSlots(profile: SimProfile): string {
+  const slots = profile.models.map((m) => m.slots);
+  const min = Math.min(...slots);
+  const max = Math.max(...slots);
+  return min === max ? `parallel ${min}` : `parallel ${min}–${max}`;
 }
 
 function fmt(value: number | undefined): string {

@@ -22,7 +22,7 @@ export const nodeSchema = z.object({
   url: z.url({ protocol: /^https?$/ }).optional().describe('Base URL as the server\'s own clients take it: `http://host:11434` for Ollama, `http://host:8000/v1` for OpenAI-compatible servers, the sim\'s base URL. Not used by `embedded`.'),
   api_key: z.string().optional().meta({ secret: true }).describe('Bearer token sent to an OpenAI-compatible node, if it needs one.'),
   models_dir: z.string().optional().describe('Folder of `.gguf` files served by an `embedded` node (default `./models`).'),
-  slots: z.number().int().min(1).max(1024).optional().describe('Parallel requests per model on this node; defaults to what the node reports, else 1 (Ollama), 8 (OpenAI), 4 (sim).'),
+  slots: z.number().int().min(1).max(1024).optional().describe('Most requests per model Flexi sends to this node at once, and where it starts. Without it Flexi learns the limit per model from time to first token and token rate (up to 64; it starts at what the node reports, else 1 for Ollama and 4 for sim, and at 64 for OpenAI-type servers, which batch continuously). The embedded engine uses `embedded.default_slots`.'),
   timeout_ms: z.number().int().min(1000).optional().describe('Longest wait for the first byte from this node before the request fails (default: `upstream.first_byte_timeout_ms`).'),
   models: z.array(z.string()).optional().describe('Restrict the node to these models (Flexi still discovers the rest but does not route to them).'),
 }).strict();

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminNode, AdminSchedulerReply } from '../api/admin.js';
+import type { AdminNode, AdminNodeConcurrency, AdminSchedulerReply } from '../api/admin.js';
 import { FlexiError } from '../core/errors.js';
 import type { NodeAdminService } from '../services/node-admin.service.js';
 import type { Dispatcher } from '../services/dispatcher.js';
@@ -45,6 +45,7 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
           preloading: node?.preloading ?? [],
           models: deps.registry.list().filter((m) => m.nodes.includes(backend)).map((m) => m.name),
           slots: node ? Object.fromEntries(Object.entries(node.models).map(([model, s]) => [model, s.slots])) : {},
+          concurrency: node ? Object.fromEntries(Object.entries(node.models).map(([model, s]) => [model, toAdminConcurrency(s.concurrency)])) : {},
           listing_error: deps.registry.nodeError(backend.name) ?? null,
         };
       }),
@@ -62,4 +63,9 @@ export function registerAdminNodeRoutes(app: FastifyInstance, deps: AdminNodeRou
   };
   app.post('/admin/v1/nodes/:name/drain', nodeAction('drain'));
   app.post('/admin/v1/nodes/:name/undrain', nodeAction('undrain'));
+}
+
+/** Only the documented fields go on the wire, whatever else the scheduler keeps. */
+function toAdminConcurrency(state: AdminNodeConcurrency): AdminNodeConcurrency {
+  return { limit: state.limit, max: state.max, phase: state.phase, samples: state.samples };
 }

@@ -136,6 +136,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     request.startedAtMs = performance.now();
     reply.header('x-request-id', request.id);
     reply.headers(securityHeaders);
+    // Behind Flexi a load test against sim nodes reports simulated time, like against the sim itself.
+    const simSpeed = deps.registry.simSpeed();
+    if (simSpeed !== undefined) reply.header('x-sim-speed', String(simSpeed));
     const problem = findTargetProblem(request.url);
     if (problem !== undefined) {
       done(new FlexiError('invalid_request', problem));

@@ -2,6 +2,14 @@ import type { NodeState } from './node-state.js';
 
 export type LeaseOutcome = 'ok' | 'failed' | 'cancelled';
 
+/** Token counts of a finished request (the node's own, from its final message). */
+export interface LeaseUsage {
+  promptTokens?: number;
+  completionTokens: number;
+  /** Time the node spent loading the model for this request, if it says. */
+  loadMs?: number;
+}
+
 /** What the scheduler keeps about a running request; not part of the public surface. */
 export interface LeaseContext {
   readonly nodeState: NodeState;
@@ -13,11 +21,18 @@ export interface LeaseContext {
   readonly startedAtMs: number;
   readonly isProbe: boolean;
   readonly exclude: ReadonlySet<string> | undefined;
+  /** Requests of the model in flight on the node once this one started, itself included. */
+  readonly concurrency: number;
+  /** The model was not ready on the node when this started (a load comes first). */
+  readonly cold: boolean;
+  /** Scheduler time of the first token, once reported. */
+  firstTokenAtMs: number | undefined;
   detach: (() => void) | undefined;
 }
 
 export interface LeaseOwner {
-  finishLease(lease: Lease, outcome: LeaseOutcome): void;
+  finishLease(lease: Lease, outcome: LeaseOutcome, usage?: LeaseUsage): void;
+  markFirstToken(lease: Lease): void;
   retryLease(lease: Lease, beforeFirstByte: boolean): Promise<Lease | undefined>;
 }
 
@@ -50,12 +65,18 @@ export class Lease {
   /**
    * The request is over. `ok: false` only when the node failed (connection refused, 5xx,
    * timeout) — it counts towards the node's circuit breaker; a client error or a client that
-   * went away is `ok: true` as far as the node is concerned.
+   * went away is `ok: true` as far as the node is concerned. `usage` of a request that ran to
+   * its end lets the scheduler learn the node's concurrency limit.
    */
-  release(result: { ok?: boolean } = {}): void {
+  release(result: { ok?: boolean; usage?: LeaseUsage } = {}): void {
     if (this.ended) return;
     this.ended = true;
-    this.owner.finishLease(this, result.ok === false ? 'failed' : 'ok');
+    this.owner.finishLease(this, result.ok === false ? 'failed' : 'ok', result.usage);
+  }
+
+  /** The node sent the first token: the end of queueing and prefill, as the node's limit learner sees it. */
+  firstToken(): void {
+    if (!this.ended) this.owner.markFirstToken(this);
   }
 
   /**

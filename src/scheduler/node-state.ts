@@ -1,8 +1,12 @@
 import type { CircuitBreaker } from './circuit-breaker.js';
+import { ConcurrencyLimit, DEFAULT_MAX_CONCURRENCY, type ConcurrencyLimitState, type FirstTokenSample, type LimitSample } from './concurrency-limit.js';
 
 export type NodeKind = 'ollama' | 'openai' | 'sim' | 'embedded';
 
-/** Parallel requests per model when neither the config nor the node says (config schema `nodes[].slots`). */
+/**
+ * Where the learned limit per model starts when neither the config nor the node says (config
+ * schema `nodes[].slots`); `openai` nodes (continuous batching) start at the learner's maximum.
+ */
 export const DEFAULT_SLOTS: Readonly<Record<NodeKind, number>> = { ollama: 1, openai: 8, sim: 4, embedded: 1 };
 
 /** A model a node can serve, as discovery reports it. */
@@ -72,6 +76,7 @@ export class NodeState {
   private available: Map<string, ModelSpec> | undefined;
   private readonly resident = new Map<string, Residency>();
   private readonly inFlightByModel = new Map<string, number>();
+  private readonly limits = new Map<string, ConcurrencyLimit>();
 
   constructor(init: NodeInit, breaker: CircuitBreaker, nowMs: number) {
     this.name = init.name;
@@ -86,6 +91,7 @@ export class NodeState {
   apply(update: NodeUpdate, nowMs: number): void {
     if (update.healthy !== undefined) this.healthy = update.healthy;
     if (update.slots !== undefined) this.reportedSlots = update.slots;
+    if (update.slots !== undefined || update.models) this.forgetUntrainedLimits();
     if (update.memoryBytes !== undefined) this.memoryBytes = update.memoryBytes;
     if (update.maxLoadedModels !== undefined) this.maxLoadedModels = update.maxLoadedModels;
     if (update.models) this.available = new Map(update.models.map((m) => [m.name, m]));
@@ -111,8 +117,46 @@ export class NodeState {
     return this.healthy && !this.draining && this.breaker.canAdmit(nowMs);
   }
 
+  /** Requests of `model` this node may run at once now: the learned limit (see concurrency-limit.ts). */
   slotsFor(model: string): number {
-    return this.configuredSlots ?? this.available?.get(model)?.slots ?? this.reportedSlots ?? DEFAULT_SLOTS[this.type];
+    return this.limitFor(model).limit;
+  }
+
+  /** The learned limit of `model` here, for status and metrics. */
+  concurrencyOf(model: string): ConcurrencyLimitState {
+    return this.limitFor(model).state();
+  }
+
+  /** A request of `model` got its first token here; true when the limit grew. */
+  observeFirstToken(model: string, sample: FirstTokenSample): boolean {
+    return this.limitFor(model).observeFirstToken(sample);
+  }
+
+  /** A request of `model` finished here: learn from its timings. */
+  observe(model: string, sample: LimitSample): void {
+    this.limitFor(model).observe(sample);
+  }
+
+  /**
+   * The operator's `slots` is both the maximum and the start (it is what they expect to run);
+   * without it, a number the node reports is the start, else the kind's default, and the
+   * learner may go up to `DEFAULT_MAX_CONCURRENCY`. The embedded engine's slots are Flexi's own
+   * setting, so nothing is learned there.
+   */
+  private limitFor(model: string): ConcurrencyLimit {
+    let limit = this.limits.get(model);
+    if (limit) return limit;
+    const reported = this.available?.get(model)?.slots ?? this.reportedSlots;
+    const max = this.configuredSlots ?? (this.type === 'embedded' ? reported ?? DEFAULT_SLOTS.embedded : DEFAULT_MAX_CONCURRENCY);
+    const initial = this.configuredSlots ?? reported ?? (this.type === 'openai' ? max : DEFAULT_SLOTS[this.type]);
+    limit = new ConcurrencyLimit({ initial, max, fixed: this.type === 'embedded' });
+    this.limits.set(model, limit);
+    return limit;
+  }
+
+  /** New facts from the node change where a limit starts; keep only what was learned from requests. */
+  private forgetUntrainedLimits(): void {
+    for (const [model, limit] of this.limits) if (limit.state().samples === 0) this.limits.delete(model);
   }
 
   inFlightFor(model: string): number {

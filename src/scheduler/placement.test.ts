@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { DEFAULT_MAX_CONCURRENCY } from './concurrency-limit.js';
 import { NodeState, type NodeInit } from './node-state.js';
 import { choosePlacement, choosePreloadNode, noIdleReplica } from './placement.js';
 
@@ -68,7 +69,8 @@ describe('choosePlacement', () => {
 
   it('treats every served model of an OpenAI-compatible node as resident and restricts nodes to configured models', () => {
     const vllm = node({ name: 'v', type: 'openai', models: [{ name: 'm' }, { name: 'n' }], allowedModels: ['m'] });
-    expect(vllm.slotsFor('m')).toBe(8);
+    // Continuous batching: the learned limit starts at its maximum.
+    expect(vllm.slotsFor('m')).toBe(DEFAULT_MAX_CONCURRENCY);
     expect(choosePlacement([vllm], 'm', 0, { waiting: 0 })?.cold).toBe(false);
     expect(choosePlacement([vllm], 'n', 0, { waiting: 0 })).toBeUndefined();
   });

@@ -1,3 +1,4 @@
+import type { ConcurrencyLimitState } from './concurrency-limit.js';
 import type { FlexiError } from '../core/errors.js';
 import { DrainRate } from './drain-rate.js';
 import { FairQueue, QueueEntry } from './fair-queue.js';
@@ -93,8 +94,8 @@ export interface NodeSnapshot {
   draining: boolean;
   breaker: BreakerState;
   inFlight: number;
-  /** Per served model: slots and in-flight. */
-  models: Record<string, { slots: number; inFlight: number; resident: boolean; preloading: boolean }>;
+  /** Per served model: slots (the learned limit now), in-flight, and the learner's state. */
+  models: Record<string, { slots: number; inFlight: number; resident: boolean; preloading: boolean; concurrency: ConcurrencyLimitState }>;
   resident: string[];
   /** Models being loaded ahead of demand (replica preloading): in memory soon, not ready yet. */
   preloading: string[];

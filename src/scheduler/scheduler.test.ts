@@ -275,6 +275,8 @@ describe('Scheduler configuration', () => {
     const nodes = nodesFromConfig(config);
     expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
     const h = new Harness(nodes, settings);
-    expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({ slots: 2, inFlight: 0, resident: false, preloading: false });
+    expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({
+      slots: 2, inFlight: 0, resident: false, preloading: false, concurrency: { limit: 2, max: 2, phase: 'learning', samples: 0, queuedSamples: 0 },
+    });
   });
 });

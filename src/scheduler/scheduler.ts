@@ -2,7 +2,7 @@ import { FlexiError } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { IndexedHeap } from './indexed-heap.js';
-import { Lease, type LeaseOutcome, type LeaseOwner } from './lease.js';
+import { Lease, type LeaseOutcome, type LeaseOwner, type LeaseUsage } from './lease.js';
 import { NodeState, type NodeInit, type NodeUpdate } from './node-state.js';
 import { choosePlacement, choosePreloadNode, noIdleReplica, type Placement, type PlacementMode } from './placement.js';
 import {
@@ -160,12 +160,24 @@ export class Scheduler implements LeaseOwner {
   }
 
   /** @internal via Lease */
-  finishLease(lease: Lease, outcome: LeaseOutcome): void {
+  markFirstToken(lease: Lease): void {
+    const context = lease.context;
+    if (context.firstTokenAtMs !== undefined) return;
+    const now = this.begin();
+    context.firstTokenAtMs = now;
+    const sample = { concurrency: context.concurrency, ttftMs: now - context.startedAtMs, cold: context.cold };
+    // A higher limit frees slots now: waiting requests start without waiting for a release.
+    if (context.nodeState.observeFirstToken(lease.model, sample)) this.dispatchAll(this.models.get(lease.model));
+  }
+
+  /** @internal via Lease */
+  finishLease(lease: Lease, outcome: LeaseOutcome, usage?: LeaseUsage): void {
     const now = this.begin();
     const context = lease.context;
     context.detach?.();
     context.detach = undefined;
     const node = context.nodeState;
+    if (outcome === 'ok') observeLimit(lease, usage, now);
     node.end(lease.model, now);
     if (outcome === 'ok') node.breaker.onSuccess();
     else if (outcome === 'failed') node.breaker.onFailure(now, context.isProbe);
@@ -405,6 +417,7 @@ export class Scheduler implements LeaseOwner {
     waiter.detach?.();
     waiter.detach = undefined;
     const node = placement.node;
+    const cold = !node.isReady(state.name);
     node.begin(state.name, placement.plan, now);
     this.counters.evictionsImplied += placement.plan.evict.length;
     const isProbe = node.breaker.onPlaced(now);
@@ -418,6 +431,7 @@ export class Scheduler implements LeaseOwner {
     const lease = new Lease(this, node.name, state.name, queueMs, waiter.attempt, {
       nodeState: node, userId: waiter.userId, classIndex: waiter.classIndex, weight: waiter.weight,
       maxInFlight: waiter.maxInFlight, signal: waiter.signal, startedAtMs: now, isProbe, exclude: waiter.exclude, detach: undefined,
+      concurrency: node.inFlightFor(state.name), cold, firstTokenAtMs: undefined,
     });
     const signal = waiter.signal;
     if (signal) {
@@ -521,4 +535,17 @@ export class Scheduler implements LeaseOwner {
     }
     this.alarm.set(this.closed ? undefined : next, now);
   }
+}
+
+/** A request that ran to its end teaches its node's limit for the model (see concurrency-limit.ts). */
+function observeLimit(lease: Lease, usage: LeaseUsage | undefined, now: number): void {
+  const { firstTokenAtMs, startedAtMs, concurrency, cold, nodeState } = lease.context;
+  if (!usage || firstTokenAtMs === undefined) return;
+  const ttftMs = firstTokenAtMs - startedAtMs;
+  // A load the placement did not foresee (the node had unloaded the model) is not a queue either.
+  const loaded = usage.loadMs !== undefined && usage.loadMs > ttftMs / 2;
+  nodeState.observe(lease.model, {
+    concurrency, cold: cold || loaded, ttftMs, decodeMs: now - firstTokenAtMs,
+    completionTokens: usage.completionTokens, promptTokens: usage.promptTokens,
+  });
 }

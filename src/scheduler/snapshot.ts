@@ -34,7 +34,10 @@ export function snapshotOf(input: SnapshotInput): SchedulerSnapshot {
   for (const node of input.nodes) {
     const perModel: NodeSnapshot['models'] = {};
     for (const model of node.servedModels()) {
-      perModel[model] = { slots: node.slotsFor(model), inFlight: node.inFlightFor(model), resident: node.isResident(model), preloading: node.isPreloading(model) };
+      perModel[model] = {
+        slots: node.slotsFor(model), inFlight: node.inFlightFor(model), resident: node.isResident(model), preloading: node.isPreloading(model),
+        concurrency: node.concurrencyOf(model),
+      };
     }
     nodes.push({
       name: node.name, type: node.type, healthy: node.healthy, draining: node.draining,

@@ -25,6 +25,16 @@ export interface AcquireArgs {
 export interface ReleaseOutcome {
   /** False only when the node failed (refused, 5xx, timeout): it counts against the node's health. */
   ok: boolean;
+  /** A generation that ran to its end: the node's counts, from which its concurrency limit is learned. */
+  usage?: GenerationUsage;
+}
+
+/** What the node reported at the end of a generation. */
+export interface GenerationUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Time the node spent loading the model for this request (Ollama's `load_duration`), if it says. */
+  loadMs?: number;
 }
 
 /** The right to run one request on one node; ended exactly once (release or retryElsewhere). */
@@ -33,6 +43,8 @@ export interface NodeLease {
   /** Time spent waiting for the lease. */
   readonly queueMs: number;
   release(outcome: ReleaseOutcome): void;
+  /** The node's first token arrived (ends queueing and prefill for the node's limit learner). */
+  firstToken(): void;
   /**
    * The node failed before the first byte reached the client: ends this lease as failed and
    * resolves to a lease on another node serving the model, or undefined when there is none.
@@ -88,6 +100,8 @@ export class DirectDispatcher implements Dispatcher {
       backend,
       queueMs: 0,
       release,
+      // Without the scheduler there is no limit to learn.
+      firstToken: () => undefined,
       retryElsewhere: async () => {
         release();
         const tried = new Set(exclude).add(backend.name);

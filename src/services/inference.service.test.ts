@@ -32,7 +32,7 @@ function setup(script: (ChatEvent | (() => never))[]) {
   const entry: ModelEntry = { name: 'tiny:latest', info: { name: 'tiny:latest' } as ModelEntry['info'], nodes: [backend], aliases: [] };
   const registry = { get: async () => entry } as unknown as ModelRegistry;
   const dispatcher: Dispatcher = {
-    acquire: async () => ({ backend, queueMs: 0, release: (outcome) => releases.push(outcome), retryElsewhere: async () => undefined }),
+    acquire: async () => ({ backend, queueMs: 0, release: (outcome) => releases.push(outcome), firstToken: () => undefined, retryElsewhere: async () => undefined }),
     inFlight: () => new Map(),
   };
   const service = new InferenceService({ registry, dispatcher, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false });
@@ -54,7 +54,7 @@ describe('InferenceService stream accounting', () => {
     const events: ChatEvent[] = [started.first];
     for await (const event of started.events) events.push(event);
     expect(events).toEqual([delta('a'), delta('b'), DONE]);
-    expect(t.releases).toEqual([{ ok: true }]);
+    expect(t.releases).toEqual([{ ok: true, usage: { promptTokens: 3, completionTokens: 2, loadMs: undefined } }]);
     expect(t.usage.map((u) => [u.status, u.promptTokens, u.completionTokens])).toEqual([[200, 3, 2]]);
     expect(await started.events.next()).toEqual({ done: true, value: undefined });
     expect(t.releases).toHaveLength(1);

@@ -3,7 +3,7 @@ import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult } from '../core/types.js';
 import type { UsageEntry, UsageSink } from '../core/usage.js';
 import type { Admission, AdmitRequest } from './access-control.service.js';
-import type { Dispatcher, NodeLease, Requester } from './dispatcher.js';
+import type { Dispatcher, GenerationUsage, NodeLease, Requester } from './dispatcher.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 import { estimateInputTokens } from './token-estimate.js';
 
@@ -149,6 +149,7 @@ export class InferenceService {
         continue;
       }
       const ttftMs = performance.now() - context.startedAtMs;
+      lease.firstToken();
       return {
         first: first.value,
         events: this.follow(iterator, first.value, context, entry.name, lease, ttftMs, admitted),
@@ -195,7 +196,7 @@ export class InferenceService {
     model: string, lease: NodeLease, ttftMs: number, admitted?: Admitted,
   ): AsyncGenerator<ChatEvent, void, undefined> {
     return new FollowedEvents(iterator, first, context, lease.backend.name, (done, completionTokens, failure) => {
-      lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code) });
+      lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code), usage: done && generationUsage(done) });
       admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
         this.finish(context, model, lease, {
@@ -244,6 +245,11 @@ export class InferenceService {
 }
 
 type DoneEvent = Extract<ChatEvent, { type: 'done' }>;
+
+function generationUsage(done: DoneEvent): GenerationUsage {
+  const loadNs = done.timings.loadNs;
+  return { ...done.usage, loadMs: loadNs === undefined ? undefined : loadNs / 1e6 };
+}
 
 /**
  * The events after the first, passed through until `done`; `onEnd` runs exactly once: at the

@@ -59,6 +59,21 @@ export class ModelRegistry {
     return this.options.backends;
   }
 
+  /**
+   * The time scale every node shares when all of them are `flexi sim`s running at one speed
+   * (each says so in `x-sim-speed`); undefined when any node is real or speeds differ, so that a
+   * load test never scales a real node's times.
+   */
+  simSpeed(): number | undefined {
+    let speed: number | undefined;
+    for (const backend of this.options.backends) {
+      const own = backend.simSpeed();
+      if (own === undefined || (speed !== undefined && own !== speed)) return undefined;
+      speed = own;
+    }
+    return speed;
+  }
+
   /** Lists every node's models; a node that fails keeps its previous models out until it answers. */
   refresh(): Promise<void> {
     this.refreshing ??= this.doRefresh().finally(() => {

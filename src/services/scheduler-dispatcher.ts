@@ -69,7 +69,8 @@ export class SchedulerDispatcher implements Dispatcher {
     return {
       backend,
       queueMs: lease.queueMs,
-      release: (outcome) => lease.release({ ok: outcome.ok }),
+      release: (outcome) => lease.release({ ok: outcome.ok, usage: outcome.usage }),
+      firstToken: () => lease.firstToken(),
       retryElsewhere: async () => {
         const next = await lease.fail(true);
         return next ? this.wrap(next) : undefined;

@@ -4,7 +4,7 @@ import type { UsageEntry } from '../core/usage.js';
 /** The parts of the scheduler's snapshot exported here (structural: telemetry does not import the scheduler). */
 export interface SchedulerView {
   models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond: number | undefined }[];
-  nodes: { name: string; healthy: boolean; draining: boolean; breaker: string }[];
+  nodes: { name: string; healthy: boolean; draining: boolean; breaker: string; models: Record<string, { concurrency: { limit: number; max: number } }> }[];
   counters: { admitted: number; started: number; expired: number; retries: number; evictionsImplied: number; preloads: number; preloadsFailed: number; refused: Record<string, number> };
 }
 
@@ -76,6 +76,22 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const n of snapshot().nodes) this.set({ node: n.name, breaker: n.breaker, draining: String(n.draining) }, n.healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'flexi_node_concurrency_limit', help: 'Requests the scheduler sends to a node for a model at once (learned; see flexi_node_concurrency_max).',
+      labelNames: ['node', 'model'], registers,
+      collect() {
+        this.reset();
+        for (const n of snapshot().nodes) for (const [model, m] of Object.entries(n.models)) this.set({ node: n.name, model }, m.concurrency.limit);
+      },
+    });
+    new Gauge({
+      name: 'flexi_node_concurrency_max', help: 'Ceiling of the learned limit: the node\'s configured slots, else the learner\'s maximum.',
+      labelNames: ['node', 'model'], registers,
+      collect() {
+        this.reset();
+        for (const n of snapshot().nodes) for (const [model, m] of Object.entries(n.models)) this.set({ node: n.name, model }, m.concurrency.max);
       },
     });
     new Counter({

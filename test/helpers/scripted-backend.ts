@@ -135,5 +135,9 @@ export class ScriptedBackend implements Backend {
     return { ok: true, latencyMs: 0 };
   }
 
+  simSpeed(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {}
 }

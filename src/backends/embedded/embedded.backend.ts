@@ -223,6 +223,11 @@ export class EmbeddedBackend implements Backend {
     }
   }
 
+  /** In-process and real: no time scale. */
+  simSpeed(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {
     await this.residency.unloadAll();
   }

@@ -25,6 +25,8 @@ export interface SimServerOptions {
   seed?: number;
   /** Override the profile's fault rates. */
   faults?: Partial<SimFaults>;
+  /** Override every model's `slots`: requests of a model running at once; more wait FIFO inside the sim (like OLLAMA_NUM_PARALLEL). */
+  parallel?: number;
 }
 
 export interface SimServer {
@@ -37,7 +39,7 @@ export interface SimServer {
 
 /** Starts the simulated inference server and resolves once it listens. */
 export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
-  const base = options.profile ?? PAPER_SERVER_B;
+  const base = withParallel(options.profile ?? PAPER_SERVER_B, options.parallel);
   const profile: SimProfile = options.faults ? { ...base, faults: { ...base.faults, ...definedOnly(options.faults) } } : base;
   const engine = new SimEngine({ profile, speed: options.speed ?? 1, seed: options.seed ?? 0 });
   const server = createServer((req, res) => {
@@ -170,4 +172,11 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The profile with every model's slots set to `parallel` (when given). */
+export function withParallel(profile: SimProfile, parallel: number | undefined): SimProfile {
+  if (parallel === undefined) return profile;
+  if (!(Number.isInteger(parallel) && parallel >= 1)) throw new RangeError(`parallel must be an integer ≥ 1, got ${parallel}`);
+  return { ...profile, models: profile.models.map((model) => ({ ...model, slots: parallel })) };
 }

@@ -251,7 +251,7 @@ function NodesTab() {
                     <li key={model}>
                       <span class={`dot ${loading ? 'loading' : resident ? 'on' : ''}`} aria-hidden="true" />
                       <span class="ellipsis">{model}</span>
-                      <span class="muted small">{loading ? `${t('preloading')} · ` : resident ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t(node.slots[model] === 1 ? 'slot' : 'slots')}</span>
+                      <span class="muted small">{loading ? `${t('preloading')} · ` : resident ? `${t('resident')} · ` : ''}{node.slots[model] ?? '–'} {t(node.slots[model] === 1 ? 'slot' : 'slots')}{limitNote(node, model)}</span>
                     </li>
                   );
                 })}
@@ -289,4 +289,11 @@ function NodesTab() {
       )}
     </>
   );
+}
+
+/** ` (learning, max 64)` after the slot count: the scheduler learns the limit up to its maximum. */
+function limitNote(node: NodeRow, model: string): string {
+  const c = node.concurrency?.[model];
+  if (!c || c.phase === 'fixed') return '';
+  return ` (${t(c.phase === 'learning' ? 'limitLearning' : 'limitSteady')}, max ${c.max})`;
 }
