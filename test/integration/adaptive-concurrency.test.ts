@@ -64,7 +64,7 @@ function runBuiltCli(args: string[]): Promise<{ code: number | null; stdout: str
   return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout }));
 }
 
-describe('adaptive concurrency through the gateway', () => {
+describe('adaptive concurrency through the gateway', { timeout: 180_000 }, () => {
   it('learns a limit above 1 for an Ollama node without slots, and shows it in the admin API, nodes status and /metrics', async () => {
     const { gateway } = await simBehindGateway({ speed: 1 });
     expect(await nodeLimit(gateway)).toMatchObject({ limit: 1, max: 64, phase: 'learning', samples: 0 });
@@ -86,7 +86,7 @@ describe('adaptive concurrency through the gateway', () => {
   });
 });
 
-describe('x-sim-speed through the gateway', () => {
+describe('x-sim-speed through the gateway', { timeout: 180_000 }, () => {
   it('passes the sim nodes\' speed on, so the built loadtest reports simulated time without --time-scale', async () => {
     const { gateway } = await simBehindGateway({ speed: 20 });
     const version = await fetch(`${gateway.url}/api/version`, { headers });

@@ -38,7 +38,7 @@ async function flexi(...args: string[]): Promise<string> {
   return out;
 }
 
-describe('flexi users / keys / groups / usage', () => {
+describe('flexi users / keys / groups / usage', { timeout: 180_000 }, () => {
   it('adds a user with a password from stdin (separate process)', async () => {
     const child = execFile(join(root, 'node_modules/.bin/tsx'), ['src/main.ts', 'users', 'add', '--email', 'Prof@Uni.example', '--role', 'staff', '--password-stdin', '--json', '-c', configPath], { cwd: root });
     child.stdin!.end('a-long-password\n');

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 
-describe('flexi sim', () => {
+describe('flexi sim', { timeout: 180_000 }, () => {
   it('prints its URL, serves requests and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'sim', '--port', '0', '--profile', 'tiny', '--speed', '50', '--json'], {
       stdio: ['ignore', 'pipe', 'inherit'],

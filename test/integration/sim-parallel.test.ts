@@ -27,7 +27,7 @@ function chat(sim: SimServer, content: string, signal: AbortSignal): Promise<Res
   });
 }
 
-describe('flexi sim --parallel', () => {
+describe('flexi sim --parallel', { timeout: 180_000 }, () => {
   it('runs N requests of a model at once and keeps the rest waiting FIFO inside the sim, first token only once a slot frees', async () => {
     const sim = await startSimServer({ port: 0, profile: PROFILE, speed: 10, parallel: 2 });
     servers.push(sim);
