@@ -27,6 +27,19 @@ function actorOf(request: FastifyRequest): string {
   return principal.userId ? `user:${principal.userId}` : `key:${principal.apiKeyId ?? 'anonymous'}`;
 }
 
+/**
+ * Like `actorOf`, for actions that make a credential: adding a user, granting roles, setting a
+ * password. A key with scopes must never produce anything wider than itself, and a new admin user
+ * (or a password for one) is exactly that — so these need a browser session or a key without scopes.
+ */
+function credentialActorOf(request: FastifyRequest): string {
+  const actor = actorOf(request);
+  if (request.principal?.keyScopes !== undefined) {
+    throw new FlexiError('permission_denied', 'Adding users, granting roles and setting passwords need an admin session or an API key without scopes: a scoped key cannot make a credential wider than itself.');
+  }
+  return actor;
+}
+
 function param(request: FastifyRequest, name: string): string {
   return (request.params as Record<string, string>)[name]!;
 }
@@ -65,7 +78,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   });
 
   app.post('/admin/v1/users', async (request, reply) => {
-    const actor = actorOf(request);
+    const actor = credentialActorOf(request);
     const body = parseBody(createUserRequestSchema, request.body);
     const roles = body.roles ?? (body.role ? [body.role] : undefined);
     if (!roles) throw new FlexiError('invalid_request', 'Give the user at least one role (roles or role).', { param: 'roles' });
@@ -86,8 +99,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   });
 
   app.patch('/admin/v1/users/:id', async (request) => {
-    const actor = actorOf(request);
     const body = parseBody(updateUserRequestSchema, request.body);
+    const actor = body.roles !== undefined || body.password !== undefined ? credentialActorOf(request) : actorOf(request);
     const id = (await admin.deps.users.get(param(request, 'id'))).id;
     if (body.roles) await admin.setRoles(actor, id, body.roles);
     if (body.disabled !== undefined) await admin.setDisabled(actor, id, body.disabled);

@@ -22,7 +22,7 @@ afterAll(async () => {
   await store.close();
 });
 
-function call(method: 'GET' | 'POST', url: string, key: string, body?: unknown) {
+function call(method: 'GET' | 'POST' | 'PATCH', url: string, key: string, body?: unknown) {
   return gateway.app.server.inject({
     method, url, headers: { ...bearer(key), 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -85,6 +85,23 @@ describe('the admin API needs the admin scope on keys that have scopes', () => {
       expect((await call('GET', url, scoped.key)).statusCode, url).toBe(200);
       expect((await call('GET', url, unscoped.key)).statusCode, url).toBe(200);
     }
+  });
+
+  it('a scoped admin key cannot make a wider credential by adding an admin user, granting roles or setting a password', async () => {
+    // The review's way around scopes: a new admin user, signed in, makes an unscoped key.
+    const scoped = await userWithKey(gateway.identity, 'admin-narrow@uni.example', ['admin'], ['admin', 'model:tiny*']);
+    const added = await call('POST', '/admin/v1/users', scoped.key, { email: 'new-admin@uni.example', roles: ['admin'], password: 'a-long-password-1' });
+    expect(added.statusCode).toBe(403);
+    expect(added.json().error.message).toContain('without scopes');
+    const id = (await userWithKey(gateway.identity, 'plain-student@uni.example', ['student'])).user.id;
+    expect((await call('PATCH', `/admin/v1/users/${id}`, scoped.key, { roles: ['admin'] })).statusCode).toBe(403);
+    expect((await call('PATCH', `/admin/v1/users/${id}`, scoped.key, { password: 'another-long-password' })).statusCode).toBe(403);
+    expect((await gateway.identity.users.get(id)).roles).toEqual(['student']);
+    // What makes no credential stays open to it, and an unscoped admin key may do all of it.
+    expect((await call('PATCH', `/admin/v1/users/${id}`, scoped.key, { disabled: true })).statusCode).toBe(200);
+    const unscoped = await userWithKey(gateway.identity, 'admin-full@uni.example', ['admin']);
+    expect((await call('PATCH', `/admin/v1/users/${id}`, unscoped.key, { roles: ['admin'], disabled: false })).statusCode).toBe(200);
+    expect((await call('POST', '/admin/v1/users', unscoped.key, { email: 'new-admin@uni.example', roles: ['admin'], password: 'a-long-password-1' })).statusCode).toBe(201);
   });
 
   it('the admin scope gives nothing to a user without an admin role', async () => {
