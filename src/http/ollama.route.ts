@@ -63,7 +63,7 @@ class OllamaStreamEncoder implements StreamEncoder {
 async function respondGeneration(
   kind: Kind, request: FastifyRequest, reply: FastifyReply, started: StartedGeneration, model: string, stream: boolean,
 ): Promise<unknown> {
-  const headers = generationHeaders(request, started.queueMs);
+  const headers = generationHeaders(request, started);
   if (stream) {
     await writeStream(reply, started, new OllamaStreamEncoder(kind, model, request.startedAtMs), headers);
     return reply;
@@ -94,7 +94,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
   ): Promise<OllamaChatResponse | OllamaGenerateResponse> {
     const seconds = keepAliveFromOllama(keepAlive) ?? 300;
     const context = requestContext(request, reply, `/api/${kind}`, 'ollama');
-    await inference.setResidency(model, seconds, context.signal, context);
+    await inference.setResidency(model, seconds, context);
     const base = { model, created_at: new Date().toISOString() };
     const doneReason = seconds === 0 ? 'unload' as const : 'load' as const;
     return kind === 'chat'
@@ -135,14 +135,14 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
       load_duration: Math.round(result.timings.loadNs ?? 0),
       prompt_eval_count: result.promptTokens,
     };
-    return reply.header('x-request-id', request.id).send(embedded);
+    return reply.headers({ ...result.rateLimit, 'x-request-id': request.id }).send(embedded);
   });
 
   app.post('/api/embeddings', async (request, reply) => {
     const body = parseBody(ollamaLegacyEmbeddingsRequestSchema, request.body);
     const context = requestContext(request, reply, '/api/embeddings', 'ollama');
     const result = await inference.embed({ model: body.model, input: [body.prompt] }, context);
-    return reply.header('x-request-id', request.id).send({ embedding: result.embeddings[0] ?? [] });
+    return reply.headers({ ...result.rateLimit, 'x-request-id': request.id }).send({ embedding: result.embeddings[0] ?? [] });
   });
 
   app.get('/api/tags', async (request) => {

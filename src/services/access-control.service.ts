@@ -3,6 +3,7 @@ import { FlexiError } from '../core/errors.js';
 import type { UserRecord } from '../core/identity-records.js';
 import { matchesAny, parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
 import type { QuotaService } from './quota.service.js';
+import type { Admission, AdmissionTicket, AdmitRequest } from './admission.js';
 import { CSRF_HEADER, SESSION_COOKIE, type SessionService } from './session.service.js';
 
 /** Who a request acts for, and what it may do. */
@@ -34,28 +35,6 @@ export interface VerifiedKey {
 
 export interface KeyVerifier {
   verify(key: string): Promise<VerifiedKey | undefined>;
-}
-
-/** A request that passed every limit; exactly one of settle/cancel ends it. */
-export interface Admission {
-  /** The max tokens to ask the node for when the request set none (the role's cap); undefined: no cap. */
-  maxTokens: number | undefined;
-  /** `x-ratelimit-*` headers for the response. */
-  headers: Record<string, string>;
-  settle(usage: { promptTokens: number; completionTokens: number }): void;
-  cancel(): void;
-}
-
-export interface AdmitRequest {
-  endpoint: string;
-  /** The resolved (canonical) model name. */
-  model: string;
-  /** What the client asked for (max_tokens / num_predict); undefined when it set none. */
-  maxTokens?: number;
-  /** Input tokens, bounded from above (token-estimate.ts): reserved on top of max tokens. */
-  promptTokens?: number;
-  /** The request field that carries the input (`messages`, `prompt`, `input`), named by `input_too_long`. */
-  inputParam?: string;
 }
 
 /** The shortest answer worth starting when a budget's remainder caps a request that set no max_tokens. */
@@ -101,7 +80,7 @@ export function extractApiKey(headers: IncomingHttpHeaders): string | undefined 
  * cookies become a Principal with its effective policy; `admit` checks model, endpoint,
  * max tokens, rate limits and budgets before a request reaches the scheduler.
  */
-export class AccessControl {
+export class AccessControl implements Admission {
   constructor(private readonly options: AccessControlOptions) {}
 
   get policies(): PolicyService {
@@ -201,7 +180,7 @@ export class AccessControl {
   }
 
   /** Checks everything and reserves quota; the caller settles or cancels the admission. */
-  async admit(principal: Principal, request: AdmitRequest): Promise<Admission> {
+  async admit(principal: Principal, request: AdmitRequest): Promise<AdmissionTicket> {
     this.authorize(principal, request);
     const { policy } = principal;
     const promptTokens = Math.max(0, Math.round(request.promptTokens ?? 0));
@@ -224,7 +203,7 @@ export class AccessControl {
     );
     return {
       maxTokens: flexible ? reservation.tokens - promptTokens : request.maxTokens === undefined ? maxTokens : undefined,
-      headers: reservation.headers,
+      rateLimit: reservation.headers,
       settle: (usage) => reservation.settle(usage.promptTokens + usage.completionTokens),
       cancel: () => reservation.cancel(),
     };
