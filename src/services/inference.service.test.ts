@@ -38,18 +38,22 @@ function setup(script: (ChatEvent | (() => never))[], options: { refusal?: Flexi
   const releases: ReleaseOutcome[] = [];
   const usage: UsageEntry[] = [];
   let backendReturned = 0;
+  const sent: ChatRequest[] = [];
   const backend = {
     name: 'node-a',
-    chat: () => (async function* () {
-      try {
-        for (const step of script) {
-          if (typeof step === 'function') step();
-          else yield step;
+    chat: (request: ChatRequest) => {
+      sent.push(request);
+      return (async function* () {
+        try {
+          for (const step of script) {
+            if (typeof step === 'function') step();
+            else yield step;
+          }
+        } finally {
+          backendReturned++;
         }
-      } finally {
-        backendReturned++;
-      }
-    })(),
+      })();
+    },
   } as unknown as Backend;
   const entry: ModelEntry = { name: 'tiny:latest', info: { name: 'tiny:latest' } as ModelEntry['info'], nodes: [backend], aliases: [] };
   const registry = { get: async () => entry } as unknown as ModelRegistry;
@@ -72,7 +76,7 @@ function setup(script: (ChatEvent | (() => never))[], options: { refusal?: Flexi
     onWaiting: options.notices && ((notice) => options.notices!.push(notice)),
   };
   const request = { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], options: {} } as unknown as ChatRequest;
-  return { service, context, request, releases, usage, acquired, admitted, ends, backendReturned: () => backendReturned };
+  return { service, context, request, releases, usage, acquired, admitted, ends, sent, backendReturned: () => backendReturned };
 }
 
 const delta = (content: string): ChatEvent => ({ type: 'delta', content });
@@ -129,6 +133,7 @@ describe('InferenceService admission', () => {
     const started = await t.service.startChat(t.request, t.context);
     expect(t.admitted).toEqual([{ endpoint: '/v1/chat/completions', model: 'tiny:latest', maxTokens: undefined, promptTokens: expect.any(Number), inputParam: 'messages' }]);
     expect(started.rateLimit).toEqual(RATE_LIMIT);
+    expect(t.sent.map((r) => [r.model, r.options.maxTokens])).toEqual([['tiny:latest', 64]]);
     expect(t.acquired[0]!.requester).toEqual({ subject: 'u', priorityClass: 'interactive', maxConcurrent: 2 });
     for await (const event of started.events) void event;
     expect(t.ends).toEqual(['settle 3+2']);
