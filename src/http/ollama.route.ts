@@ -69,19 +69,21 @@ async function respondGeneration(
     return reply;
   }
   const firstAt = performance.now();
+  // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+  reply.headers(headers);
   const result = await collect(started);
   const counters = ollamaCounters(result.usage, result.timings, { totalMs: performance.now() - request.startedAtMs, ttftMs: firstAt - request.startedAtMs });
   const base = { model, created_at: new Date().toISOString() };
   const reason = result.finishReason === 'length' ? 'length' : 'stop';
   if (kind === 'generate') {
     const generated: OllamaGenerateResponse = { ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...counters };
-    return reply.headers(headers).send(generated);
+    return reply.send(generated);
   }
   const message: OllamaMessage = { role: 'assistant', content: result.content };
   if (result.thinking) message.thinking = result.thinking;
   if (result.toolCalls.length > 0) message.tool_calls = toOllamaToolCalls(result.toolCalls);
   const answer: OllamaChatResponse = { ...base, message, done: true, done_reason: reason, ...counters };
-  return reply.headers(headers).send(answer);
+  return reply.send(answer);
 }
 
 export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps): void {

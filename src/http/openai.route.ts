@@ -72,7 +72,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       return reply;
     }
     const started = await inference.startChat(canonical, context);
-    const headers = generationHeaders(request, started);
+    // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+    reply.headers(generationHeaders(request, started));
     const result = await collect(started);
     const message: ChatCompletionMessage = {
       role: 'assistant',
@@ -90,7 +91,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       choices: [{ index: 0, message, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
     };
-    return reply.headers(headers).send(completion);
+    return reply.send(completion);
   });
 
   app.post('/v1/completions', async (request, reply) => {
@@ -105,7 +106,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       return reply;
     }
     const started = await inference.startCompletion(canonical, context);
-    const headers = generationHeaders(request, started);
+    // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+    reply.headers(generationHeaders(request, started));
     const result = await collect(started);
     const completion: TextCompletion = {
       id,
@@ -116,7 +118,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       choices: [{ index: 0, text: result.content, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
     };
-    return reply.headers(headers).send(completion);
+    return reply.send(completion);
   });
 
   app.post('/v1/embeddings', async (request, reply) => {

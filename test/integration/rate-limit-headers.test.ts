@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { FlexiError } from '../../src/core/errors.js';
+import type { ChatEvent } from '../../src/core/types.js';
 import { openTestStore } from '../helpers/db.js';
 import { bearer, startIdentityGateway, userWithKey } from '../helpers/identity-gateway.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
@@ -35,6 +37,16 @@ function expectRateLimit(response: Response, remaining: number): void {
   expect(response.headers.get('x-ratelimit-limit-requests')).toBe('50');
   expect(response.headers.get('x-ratelimit-remaining-requests')).toBe(String(remaining));
   expect(response.headers.get('x-request-id')).toBeTruthy();
+}
+
+/** Answers one word, then fails: an error after the first event. */
+class BreaksOffBackend extends ScriptedBackend {
+  override chat(): AsyncGenerator<ChatEvent> {
+    return (async function* (): AsyncGenerator<ChatEvent> {
+      yield { type: 'delta', content: 'a' };
+      throw new FlexiError('backend_error', 'the node fell over');
+    })();
+  }
 }
 
 /** Holds every stream until `release()`. */
@@ -87,5 +99,17 @@ describe('x-ratelimit headers on every admitted answer', () => {
     expect(failed.status).toBe(503);
     expect(((await failed.json()) as { error: { code: string } }).error.code).toBe('backend_unavailable');
     expectRateLimit(failed, 49);
+  });
+
+  it('sends them on an answer that breaks off after the first event (non-streaming, both protocols)', async () => {
+    const { post } = await gatewayWith(new BreaksOffBackend());
+    const openai = await post('/v1/chat/completions', { model: 'tiny', messages });
+    expect(openai.status).toBe(502);
+    await openai.text();
+    expectRateLimit(openai, 49);
+    const ollama = await post('/api/chat', { model: 'tiny', messages, stream: false });
+    expect(ollama.status).toBe(502);
+    await ollama.text();
+    expectRateLimit(ollama, 48);
   });
 });
