@@ -122,9 +122,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler!.snapshot()), defaultMetrics: deps.processMetrics ?? false,
   });
+  const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
+    warn: (message, details) => deps.logError?.(message, details ?? {}) });
+  // Serve only once revocations made by other replicas are heard.
+  await identity.keys?.listening;
   const inference = new InferenceService({
     registry,
     dispatcher,
+    admission: identity.access,
     usage: deps.usage,
     observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
@@ -132,10 +137,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const readiness = new ReadinessService({
     registry, store: deps.store, scheduler, redis: deps.counters instanceof RedisCounterStore ? deps.counters : undefined,
   });
-  const identity = createIdentity({ config, store: deps.store, counters: deps.counters, keys: deps.keys,
-    warn: (message, details) => deps.logError?.(message, details ?? {}) });
-  // Serve only once revocations made by other replicas are heard.
-  await identity.keys?.listening;
   const privacy = createPrivacyService({ config, store: deps.store, identity, flushUsage: deps.flushUsage });
   const chats = deps.store ? new ChatService(deps.store.chats) : undefined;
   const agreement = deps.store ? new AgreementService(deps.store.agreements, config.agreement) : undefined;

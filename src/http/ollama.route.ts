@@ -63,25 +63,27 @@ class OllamaStreamEncoder implements StreamEncoder {
 async function respondGeneration(
   kind: Kind, request: FastifyRequest, reply: FastifyReply, started: StartedGeneration, model: string, stream: boolean,
 ): Promise<unknown> {
-  const headers = generationHeaders(request, started.queueMs);
+  const headers = generationHeaders(request, started);
   if (stream) {
     await writeStream(reply, started, new OllamaStreamEncoder(kind, model, request.startedAtMs), headers);
     return reply;
   }
   const firstAt = performance.now();
+  // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+  reply.headers(headers);
   const result = await collect(started);
   const counters = ollamaCounters(result.usage, result.timings, { totalMs: performance.now() - request.startedAtMs, ttftMs: firstAt - request.startedAtMs });
   const base = { model, created_at: new Date().toISOString() };
   const reason = result.finishReason === 'length' ? 'length' : 'stop';
   if (kind === 'generate') {
     const generated: OllamaGenerateResponse = { ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...counters };
-    return reply.headers(headers).send(generated);
+    return reply.send(generated);
   }
   const message: OllamaMessage = { role: 'assistant', content: result.content };
   if (result.thinking) message.thinking = result.thinking;
   if (result.toolCalls.length > 0) message.tool_calls = toOllamaToolCalls(result.toolCalls);
   const answer: OllamaChatResponse = { ...base, message, done: true, done_reason: reason, ...counters };
-  return reply.headers(headers).send(answer);
+  return reply.send(answer);
 }
 
 export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps): void {
@@ -94,7 +96,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
   ): Promise<OllamaChatResponse | OllamaGenerateResponse> {
     const seconds = keepAliveFromOllama(keepAlive) ?? 300;
     const context = requestContext(request, reply, `/api/${kind}`, 'ollama');
-    await inference.setResidency(model, seconds, context.signal, context);
+    await inference.setResidency(model, seconds, context);
     const base = { model, created_at: new Date().toISOString() };
     const doneReason = seconds === 0 ? 'unload' as const : 'load' as const;
     return kind === 'chat'
@@ -135,14 +137,14 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
       load_duration: Math.round(result.timings.loadNs ?? 0),
       prompt_eval_count: result.promptTokens,
     };
-    return reply.header('x-request-id', request.id).send(embedded);
+    return reply.headers({ ...result.rateLimit, 'x-request-id': request.id }).send(embedded);
   });
 
   app.post('/api/embeddings', async (request, reply) => {
     const body = parseBody(ollamaLegacyEmbeddingsRequestSchema, request.body);
     const context = requestContext(request, reply, '/api/embeddings', 'ollama');
     const result = await inference.embed({ model: body.model, input: [body.prompt] }, context);
-    return reply.header('x-request-id', request.id).send({ embedding: result.embeddings[0] ?? [] });
+    return reply.headers({ ...result.rateLimit, 'x-request-id': request.id }).send({ embedding: result.embeddings[0] ?? [] });
   });
 
   app.get('/api/tags', async (request) => {

@@ -32,8 +32,8 @@ async function streamWithQueueComments(
   request: FastifyRequest, reply: FastifyReply, context: RequestContext, encoder: StreamEncoder, start: () => Promise<StartedGeneration>,
 ): Promise<void> {
   const pending = new PendingSseStream(reply, { 'x-request-id': request.id });
-  context.onWaiting = ({ position, estimatedWaitMs }) => {
-    pending.comment(`queued position=${position}${estimatedWaitMs === undefined ? '' : ` eta_ms=${Math.round(estimatedWaitMs)}`}`);
+  context.onWaiting = ({ position, estimatedWaitMs, rateLimit }) => {
+    pending.comment(`queued position=${position}${estimatedWaitMs === undefined ? '' : ` eta_ms=${Math.round(estimatedWaitMs)}`}`, rateLimit);
   };
   let started: StartedGeneration;
   try {
@@ -43,7 +43,7 @@ async function streamWithQueueComments(
     pending.fail(toFlexiError(error), encoder);
     return;
   }
-  await writeStream(reply, started, encoder, generationHeaders(request, started.queueMs), pending);
+  await writeStream(reply, started, encoder, generationHeaders(request, started), pending);
 }
 
 function toOpenAiModel(id: string, entry: ModelEntry): OpenAiModel {
@@ -72,7 +72,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       return reply;
     }
     const started = await inference.startChat(canonical, context);
-    const headers = generationHeaders(request, started.queueMs);
+    // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+    reply.headers(generationHeaders(request, started));
     const result = await collect(started);
     const message: ChatCompletionMessage = {
       role: 'assistant',
@@ -90,7 +91,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       choices: [{ index: 0, message, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
     };
-    return reply.headers(headers).send(completion);
+    return reply.send(completion);
   });
 
   app.post('/v1/completions', async (request, reply) => {
@@ -105,7 +106,8 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       return reply;
     }
     const started = await inference.startCompletion(canonical, context);
-    const headers = generationHeaders(request, started.queueMs);
+    // Before collecting: an answer that breaks off midway still tells the client its rate limits.
+    reply.headers(generationHeaders(request, started));
     const result = await collect(started);
     const completion: TextCompletion = {
       id,
@@ -116,7 +118,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       choices: [{ index: 0, text: result.content, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
     };
-    return reply.headers(headers).send(completion);
+    return reply.send(completion);
   });
 
   app.post('/v1/embeddings', async (request, reply) => {
@@ -133,7 +135,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       model: body.model,
       usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
     };
-    return reply.header('x-request-id', request.id).send(embeddings);
+    return reply.headers({ ...result.rateLimit, 'x-request-id': request.id }).send(embeddings);
   });
 
   const visible = (request: FastifyRequest, name: string) => deps.isModelVisible?.(request.principal, name) ?? true;

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AccessControl } from '../services/access-control.service.js';
-import type { RequestContext } from '../services/inference.service.js';
+import { FlexiError } from '../core/errors.js';
+import type { RequestContext, StartedGeneration } from '../services/inference.service.js';
 import type { Principal } from '../services/access-control.service.js';
 
 declare module 'fastify' {
@@ -10,10 +10,6 @@ declare module 'fastify' {
     /** performance.now() at arrival. */
     startedAtMs: number;
   }
-  interface FastifyInstance {
-    /** Who may do what (identity); absent in builds without it. */
-    accessControl?: AccessControl;
-  }
 }
 
 /**
@@ -21,37 +17,19 @@ declare module 'fastify' {
  * before the response finished, which cancels the upstream request and frees the lease.
  */
 export function requestContext(request: FastifyRequest, reply: FastifyReply, endpoint: string, protocol: 'openai' | 'ollama'): RequestContext {
+  // API routes are private: the auth hook set the principal before the handler ran.
+  const principal = request.principal;
+  if (!principal) throw new FlexiError('unauthorized');
   const controller = new AbortController();
   const res = reply.raw;
   const onClose = () => {
     if (!res.writableFinished) controller.abort();
   };
   res.once('close', onClose);
-  const principal = request.principal;
-  const access = request.server.accessControl;
-  return {
-    requestId: request.id,
-    endpoint,
-    protocol,
-    requester: {
-      subject: principal?.subject ?? 'anonymous',
-      priorityClass: principal?.priorityClass,
-      // The role's concurrency limit is also the scheduler's per-user cap (unlimited roles: no cap).
-      maxConcurrent: principal ? Math.max(1, principal.policy.maxConcurrent ?? Number.MAX_SAFE_INTEGER) : undefined,
-    },
-    apiKeyId: principal?.apiKeyId,
-    signal: controller.signal,
-    startedAtMs: request.startedAtMs,
-    admit: access && principal ? async (admitRequest) => {
-      const admission = await access.admit(principal, { ...admitRequest, endpoint });
-      // On the raw response, so they survive hijacked (streaming) replies: writeHead merges them.
-      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-      return admission;
-    } : undefined,
-    authorize: access && principal ? (model) => access.authorize(principal, { endpoint, model }) : undefined,
-  };
+  return { requestId: request.id, endpoint, protocol, principal, signal: controller.signal, startedAtMs: request.startedAtMs };
 }
 
-export function generationHeaders(request: FastifyRequest, queueMs: number): Record<string, string> {
-  return { 'x-request-id': request.id, 'x-flexi-queue-ms': String(Math.round(queueMs)) };
+/** The headers of an answered generation: its admission's rate limits, the request id, the time queued. */
+export function generationHeaders(request: FastifyRequest, started: Pick<StartedGeneration, 'queueMs' | 'rateLimit'>): Record<string, string> {
+  return { ...started.rateLimit, 'x-request-id': request.id, 'x-flexi-queue-ms': String(Math.round(started.queueMs)) };
 }

@@ -111,7 +111,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     && String(request.headers.accept ?? '').includes('text/html');
 
   await app.register(fastifyCookie, { secret: deps.cookies.secret });
-  app.decorate('accessControl', deps.access);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('startedAtMs', 0);
   cutSilentConnections(app.server, timeouts.headersTimeout);

@@ -46,13 +46,14 @@ export class PendingSseStream {
     return this.committed;
   }
 
-  comment(text: string): void {
+  /** `headers`: more headers for the response, sent only if this comment commits it. */
+  comment(text: string, headers?: Record<string, string>): void {
     const res = this.reply.raw;
     if (res.destroyed) return;
     if (!this.committed) {
       this.committed = true;
       this.reply.hijack();
-      res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
+      res.writeHead(200, { ...headers, ...this.headers, ...SSE_HEADERS });
     }
     res.write(`: ${text.replace(/[\r\n]/g, ' ')}\n\n`);
   }

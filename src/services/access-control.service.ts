@@ -36,16 +36,6 @@ export interface KeyVerifier {
   verify(key: string): Promise<VerifiedKey | undefined>;
 }
 
-/** A request that passed every limit; exactly one of settle/cancel ends it. */
-export interface Admission {
-  /** The max tokens to ask the node for when the request set none (the role's cap); undefined: no cap. */
-  maxTokens: number | undefined;
-  /** `x-ratelimit-*` headers for the response. */
-  headers: Record<string, string>;
-  settle(usage: { promptTokens: number; completionTokens: number }): void;
-  cancel(): void;
-}
-
 export interface AdmitRequest {
   endpoint: string;
   /** The resolved (canonical) model name. */
@@ -56,6 +46,28 @@ export interface AdmitRequest {
   promptTokens?: number;
   /** The request field that carries the input (`messages`, `prompt`, `input`), named by `input_too_long`. */
   inputParam?: string;
+}
+
+/** A request that passed every limit and holds its quota reservation; exactly one of settle/cancel ends it. */
+export interface AdmissionTicket {
+  /** The max tokens to ask the node for when the request set none (the role's cap); undefined: no cap. */
+  maxTokens: number | undefined;
+  /** `x-ratelimit-*` headers' values after this request; the route writes them on its response. */
+  rateLimit: Record<string, string>;
+  settle(usage: { promptTokens: number; completionTokens: number }): void;
+  cancel(): void;
+}
+
+/**
+ * The port through which InferenceService asks whether a principal may run a request, injected
+ * at construction (AccessControl implements it). The service holds the ticket and ends it; what
+ * the client must be told (rate-limit headers) comes back on the result, for http/ to write.
+ */
+export interface Admission {
+  /** Checks policy, limits and budgets, and reserves quota; throws the refusal's FlexiError. */
+  admit(principal: Principal, request: AdmitRequest): Promise<AdmissionTicket>;
+  /** Policy check only (requests that generate nothing, e.g. Ollama load/unload); throws permission_denied. */
+  authorize(principal: Principal, request: { endpoint: string; model?: string }): void;
 }
 
 /** The shortest answer worth starting when a budget's remainder caps a request that set no max_tokens. */
@@ -101,7 +113,7 @@ export function extractApiKey(headers: IncomingHttpHeaders): string | undefined 
  * cookies become a Principal with its effective policy; `admit` checks model, endpoint,
  * max tokens, rate limits and budgets before a request reaches the scheduler.
  */
-export class AccessControl {
+export class AccessControl implements Admission {
   constructor(private readonly options: AccessControlOptions) {}
 
   get policies(): PolicyService {
@@ -201,7 +213,7 @@ export class AccessControl {
   }
 
   /** Checks everything and reserves quota; the caller settles or cancels the admission. */
-  async admit(principal: Principal, request: AdmitRequest): Promise<Admission> {
+  async admit(principal: Principal, request: AdmitRequest): Promise<AdmissionTicket> {
     this.authorize(principal, request);
     const { policy } = principal;
     const promptTokens = Math.max(0, Math.round(request.promptTokens ?? 0));
@@ -224,7 +236,7 @@ export class AccessControl {
     );
     return {
       maxTokens: flexible ? reservation.tokens - promptTokens : request.maxTokens === undefined ? maxTokens : undefined,
-      headers: reservation.headers,
+      rateLimit: reservation.headers,
       settle: (usage) => reservation.settle(usage.promptTokens + usage.completionTokens),
       cancel: () => reservation.cancel(),
     };

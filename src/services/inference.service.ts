@@ -1,29 +1,41 @@
 import type { Backend } from '../backends/backend.js';
-import { FlexiError, toFlexiError } from '../core/errors.js';
+import { FlexiError, isFlexiError, toFlexiError } from '../core/errors.js';
 import type { ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult } from '../core/types.js';
 import type { UsageEntry, UsageSink } from '../core/usage.js';
-import type { Admission, AdmitRequest } from './access-control.service.js';
+import type { Admission, AdmissionTicket, Principal } from './access-control.service.js';
 import type { Dispatcher, GenerationUsage, NodeLease, Requester } from './dispatcher.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 import { estimateInputTokens } from './token-estimate.js';
 
-/** What the http layer knows about a request. */
+/** What the http layer knows about a request: plain values, no callbacks into http/ but the queue notice. */
 export interface RequestContext {
   requestId: string;
   endpoint: string;
   protocol: 'openai' | 'ollama';
-  requester: Requester;
-  apiKeyId?: string;
+  /** Who asks; admitted through the Admission port, and the scheduler's fair-share subject. */
+  principal: Principal;
   /** Aborted when the client disconnects. */
   signal: AbortSignal;
   /** performance.now() when the request arrived. */
   startedAtMs: number;
-  onWaiting?: (info: { position: number; estimatedWaitMs?: number }) => void;
-  /** Policy and quota check for the resolved model (identity); this service settles or cancels it. */
-  admit?: (request: Omit<AdmitRequest, 'endpoint'>) => Promise<Admission>;
-  /** Policy check only (requests that generate nothing, e.g. Ollama load/unload). */
-  authorize?: (model: string) => void;
+  /**
+   * Called while the request waits for a node. A callback because it is an event during the call,
+   * not a result: a streamed reply writes it at once (a queue comment that keeps proxies from
+   * cutting the connection), long before the started generation comes back.
+   */
+  onWaiting?: (notice: QueueNotice) => void;
 }
+
+/** Where a waiting request stands; the first notice may commit a streamed reply's headers. */
+export interface QueueNotice {
+  position: number;
+  estimatedWaitMs?: number;
+  /** The admission's rate-limit headers' values, for a reply that commits its headers now. */
+  rateLimit: Record<string, string>;
+}
+
+/** A model-only request (Ollama load/unload): authorized, not admitted (it generates nothing). */
+export type ResidencyContext = Pick<RequestContext, 'principal' | 'endpoint' | 'signal'>;
 
 /** Observes every finished request (metrics). */
 export interface GenerationObserver {
@@ -41,11 +53,15 @@ export interface StartedGeneration {
   model: string;
   node: string;
   queueMs: number;
+  /** The admission's rate-limit headers' values; http/ writes them with the response. */
+  rateLimit: Record<string, string>;
 }
 
 export interface InferenceServiceOptions {
   registry: ModelRegistry;
   dispatcher: Dispatcher;
+  /** Policy, rate limits and budgets, asked before a request may wait for a node. */
+  admission: Admission;
   usage?: UsageSink;
   observer?: GenerationObserver;
   /** Retry once on another node when a request failed before its first byte. */
@@ -57,7 +73,7 @@ const NODE_FAULTS: ReadonlySet<string> = new Set(['backend_unavailable', 'backen
 
 /** An admission and the prompt estimate that settles it when a stream breaks off without usage. */
 interface Admitted {
-  admission: Admission;
+  ticket: AdmissionTicket;
   promptTokens: number;
 }
 
@@ -82,29 +98,31 @@ export class InferenceService {
     return this.options.registry.get(model, param);
   }
 
-  async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string }> {
+  async embed(request: EmbeddingRequest, context: RequestContext): Promise<EmbeddingResult & { model: string; node: string; rateLimit: Record<string, string> }> {
     const entry = await this.options.registry.get(request.model);
     const req = { ...request, model: entry.name };
-    const admission = await context.admit?.({ model: entry.name, maxTokens: 0, promptTokens: estimateInputTokens(request), inputParam: 'input' });
+    const ticket = await this.options.admission.admit(context.principal, {
+      endpoint: context.endpoint, model: entry.name, maxTokens: 0, promptTokens: estimateInputTokens(request), inputParam: 'input',
+    });
     try {
-      return await this.embedAdmitted(req, entry, context, admission);
+      return await this.embedAdmitted(req, entry, context, ticket);
     } catch (error) {
-      admission?.cancel();
-      throw error;
+      ticket.cancel();
+      throw withRateLimit(error, ticket.rateLimit);
     }
   }
 
   private async embedAdmitted(
-    req: EmbeddingRequest, entry: ModelEntry, context: RequestContext, admission: Admission | undefined,
-  ): Promise<EmbeddingResult & { model: string; node: string }> {
-    let lease = await this.acquire(entry, context);
+    req: EmbeddingRequest, entry: ModelEntry, context: RequestContext, ticket: AdmissionTicket,
+  ): Promise<EmbeddingResult & { model: string; node: string; rateLimit: Record<string, string> }> {
+    let lease = await this.acquire(entry, context, ticket);
     for (;;) {
       try {
         const result = await lease.backend.embed(req, context.signal);
         lease.release({ ok: true });
-        admission?.settle({ promptTokens: result.promptTokens, completionTokens: 0 });
+        ticket.settle({ promptTokens: result.promptTokens, completionTokens: 0 });
         this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
-        return { ...result, model: entry.name, node: lease.backend.name };
+        return { ...result, model: entry.name, node: lease.backend.name, rateLimit: ticket.rateLimit };
       } catch (error) {
         lease = await this.nextLeaseOrThrow(lease, error, context, entry.name);
       }
@@ -112,10 +130,10 @@ export class InferenceService {
   }
 
   /** Loads or unloads a model on every node that serves it (Ollama's model-only requests). */
-  async setResidency(model: string, keepAliveSeconds: number, signal: AbortSignal, context?: Pick<RequestContext, 'authorize'>): Promise<string> {
+  async setResidency(model: string, keepAliveSeconds: number, context: ResidencyContext): Promise<string> {
     const entry = await this.options.registry.get(model);
-    context?.authorize?.(entry.name);
-    await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, keepAliveSeconds, signal)));
+    this.options.admission.authorize(context.principal, { endpoint: context.endpoint, model: entry.name });
+    await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, keepAliveSeconds, context.signal)));
     return entry.name;
   }
 
@@ -123,21 +141,24 @@ export class InferenceService {
     const entry = await this.options.registry.get(request.model);
     const promptTokens = estimateInputTokens(request);
     const inputParam = 'messages' in request ? 'messages' : 'prompt';
-    const admission = await context.admit?.({ model: entry.name, maxTokens: request.options.maxTokens, promptTokens, inputParam });
-    const options = admission?.maxTokens === undefined ? request.options : { ...request.options, maxTokens: admission.maxTokens };
+    const ticket = await this.options.admission.admit(context.principal, {
+      endpoint: context.endpoint, model: entry.name, maxTokens: request.options.maxTokens, promptTokens, inputParam,
+    });
+    const options = ticket.maxTokens === undefined ? request.options : { ...request.options, maxTokens: ticket.maxTokens };
     const req = { ...request, model: entry.name, options };
     try {
-      return await this.startAdmitted(req, entry, context, invoke, admission && { admission, promptTokens });
+      return await this.startAdmitted(req, entry, context, invoke, { ticket, promptTokens });
     } catch (error) {
-      admission?.cancel();
-      throw error;
+      // Before the first event: the stream never started, so nothing settles the ticket later.
+      ticket.cancel();
+      throw withRateLimit(error, ticket.rateLimit);
     }
   }
 
   private async startAdmitted<R extends { model: string }>(
-    req: R, entry: ModelEntry, context: RequestContext, invoke: Invoke<R>, admitted: Admitted | undefined,
+    req: R, entry: ModelEntry, context: RequestContext, invoke: Invoke<R>, admitted: Admitted,
   ): Promise<StartedGeneration> {
-    let lease = await this.acquire(entry, context);
+    let lease = await this.acquire(entry, context, admitted.ticket);
     for (;;) {
       const iterator = invoke(lease.backend, req, context.signal)[Symbol.asyncIterator]();
       let first: IteratorResult<ChatEvent>;
@@ -156,6 +177,7 @@ export class InferenceService {
         model: entry.name,
         node: lease.backend.name,
         queueMs: lease.queueMs,
+        rateLimit: admitted.ticket.rateLimit,
       };
     }
   }
@@ -193,11 +215,11 @@ export class InferenceService {
   /** Passes the rest of the stream through; accounts and releases exactly once in every path. */
   private follow(
     iterator: AsyncIterator<ChatEvent>, first: ChatEvent, context: RequestContext,
-    model: string, lease: NodeLease, ttftMs: number, admitted?: Admitted,
+    model: string, lease: NodeLease, ttftMs: number, admitted: Admitted,
   ): AsyncGenerator<ChatEvent, void, undefined> {
     return new FollowedEvents(iterator, first, context, lease.backend.name, (done, completionTokens, failure) => {
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code), usage: done && generationUsage(done) });
-      admitted?.admission.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
+      admitted.ticket.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
         this.finish(context, model, lease, {
           status: 200, promptTokens: done.usage.promptTokens, completionTokens: done.usage.completionTokens, ttftMs,
@@ -208,10 +230,12 @@ export class InferenceService {
     });
   }
 
-  private acquire(entry: ModelEntry, context: RequestContext): Promise<NodeLease> {
+  private acquire(entry: ModelEntry, context: RequestContext, ticket: AdmissionTicket): Promise<NodeLease> {
     if (context.signal.aborted) return Promise.reject(new FlexiError('client_closed_request'));
+    const { onWaiting } = context;
     return this.options.dispatcher.acquire({
-      model: entry, requester: context.requester, signal: context.signal, onWaiting: context.onWaiting,
+      model: entry, requester: toRequester(context.principal), signal: context.signal,
+      onWaiting: onWaiting && ((info) => onWaiting({ ...info, rateLimit: ticket.rateLimit })),
     });
   }
 
@@ -222,14 +246,14 @@ export class InferenceService {
     const entry: UsageEntry = {
       requestId: context.requestId,
       createdAt: new Date(),
-      apiKeyId: context.apiKeyId,
-      subject: context.requester.subject,
+      apiKeyId: context.principal.apiKeyId,
+      subject: context.principal.subject,
       endpoint: context.endpoint,
       protocol: context.protocol,
       model,
       node: lease.backend.name,
       queueMs: lease.queueMs,
-      priorityClass: context.requester.priorityClass,
+      priorityClass: context.principal.priorityClass,
       durationMs: performance.now() - context.startedAtMs,
       ...fields,
     };
@@ -245,6 +269,30 @@ export class InferenceService {
 }
 
 type DoneEvent = Extract<ChatEvent, { type: 'done' }>;
+
+/** Who asks, as the scheduler sees it: the fair-share subject and class, no identity. */
+function toRequester(principal: Principal): Requester {
+  // The role's concurrency limit is also the scheduler's per-user cap (unlimited roles: no cap).
+  return {
+    subject: principal.subject,
+    priorityClass: principal.priorityClass,
+    maxConcurrent: Math.max(1, principal.policy.maxConcurrent ?? Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/**
+ * A refusal after admission (queue full, node down) still tells the client where its rate limits
+ * stand, as every admitted response does; the refusal's own headers win.
+ */
+function withRateLimit(error: unknown, rateLimit: Record<string, string>): unknown {
+  if (!isFlexiError(error) || Object.keys(rateLimit).length === 0) return error;
+  const copy = new FlexiError(error.code, error.message, {
+    param: error.param, retryAfterSeconds: error.retryAfterSeconds, headers: { ...rateLimit, ...error.headers }, cause: error.cause,
+  });
+  // The log of a 500 shows where it was thrown, not this copy.
+  copy.stack = error.stack;
+  return copy;
+}
 
 function generationUsage(done: DoneEvent): GenerationUsage {
   const loadNs = done.timings.loadNs;

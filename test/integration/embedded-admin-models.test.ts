@@ -178,8 +178,8 @@ describe('/admin/v1/models', () => {
   });
 
   it('deletes a model file (unloading it first) and 404s a second time', async () => {
-    await app.inference.setResidency('pulled', -1, new AbortController().signal);
     const local = app.registry.backends.find((b) => b.name === 'local')!;
+    await local.setResidency('pulled:latest', -1);
     expect((await local.loadedModels()).map((m) => m.name)).toContain('pulled:latest');
     const response = await admin('/admin/v1/models/pulled', { method: 'DELETE' });
     expect(response.status).toBe(200);
