@@ -273,7 +273,7 @@ describe('Scheduler configuration', () => {
     expect(settings.lendIdleAfterMs).toBe(0);
     expect(settingsFromConfig(loadConfig({ fileText: 'scheduler:\n  lend_idle_after_ms: 600000\n  preload_replicas: false\n' }))).toMatchObject({ lendIdleAfterMs: 600_000, preloadReplicas: false });
     const nodes = nodesFromConfig(config);
-    expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
+    expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m:latest'] });
     const h = new Harness(nodes, settings);
     expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({
       slots: 2, inFlight: 0, resident: false, preloading: false, concurrency: { limit: 2, max: 2, phase: 'learning', samples: 0, queuedSamples: 0 },
