@@ -5,7 +5,8 @@ import { loadConfig, type ConfigSources } from '../../src/config/load.js';
 import { API_KEY_SHOWN_CHARS, hashApiKey } from '../../src/services/api-key.service.js';
 import { openDatabase, type Store } from '../../src/store/store.js';
 
-export const TEST_KEY = 'flx-test-key-0123456789';
+/** A key in the real format (`flx-` and 40 letters or digits), stored by `openStoreWithKeys`. */
+export const TEST_KEY = `flx-${'testkey0123456789'.padEnd(40, 'x')}`;
 
 /**
  * A fresh in-memory SQLite store that knows the given role keys (default: TEST_KEY as `key-1`,

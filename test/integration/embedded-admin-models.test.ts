@@ -19,8 +19,8 @@ import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
 
-const ADMIN_KEY = 'flx-admin-key-0123456789';
-const USER_KEY = 'flx-user-key-0123456789';
+const ADMIN_KEY = `flx-${'adminkey0123456789'.padEnd(40, 'a')}`;
+const USER_KEY = `flx-${'userkey0123456789'.padEnd(40, 'u')}`;
 const keys = [{ id: 'admin-1', key: ADMIN_KEY, role: 'admin' }, { id: 'user-1', key: USER_KEY, role: 'student' }];
 let store: Store;
 
