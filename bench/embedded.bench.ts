@@ -20,6 +20,7 @@ import { LlamaCompletion, TokenBias, type LlamaModel } from 'node-llama-cpp';
 import { request } from 'undici';
 import { writeTinyLlamaGguf } from '../test/helpers/gguf-writer.js';
 import { createApp, type App } from '../src/app.js';
+import { openDatabase, type Store } from '../src/store/store.js';
 import { EmbeddedBackend } from '../src/backends/embedded/embedded.backend.js';
 import { getLlamaRuntime, resolveThreads } from '../src/backends/embedded/llama-runtime.js';
 import { loadConfig } from '../src/config/load.js';
@@ -123,11 +124,13 @@ export interface EmbeddedBenchReport {
 }
 
 /** The gateway over one backend, no auth, on 127.0.0.1:0. */
-async function startBenchGateway(backend: EmbeddedBackend): Promise<{ app: App; url: string }> {
+async function startBenchGateway(backend: EmbeddedBackend): Promise<{ app: App; url: string; store: Store }> {
   const config = loadConfig({ fileText: 'auth:\n  mode: none\n' });
-  const app = await createApp({ config, backends: [backend] });
+  const store = await openDatabase(':memory:');
+  await store.migrate();
+  const app = await createApp({ config, backends: [backend], store });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url: `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}` };
+  return { app, store, url: `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}` };
 }
 
 const PROMPT = 'hello world, the test is brief';
@@ -226,6 +229,7 @@ export async function runEmbeddedBench(options: EmbeddedBenchOptions): Promise<E
       aggregate.push({ concurrency, batched, batchedHttp, sequential });
     }
     await gateway.app.close();
+    await gateway.store.close();
     await backend.close();
     const rate = (samples: typeof direct) => median(samples.map((sample) => sample.tokensPerSecond));
     const cpu = (samples: typeof direct) => median(samples.map((sample) => sample.cpuMsPerToken));

@@ -127,8 +127,8 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
     logError: (message, fields) => logger.error(fields, message),
   });
-  const retention = app.privacy && new RetentionJob({
-    purge: () => app.privacy!.purge(),
+  const retention = new RetentionJob({
+    purge: () => app.privacy.purge(),
     intervalMs: config.privacy.purge_interval_ms,
     onResult: (result) => {
       const rows = Object.fromEntries(result.classes.filter((c) => c.rows > 0).map((c) => [c.class, c.rows]));
@@ -136,11 +136,11 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     },
     onError: (error) => logger.error({ error: (error as Error).message }, 'retention purge failed'),
   });
-  retention?.start();
+  retention.start();
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await retention?.stop();
+      await retention.stop();
       await app.close({ graceMs: config.server.shutdown_grace_ms });
       await recorder.close();
       await counters.close();

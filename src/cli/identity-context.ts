@@ -2,14 +2,17 @@ import { userInfo } from 'node:os';
 import { loadConfigFromDisk } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
-import { createIdentity, type Identity } from '../services/identity.js';
+import { buildIdentityServices, type IdentityServices } from '../services/build-services.js';
+import type { Identity } from '../services/identity.js';
 import { openDatabase, type Store } from '../store/store.js';
 import { CliError } from './cli-error.js';
 
 export interface IdentityContext {
   config: Config;
   store: Store;
-  identity: Required<Pick<Identity, 'users' | 'keys' | 'admin' | 'audit' | 'usageReport'>> & Identity;
+  identity: Identity;
+  /** Export, erasure and retention, as the server builds them. */
+  privacy: IdentityServices['privacy'];
   /** Who the audit log names for CLI actions. */
   actor: string;
 }
@@ -38,10 +41,10 @@ export async function withIdentity<T>(configPath: string | undefined, work: (con
   } catch (error) {
     throw new CliError(`Cannot open the database ${redactUrl(config.database.url)}: ${(error as Error).message}. Check database.url (FLEXI_DATABASE_URL).`);
   }
-  const identity = createIdentity({ config, store });
+  const { identity, privacy } = buildIdentityServices(config, store);
   try {
     await store.migrate();
-    return await work({ config, store, identity: identity as IdentityContext['identity'], actor: `cli:${osUser()}` });
+    return await work({ config, store, identity, privacy, actor: `cli:${osUser()}` });
   } catch (error) {
     if (error instanceof FlexiError) throw new CliError(error.message);
     throw error;

@@ -7,8 +7,8 @@ import type { Config, NodeConfig } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { resolveNodes } from '../runtime.js';
-import { pullPolicyOf } from '../services/model-download.js';
-import { ModelManagerService, type PullProgress } from '../services/model-manager.service.js';
+import { buildModelManager } from '../services/build-services.js';
+import type { ModelManagerService, PullProgress } from '../services/model-manager.service.js';
 import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
 
@@ -35,7 +35,7 @@ async function openManager(options: CommonOptions): Promise<OpenedManager> {
   const nodes = await resolveNodes(config, { createEmbedded });
   const backends = nodes.map((node) => createBackend(node, config, { createEmbedded }));
   return {
-    manager: ModelManagerService.fromBackends(backends, { pullPolicy: pullPolicyOf(config) }),
+    manager: buildModelManager(config, backends),
     config,
     nodes,
     close: async () => {

@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfigFromDisk } from '../config/load.js';
-import { createPrivacyService } from '../services/privacy/create-privacy-service.js';
 import type { PrivacyService, PurgeResult } from '../services/privacy/privacy.service.js';
 import { renderProcessingRecord } from '../services/privacy/processing-record.js';
 import { CliError } from './cli-error.js';
@@ -14,11 +13,7 @@ interface Options {
 }
 
 function withPrivacy<T>(configPath: string | undefined, work: (privacy: PrivacyService, context: IdentityContext) => Promise<T>): Promise<T> {
-  return withIdentity(configPath, (context) => {
-    const privacy = createPrivacyService({ config: context.config, store: context.store, identity: context.identity });
-    if (!privacy) throw new CliError('The privacy commands need a database; check database.url.');
-    return work(privacy, context);
-  });
+  return withIdentity(configPath, (context) => work(context.privacy, context));
 }
 
 /** Exports hold personal data: readable by the owner only. */

@@ -108,7 +108,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     }
     await identity.loginThrottle.succeeded(user.email, request.ip);
     await sessions.revokeAllOf(user.id, { except: principal.sessionId });
-    await identity.audit!.record(`user:${user.id}`, 'user.change_password', { type: 'user', id: user.id });
+    await identity.audit.record(`user:${user.id}`, 'user.change_password', { type: 'user', id: user.id });
     return reply.code(204).send();
   });
 
@@ -151,13 +151,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
 
   app.get('/auth/keys', async (request) => {
     const userId = await keyOwner(request);
-    return { data: (await identity.keys!.list({ userId })).map(keyToJson) };
+    return { data: (await identity.keys.list({ userId })).map(keyToJson) };
   });
 
   app.post('/auth/keys', async (request, reply) => {
     const userId = await keyOwner(request);
     const body = parseBody(selfKeyRequestSchema, request.body);
-    const created = await identity.admin!.createKey(`user:${userId}`, {
+    const created = await identity.admin.createKey(`user:${userId}`, {
       user: userId, name: body.name, scopes: body.scopes, creatorScopes: request.principal?.keyScopes,
       expiresAt: body.expires_in_days === undefined ? undefined : new Date(Date.now() + body.expires_in_days * DAY_MS),
     });
@@ -167,9 +167,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
   app.delete('/auth/keys/:id', async (request) => {
     const userId = await keyOwner(request);
     const id = (request.params as { id: string }).id;
-    const key = await identity.keys!.findById(id);
+    const key = await identity.keys.findById(id);
     if (!key || key.userId !== userId) throw new FlexiError('not_found', 'No such API key.');
-    const result = await identity.admin!.revokeKey(`user:${userId}`, id, { byIdOnly: true });
+    const result = await identity.admin.revokeKey(`user:${userId}`, id, { byIdOnly: true });
     return keyToJson(result.record);
   });
 }

@@ -4,32 +4,20 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { FlexiError } from '../core/errors.js';
 import { randomId } from '../lib/ids.js';
-import type { InferenceService } from '../services/inference.service.js';
-import type { Dispatcher } from '../services/dispatcher.js';
-import type { NodeAdminService } from '../services/node-admin.service.js';
 import { registerAdminNodeRoutes } from './admin-nodes.route.js';
 import { drainRefusedBody, parseJsonBody } from './body-parser.js';
 import { registerAdminModelRoutes } from './admin-models.route.js';
-import type { PullPolicy } from '../services/model-download.js';
-import { ModelManagerService } from '../services/model-manager.service.js';
-import type { ModelRegistry } from '../services/model-registry.service.js';
-import type { GatewayMetrics } from '../telemetry/metrics.js';
-import type { AccessControl } from '../services/access-control.service.js';
-import type { Identity } from '../services/identity.js';
 import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
-import type { AgreementService } from '../services/agreement.service.js';
-import type { ChatService } from '../services/chat.service.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from '../services/access-control.service.js';
+import type { Services } from '../services/build-services.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
-import type { PrivacyService } from '../services/privacy/privacy.service.js';
 import { registerSystemRoutes, type MetricsAccess } from './system.route.js';
-import type { ReadinessService } from '../services/readiness.service.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } from './route-access.js';
 
@@ -58,24 +46,13 @@ export interface HttpServerDeps {
   clientLimits: ClientLimits;
   /** `max-age` of Strict-Transport-Security in seconds; undefined: no HSTS (`server.hsts`). */
   hstsMaxAgeS?: number;
-  access: AccessControl;
-  /** With a database: the /auth (browser login, own keys) and /admin/v1 routes. */
-  identity?: Identity;
-  /** With a database: a user's own export and erasure (/ui/v1/me). */
-  privacy?: PrivacyService;
+  /** Built by `buildServices`; the server only routes to them. */
+  services: Services;
   cookies: { secret: string; secure: boolean | 'auto'; sessionTtlMs: number };
-  inference: InferenceService;
-  dispatcher: Dispatcher;
-  nodeAdmin?: NodeAdminService;
-  registry: ModelRegistry;
-  /** Where model pulls may download from (`models.pull`). */
-  modelPull: PullPolicy;
-  metrics: GatewayMetrics;
-  readiness: ReadinessService;
   /** Who may read /metrics (`metrics.*`); neither set: anyone. */
   metricsAccess: MetricsAccess;
-  /** With a database: the web UI's chats API and the user agreement. */
-  ui?: { chats: ChatService; agreement: AgreementService; modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
+  /** What the web UI's chats API tells the browser. */
+  ui: { modelDescriptions: Readonly<Record<string, string>>; sso: boolean };
   /** Folder of the built web UI (web/dist); a placeholder page when missing. */
   webRoot?: string;
   /** Logs errors that are Flexi's fault (500s), with the request id. */
@@ -90,6 +67,8 @@ function isWebPage(url: string): boolean {
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const { identity, privacy, chats, agreement, registry, inference, metrics, readiness, dispatcher, nodeAdmin, modelManager } = deps.services;
+  const access = identity.access;
   const timeouts = requestTimeouts(deps.clientLimits);
   const app = Fastify({
     logger: false,
@@ -136,7 +115,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     reply.header('x-request-id', request.id);
     reply.headers(securityHeaders);
     // Behind Flexi a load test against sim nodes reports simulated time, like against the sim itself.
-    const simSpeed = deps.registry.simSpeed();
+    const simSpeed = registry.simSpeed();
     if (simSpeed !== undefined) reply.header('x-sim-speed', String(simSpeed));
     const problem = findTargetProblem(request.url);
     if (problem !== undefined) {
@@ -149,10 +128,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
       done();
       return;
     }
-    deps.access.authenticate(request.headers, request.cookies, request.method).then((principal) => {
+    access.authenticate(request.headers, request.cookies, request.method).then((principal) => {
       request.principal = principal;
       try {
-        deps.access.authorizePath(principal, request.url.split('?')[0]!);
+        access.authorizePath(principal, request.url.split('?')[0]!);
       } catch (error) {
         done(error as FlexiError);
         return;
@@ -163,10 +142,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
 
   // After the auth hook: a request it verified is not counted against its address.
   app.addHook('onRequest', unauthenticated.admit);
-  if (deps.ui) app.addHook('onRequest', agreementHook(deps.ui.agreement, deps.access));
+  app.addHook('onRequest', agreementHook(agreement, access));
 
   app.addHook('onResponse', (request, reply, done) => {
-    deps.metrics.onHttpResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    metrics.onHttpResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     done();
   });
 
@@ -193,27 +172,22 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     reply.code(404).headers(errorHeaders(failure)).send(errorBody(failure, protocolOf(request.url)));
   });
 
-  registerSystemRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, metricsAccess: deps.metricsAccess });
+  registerSystemRoutes(app, { metrics, readiness, metricsAccess: deps.metricsAccess });
   registerOllamaVersionRoute(app);
-  const isModelVisible = (principal: Principal | undefined, model: string) => deps.access.isModelVisible(principal, model);
-  registerOpenAiRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
-  registerOllamaRoutes(app, { inference: deps.inference, registry: deps.registry, isModelVisible });
-  registerAdminNodeRoutes(app, { nodeAdmin: deps.nodeAdmin, dispatcher: deps.dispatcher, registry: deps.registry });
+  const isModelVisible = (principal: Principal | undefined, model: string) => access.isModelVisible(principal, model);
+  registerOpenAiRoutes(app, { inference, registry, isModelVisible });
+  registerOllamaRoutes(app, { inference, registry, isModelVisible });
+  registerAdminNodeRoutes(app, { nodeAdmin, dispatcher, registry });
   registerAdminModelRoutes(app, {
-    manager: ModelManagerService.fromBackends(deps.registry.backends, { pullPolicy: deps.modelPull }),
+    manager: modelManager,
     isAdmin: (request) => request.principal?.policy.admin === true,
-    onModelsChanged: () => deps.registry.refresh(),
+    onModelsChanged: () => registry.refresh(),
   });
-  const identity = deps.identity;
-  if (identity?.users && identity.admin && identity.audit && identity.usageReport) {
-    registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
-    registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
-    if (deps.privacy) registerPrivacyRoutes(app, { privacy: deps.privacy, identity });
-  }
-  if (deps.ui) {
-    registerAgreementRoutes(app, { agreement: deps.ui.agreement, access: deps.access });
-    registerChatRoutes(app, { chats: deps.ui.chats, registry: deps.registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
-  }
+  registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
+  registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
+  registerPrivacyRoutes(app, { privacy, identity });
+  registerAgreementRoutes(app, { agreement, access });
+  registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

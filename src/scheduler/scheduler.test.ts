@@ -273,10 +273,20 @@ describe('Scheduler configuration', () => {
     expect(settings.lendIdleAfterMs).toBe(0);
     expect(settingsFromConfig(loadConfig({ fileText: 'scheduler:\n  lend_idle_after_ms: 600000\n  preload_replicas: false\n' }))).toMatchObject({ lendIdleAfterMs: 600_000, preloadReplicas: false });
     const nodes = nodesFromConfig(config);
-    expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m'] });
+    expect(nodes[0]).toMatchObject({ name: 'g1', configuredSlots: 2, allowedModels: ['m:latest'] });
     const h = new Harness(nodes, settings);
-    expect(h.scheduler.snapshot().nodes[0]!.models.m).toEqual({
+    expect(h.scheduler.snapshot().nodes[0]!.models['m:latest']).toEqual({
       slots: 2, inFlight: 0, resident: false, preloading: false, concurrency: { limit: 2, max: 2, phase: 'learning', samples: 0, queuedSamples: 0 },
     });
+  });
+
+  it('converts node config the one way the gateway does: canonical model names, embedded default slots, served nodes the config lacks', () => {
+    const config = loadConfig({ fileText: 'embedded:\n  default_slots: 3\nnodes:\n  - {name: g1, type: ollama, url: "http://g1:11434", models: [llama3, "qwen:7b"]}\n  - {name: local, type: embedded, models_dir: ./models}\n' });
+    const nodes = nodesFromConfig(config, [{ name: 'g1', type: 'ollama' }, { name: 'local', type: 'embedded' }, { name: 'ollama-local', type: 'ollama' }]);
+    expect(nodes).toEqual([
+      { name: 'g1', type: 'ollama', configuredSlots: undefined, allowedModels: ['llama3:latest', 'qwen:7b'] },
+      { name: 'local', type: 'embedded', configuredSlots: 3, allowedModels: undefined },
+      { name: 'ollama-local', type: 'ollama', configuredSlots: undefined, allowedModels: undefined },
+    ]);
   });
 });

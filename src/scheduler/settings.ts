@@ -1,3 +1,4 @@
+import { toCanonicalModelName } from '../core/model-name.js';
 import type { NodeInit, NodeKind } from './node-state.js';
 import type { PlacementMode } from './placement.js';
 
@@ -83,6 +84,7 @@ export interface SchedulerConfigInput {
   };
   upstream: { retry_before_first_byte: boolean };
   nodes?: readonly { name: string; type: NodeKind; slots?: number; models?: readonly string[] }[];
+  embedded?: { default_slots: number };
 }
 
 export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSettings {
@@ -104,12 +106,18 @@ export function settingsFromConfig(config: SchedulerConfigInput): SchedulerSetti
   };
 }
 
-/** Nodes as the config declares them; discovery and probes fill in the rest with `updateNode`. */
-export function nodesFromConfig(config: SchedulerConfigInput): NodeInit[] {
-  return (config.nodes ?? []).map((n) => ({
-    name: n.name,
-    type: n.type,
-    configuredSlots: n.slots,
-    allowedModels: n.models,
-  }));
+/**
+ * The scheduler's view of the nodes it serves — the one converter from node config, used by the
+ * gateway and the tests alike. `serving` are the nodes actually built (default: the configured
+ * ones; the runtime may serve nodes the config does not list). Slots come from the node's config,
+ * embedded nodes default to `embedded.default_slots`; model restrictions are canonical names, as
+ * the registry names models. Discovery and probes fill in the rest with `updateNode`.
+ */
+export function nodesFromConfig(config: SchedulerConfigInput, serving?: readonly { name: string; type: NodeKind }[]): NodeInit[] {
+  const configured = config.nodes ?? [];
+  return (serving ?? configured).map((backend) => {
+    const node = configured.find((n) => n.name === backend.name);
+    const slots = node?.slots ?? (backend.type === 'embedded' ? config.embedded?.default_slots : undefined);
+    return { name: backend.name, type: backend.type, configuredSlots: slots, allowedModels: node?.models?.map(toCanonicalModelName) };
+  });
 }

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { MemoryCounterStore, type CounterStore } from '../store/counter-store.js';
 import type { Store } from '../store/store.js';
-import { AccessControl, type KeyVerifier } from './access-control.service.js';
+import { AccessControl } from './access-control.service.js';
 import { AdminService } from './admin.service.js';
 import { ApiKeyService } from './api-key.service.js';
 import { AuditService } from './audit.service.js';
@@ -22,25 +22,24 @@ export interface Identity {
   access: AccessControl;
   pseudonym: (userId: string) => string;
   counters: CounterStore;
-  /** Present when a database is: */
-  keys?: ApiKeyService;
-  users?: UserService;
-  sessions?: SessionService;
-  audit?: AuditService;
-  admin?: AdminService;
-  usageReport?: UsageReportService;
+  keys: ApiKeyService;
+  users: UserService;
+  sessions: SessionService;
+  audit: AuditService;
+  admin: AdminService;
+  usageReport: UsageReportService;
   loginThrottle: LoginThrottle;
+  /** Present when `auth.oidc` is configured. */
   oidc?: OidcService;
   close(): Promise<void>;
 }
 
 export interface IdentityOptions {
   config: Config;
-  store?: Store;
+  /** Required: tests without a database of their own use an in-memory SQLite store (test/helpers/db.ts). */
+  store: Store;
   /** Defaults to memory counters (one process). */
   counters?: CounterStore;
-  /** Key verifier when there is no store (tests). */
-  keys?: KeyVerifier;
   clock?: Clock;
   warn?: (message: string, details?: Record<string, unknown>) => void;
 }
@@ -52,7 +51,7 @@ export function createIdentity(options: IdentityOptions): Identity {
   const pseudonym = createPseudonymizer(config.privacy.pseudonym_secret);
   const quota = new QuotaService({
     counters,
-    usedSince: store ? (subject, since) => store.usage.sumTokensSince(subject, since) : async () => 0,
+    usedSince: (subject, since) => store.usage.sumTokensSince(subject, since),
     termStarts: config.quota.term_starts,
     reservationTtlMs: config.quota.reservation_ttl_ms,
     clock,
@@ -62,28 +61,26 @@ export function createIdentity(options: IdentityOptions): Identity {
     counters, freeAttempts: config.auth.login_free_attempts, backoffMs: config.auth.login_backoff_ms, windowMs: config.auth.login_window_ms,
     failuresPerAddress: config.auth.login_failures_per_address, clock,
   });
-  const keys = store ? new ApiKeyService(store.apiKeys, { revocations: counters, clock, warn: options.warn }) : undefined;
-  const users = store ? new UserService(store.users, policies, { clock }) : undefined;
-  const sessions = store && users ? new SessionService(store.sessions, users, config.auth.session_ttl_ms, { clock }) : undefined;
-  const audit = store ? new AuditService(store.audit, { clock }) : undefined;
+  const keys = new ApiKeyService(store.apiKeys, { revocations: counters, clock, warn: options.warn });
+  const users = new UserService(store.users, policies, { clock });
+  const sessions = new SessionService(store.sessions, users, config.auth.session_ttl_ms, { clock });
+  const audit = new AuditService(store.audit, { clock });
   const access = new AccessControl({
-    mode: config.auth.mode, keys: keys ?? options.keys, users, sessions, policies, quota, pseudonym, defaultMaxTokens: config.quota.default_max_tokens,
+    mode: config.auth.mode, keys, users, sessions, policies, quota, pseudonym, defaultMaxTokens: config.quota.default_max_tokens,
   });
-  const admin = store && users && keys && audit
-    ? new AdminService({ users, keys, groups: store.groups, audit, policies, sessions, now: clock ? () => clock.now() : undefined })
-    : undefined;
-  const usageReport = store && keys ? new UsageReportService({
+  const admin = new AdminService({ users, keys, groups: store.groups, audit, policies, sessions, now: clock ? () => clock.now() : undefined });
+  const usageReport = new UsageReportService({
     summarizeBySubject: (since, until) => store.usage.summarizeBySubject(since, until),
     listUsers: () => store.users.listAll(),
     listKeys: () => keys.list(),
     membershipsByUser: () => store.groups.membershipsByUser(),
     pseudonym,
-  }) : undefined;
-  const oidc = config.auth.oidc && users ? new OidcService(config.auth.oidc, users) : undefined;
+  });
+  const oidc = config.auth.oidc ? new OidcService(config.auth.oidc, users) : undefined;
   return {
     policies, quota, access, pseudonym, counters, keys, users, sessions, audit, admin, usageReport, loginThrottle, oidc,
     close: async () => {
-      await keys?.close();
+      await keys.close();
       if (!options.counters) await counters.close();
     },
   };

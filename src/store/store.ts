@@ -7,6 +7,7 @@ import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from 
 import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
+import { PersonalDataRepository } from './personal-data.repository.js';
 import { SessionRepository } from './session.repository.js';
 import { UsageRepository } from './usage.repository.js';
 import { UserRepository } from './user.repository.js';
@@ -25,6 +26,8 @@ export interface Store {
   readonly agreements: AgreementRepository;
   /** What each node served when it last answered. */
   readonly nodeModels: NodeModelRepository;
+  /** Export, erasure and retention over every class of personal data (services/privacy). */
+  readonly personalData: PersonalDataRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -57,6 +60,7 @@ export async function openDatabase(url: string): Promise<Store> {
     chats: new ChatRepository(db),
     agreements: new AgreementRepository(db),
     nodeModels: new NodeModelRepository(db),
+    personalData: new PersonalDataRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

@@ -48,7 +48,7 @@ async function recordStreaming(page: Page): Promise<void> {
 describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     gateway = await startWebGateway();
-    const admin = gateway.app.identity.admin!;
+    const admin = gateway.app.identity.admin;
     await admin.addUser('test', { email: 'alice@uni.example', roles: ['student'], password: PASSWORD, displayName: 'Alice' });
     const bob = await admin.addUser('test', { email: 'bob@uni.example', roles: ['student'], password: PASSWORD });
     bobKey = (await admin.createKey('test', { user: bob.id, name: 'bob-script' })).key;
@@ -230,7 +230,7 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
   });
 
   it('lets an admin add a user with a password and reset it; the user changes it in settings', async () => {
-    await gateway.app.identity.admin!.addUser('test', { email: 'carol@uni.example', roles: ['admin'], password: PASSWORD });
+    await gateway.app.identity.admin.addUser('test', { email: 'carol@uni.example', roles: ['admin'], password: PASSWORD });
     const admin = await openPage(gateway);
     await signIn(admin.page, 'carol@uni.example', PASSWORD);
     await admin.page.getByRole('button', { name: 'I accept' }).click();
@@ -264,7 +264,7 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     await phone.page.getByRole('button', { name: 'Change password' }).click();
     await phone.page.getByText('Password changed').waitFor();
     expect((await api(phone.page, 'GET', '/auth/me')).status).toBe(200);
-    expect(await gateway.app.identity.users!.verifyPassword('dan@uni.example', 'dans-own-password')).toBeDefined();
+    expect(await gateway.app.identity.users.verifyPassword('dan@uni.example', 'dans-own-password')).toBeDefined();
     expect([...admin.errors, ...phone.errors]).toEqual([]);
     await phone.context.close();
     await admin.context.close();

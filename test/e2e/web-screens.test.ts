@@ -48,7 +48,7 @@ async function api<T>(page: Page, method: string, path: string, body?: unknown):
 describe.skipIf(!enabled)(`screenshots into ${SHOTS_DIR}`, { timeout: 120_000 }, () => {
   beforeAll(async () => {
     gateway = await startWebGateway();
-    const admin = gateway.app.identity.admin!;
+    const admin = gateway.app.identity.admin;
     await admin.addUser('test', { email: 'prof@uni.example', roles: ['admin'], password: PASSWORD, displayName: 'Prof. Ada Lovelace' });
     for (const email of ['student1@uni.example', 'student2@uni.example']) await admin.addUser('test', { email, roles: ['student'], password: PASSWORD });
   }, 120_000);

@@ -11,7 +11,7 @@ let gateway: WebGateway | undefined;
 
 async function start(auth: string): Promise<WebGateway> {
   gateway = await startWebGateway({ auth, hostName: 'flexi.test' });
-  await gateway.app.identity.admin!.addUser('test', { email: 'alice@uni.example', roles: ['student'], password: PASSWORD });
+  await gateway.app.identity.admin.addUser('test', { email: 'alice@uni.example', roles: ['student'], password: PASSWORD });
   return gateway;
 }
 

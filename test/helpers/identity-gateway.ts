@@ -11,7 +11,7 @@ export interface IdentityGateway {
   app: App;
   url: string;
   store: Store;
-  identity: Required<Pick<Identity, 'users' | 'keys' | 'admin' | 'sessions'>> & Identity;
+  identity: Identity;
   usage: UsageRecorder;
   close(): Promise<void>;
 }
@@ -31,7 +31,7 @@ export async function startIdentityGateway(backends: Backend[], options: { store
   }
   return {
     app, url, store: options.store, usage,
-    identity: app.identity as IdentityGateway['identity'],
+    identity: app.identity,
     close: async () => {
       await app.close();
       await usage.close();

@@ -3,18 +3,18 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { randomId } from '../../src/lib/ids.js';
-import { createIdentity, type Identity } from '../../src/services/identity.js';
-import { createPrivacyService } from '../../src/services/privacy/create-privacy-service.js';
+import { buildIdentityServices } from '../../src/services/build-services.js';
+import type { Identity } from '../../src/services/identity.js';
 import type { PrivacyService } from '../../src/services/privacy/privacy.service.js';
 import { toTimestamp } from '../../src/store/database.js';
-import { PersonalDataRepository } from '../../src/store/personal-data.repository.js';
+import type { PersonalDataRepository } from '../../src/store/personal-data.repository.js';
 import type { Store } from '../../src/store/store.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rows written as the web UI's repositories would, at chosen times */
 
 export interface PrivacyHarness {
   config: Config;
-  identity: Identity & Required<Pick<Identity, 'users' | 'admin' | 'sessions' | 'keys' | 'audit'>>;
+  identity: Identity;
   privacy: PrivacyService;
   repository: PersonalDataRepository;
   close(): Promise<void>;
@@ -22,9 +22,8 @@ export interface PrivacyHarness {
 
 export function privacyHarness(store: Store, options: { configText?: string; clock?: Clock } = {}): PrivacyHarness {
   const config = loadConfig({ fileText: options.configText ?? '' });
-  const identity = createIdentity({ config, store, clock: options.clock }) as PrivacyHarness['identity'];
-  const privacy = createPrivacyService({ config, store, identity, clock: options.clock })!;
-  return { config, identity, privacy, repository: new PersonalDataRepository(store.db), close: () => identity.close() };
+  const { identity, privacy } = buildIdentityServices(config, store, { clock: options.clock });
+  return { config, identity, privacy, repository: store.personalData, close: () => identity.close() };
 }
 
 export async function insertChat(store: Store, userId: string, at: string, texts: string[]): Promise<string> {
@@ -87,7 +86,7 @@ export function needlesOf(person: SeededPerson): string[] {
 
 /** Every table of the database from its catalog (so tables nobody registered are scanned too), searched for each needle. */
 export async function scanDatabase(store: Store, needles: readonly string[]): Promise<{ table: string; needle: string }[]> {
-  const repository = new PersonalDataRepository(store.db);
+  const repository = store.personalData;
   const hits: { table: string; needle: string }[] = [];
   for (const table of await repository.listTables()) {
     const text = (await repository.dumpTable(table)).map((row) => JSON.stringify(row)).join('\n').toLowerCase();

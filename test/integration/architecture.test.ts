@@ -33,6 +33,15 @@ function files(dir: string): string[] {
   });
 }
 
+/** Every .ts file under dir, tests included (rules about how code uses services hold in tests too). */
+function testFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return testFiles(path);
+    return /\.tsx?$/.test(name) ? [path] : [];
+  });
+}
+
 /** The files a module imports by relative path (type-only imports count: they are loops for a reader too). */
 function localImports(file: string): string[] {
   const source = readFileSync(file, 'utf8');
@@ -121,6 +130,35 @@ describe('architecture', () => {
         if (match[2] || names.some((name) => imported.has(name))) offenders.push(`${rel}: ${match[0].trim()}`);
       }
     }
+    expect(offenders).toEqual([]);
+  });
+
+  it('runs SQL only in src/store: no query building, no `store.db` and no repository built elsewhere', () => {
+    const query = /sql`|\.(selectFrom|insertInto|updateTable|deleteFrom)\(|\bstore\.db\b|\bdb\.\w+\(|new \w+Repository\(/;
+    const offenders = files(SRC)
+      .filter((file) => !relative(SRC, file).startsWith('store/'))
+      .flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => ({ line, at: `${relative(SRC, file)}:${i + 1}` })))
+      .filter(({ line }) => !/^\s*(\/\*|\*|\/\/)/.test(line) && query.test(line))
+      .map(({ at, line }) => `${at}: ${line.trim()}`);
+    expect(offenders).toEqual([]);
+  });
+
+  it('asserts no store-backed service into existence (`identity.audit!`): with the store required they are always there', () => {
+    const storeBacked = /\b(identity|deps|services|app|context)\.(keys|users|sessions|audit|admin|usageReport|privacy|chats|agreement|store)!/;
+    const offenders = [...files(SRC), ...testFiles(join(ROOT, 'test/')).filter((file) => !file.endsWith('architecture.test.ts'))]
+      .flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => ({ line, at: `${relative(ROOT, file)}:${i + 1}` })))
+      .filter(({ line }) => storeBacked.test(line))
+      .map(({ at, line }) => `${at}: ${line.trim()}`);
+    expect(offenders).toEqual([]);
+  });
+
+  it('wires services in one place: only services/build-services.ts builds identity, privacy and the model manager', () => {
+    const wiring = /\b(createIdentity|createPrivacyService)\(|ModelManagerService\.fromBackends\(|new (ChatService|AgreementService|InferenceService|ModelRegistry|Scheduler)\(/;
+    const home = ['services/build-services.ts', 'services/identity.ts', 'services/privacy/create-privacy-service.ts', 'services/model-manager.service.ts'];
+    const offenders = files(SRC)
+      // scheduler/ builds its own Scheduler in its test harness; everything else gets one from buildServices.
+      .filter((file) => !home.includes(relative(SRC, file)) && !relative(SRC, file).startsWith('scheduler/') && wiring.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(SRC, file));
     expect(offenders).toEqual([]);
   });
 

@@ -13,20 +13,16 @@ import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { createBackend } from '../../src/backends/factory.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { KeyVerifier } from '../../src/services/access-control.service.js';
+import type { Store } from '../../src/store/store.js';
+import { openStoreWithKeys } from '../helpers/gateway.js';
 import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
 
-const ADMIN_KEY = 'flx-admin-key-0123456789';
-const USER_KEY = 'flx-user-key-0123456789';
-const keys: KeyVerifier = {
-  async verify(key) {
-    if (key === ADMIN_KEY) return { id: 'admin-1', role: 'admin' };
-    if (key === USER_KEY) return { id: 'user-1', role: 'student' };
-    return undefined;
-  },
-};
+const ADMIN_KEY = `flx-${'adminkey0123456789'.padEnd(40, 'a')}`;
+const USER_KEY = `flx-${'userkey0123456789'.padEnd(40, 'u')}`;
+const keys = [{ id: 'admin-1', key: ADMIN_KEY, role: 'admin' }, { id: 'user-1', key: USER_KEY, role: 'student' }];
+let store: Store;
 
 const root = mkdtempSync(join(tmpdir(), 'flexi-admin-models-'));
 const modelsDir = join(root, 'models');
@@ -60,13 +56,15 @@ beforeAll(async () => {
     new EmbeddedBackend({ name: 'local', modelsDir, slots: 1, contextSize: 256, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30 }),
     createBackend({ name: 'sim1', type: 'sim', url: sim.url }, config),
   ];
-  app = await createApp({ config, backends, keys });
+  store = await openStoreWithKeys(keys);
+  app = await createApp({ config, backends, store });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(app.server.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
   await app?.close();
+  await store?.close();
   await sim?.close();
   await new Promise((resolve) => files?.close(resolve));
   rmSync(root, { recursive: true, force: true });

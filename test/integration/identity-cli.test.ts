@@ -51,7 +51,7 @@ describe('flexi users / keys / groups / usage', { timeout: 180_000 }, () => {
     const store = await openDatabase(dbPath);
     const identity = createIdentity({ config: loadConfig({}), store });
     try {
-      expect((await identity.users!.verifyPassword('prof@uni.example', 'a-long-password'))?.email).toBe('prof@uni.example');
+      expect((await identity.users.verifyPassword('prof@uni.example', 'a-long-password'))?.email).toBe('prof@uni.example');
     } finally {
       await identity.close();
       await store.close();
@@ -102,7 +102,7 @@ describe('flexi users / keys / groups / usage', { timeout: 180_000 }, () => {
     // The same configuration (and so the same per-deployment pseudonym secret) as the CLI reads.
     const identity = createIdentity({ config: loadConfigFromDisk({ path: configPath, env: {} }), store });
     try {
-      const user = await identity.users!.get('prof@uni.example');
+      const user = await identity.users.get('prof@uni.example');
       const base = { requestId: 'r', endpoint: '/v1/chat/completions', protocol: 'openai' as const, model: 'llama3:8b', status: 200, durationMs: 1 };
       await store.usage.insertMany([
         { ...base, createdAt: '2026-03-02T10:00:00.000Z', subject: identity.pseudonym(user.id), promptTokens: 10, completionTokens: 20 },

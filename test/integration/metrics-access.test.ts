@@ -2,17 +2,22 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, redactConfig } from '../../src/config/load.js';
 import { identityWarnings } from '../../src/services/identity.js';
-import { singleKeyVerifier, TEST_KEY } from '../helpers/gateway.js';
+import { openStoreWithKeys, TEST_KEY } from '../helpers/gateway.js';
+import type { Store } from '../../src/store/store.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
 const TOKEN = 'prometheus-scrape-token-0123456789';
 const apps: App[] = [];
+const stores: Store[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
+  for (const store of stores.splice(0)) await store.close();
 });
 
 async function gateway(configText: string): Promise<App> {
-  const app = await createApp({ config: loadConfig({ fileText: configText }), backends: [new ScriptedBackend({ models: ['tiny:latest'] })], keys: singleKeyVerifier });
+  const store = await openStoreWithKeys();
+  stores.push(store);
+  const app = await createApp({ config: loadConfig({ fileText: configText }), backends: [new ScriptedBackend({ models: ['tiny:latest'] })], store });
   apps.push(app);
   return app;
 }

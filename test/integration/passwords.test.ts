@@ -85,7 +85,7 @@ describeEachDatabase('passwords, secure cookies and default models', (getStore) 
     expect((await me(elsewhere)).statusCode).toBe(401);
     expect((await login('ben@uni.example', 'old-password')).response.statusCode).toBe(401);
     expect((await login('ben@uni.example', 'new-password')).response.statusCode).toBe(200);
-    const audit = await gateway.identity.audit!.list({});
+    const audit = await gateway.identity.audit.list({});
     expect(audit.some((a) => a.action === 'user.change_password' && a.actor.startsWith('user:'))).toBe(true);
   });
 
@@ -118,7 +118,7 @@ describeEachDatabase('passwords, secure cookies and default models', (getStore) 
     const tooShort = await request('PATCH', `/admin/v1/users/${added.json().id}`, { key: adminKey, body: { password: 'x' } });
     expect(tooShort.statusCode).toBe(400);
     expect(tooShort.json().error.param).toBe('password');
-    const audit = await gateway.identity.audit!.list({});
+    const audit = await gateway.identity.audit.list({});
     expect(audit.filter((a) => a.action === 'user.set_password')).toHaveLength(1);
   });
 

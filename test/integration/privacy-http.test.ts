@@ -88,7 +88,7 @@ describe('/ui/v1/me', () => {
     expect((await request('GET', '/auth/me', { cookies })).statusCode).toBe(401);
     expect((await request('GET', '/v1/models', { key })).statusCode).toBe(401);
     expect(await scanDatabase(store, [user.id, 'frank@uni.example'])).toEqual([]);
-    const [entry] = await gateway.identity.audit!.list({ limit: 1 });
+    const [entry] = await gateway.identity.audit.list({ limit: 1 });
     expect(entry).toMatchObject({ actor: reference, action: 'privacy.erase', targetId: reference });
   });
 

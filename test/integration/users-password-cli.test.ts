@@ -54,17 +54,17 @@ async function withIdentity<T>(run: (identity: ReturnType<typeof createIdentity>
 describe('flexi users set-password (built CLI)', () => {
   it('sets a new password from stdin, ends the user\'s sessions, and refuses bad input with one line', async () => {
     expect((await flexi(['users', 'add', '--email', 'kim@uni.example', '--role', 'student', '--password-stdin'], 'first-password\n')).code).toBe(0);
-    const sessionToken = await withIdentity(async (identity) => (await identity.sessions!.create((await identity.users!.get('kim@uni.example')).id)).token);
+    const sessionToken = await withIdentity(async (identity) => (await identity.sessions.create((await identity.users.get('kim@uni.example')).id)).token);
 
     const set = await flexi(['users', 'set-password', '--email', 'kim@uni.example', '--password-stdin'], 'second-password\n');
     expect(set.stderr).toBe('');
     expect(set.code).toBe(0);
     expect(set.stdout).toContain('Password set for kim@uni.example');
     await withIdentity(async (identity) => {
-      expect(await identity.users!.verifyPassword('kim@uni.example', 'second-password')).toBeDefined();
-      expect(await identity.users!.verifyPassword('kim@uni.example', 'first-password')).toBeUndefined();
-      expect(await identity.sessions!.resolve(sessionToken)).toBeUndefined();
-      expect((await identity.audit!.list({})).some((a) => a.action === 'user.set_password')).toBe(true);
+      expect(await identity.users.verifyPassword('kim@uni.example', 'second-password')).toBeDefined();
+      expect(await identity.users.verifyPassword('kim@uni.example', 'first-password')).toBeUndefined();
+      expect(await identity.sessions.resolve(sessionToken)).toBeUndefined();
+      expect((await identity.audit.list({})).some((a) => a.action === 'user.set_password')).toBe(true);
     });
 
     const short = await flexi(['users', 'set-password', 'kim@uni.example', '--password-stdin'], 'short\n');

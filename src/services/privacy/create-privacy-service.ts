@@ -1,22 +1,20 @@
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../lib/clock.js';
-import { PersonalDataRepository } from '../../store/personal-data.repository.js';
 import type { Store } from '../../store/store.js';
 import type { Identity } from '../identity.js';
 import { PrivacyService } from './privacy.service.js';
 
-/** The privacy service over a store and the identity services built on it; undefined without a database. */
+/** The privacy service over a store and the identity services built on it. */
 export function createPrivacyService(options: {
   config: Config;
-  store?: Store;
+  store: Store;
   identity: Identity;
   clock?: Clock;
   flushUsage?: () => Promise<void>;
-}): PrivacyService | undefined {
+}): PrivacyService {
   const { config, store, identity } = options;
-  if (!store || !identity.users || !identity.audit) return undefined;
   return new PrivacyService({
-    repository: new PersonalDataRepository(store.db),
+    repository: store.personalData,
     users: identity.users,
     keys: identity.keys,
     audit: identity.audit,
