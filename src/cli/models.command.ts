@@ -8,7 +8,8 @@ import { FlexiError } from '../core/errors.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { resolveNodes } from '../runtime.js';
 import { pullPolicyOf } from '../services/model-download.js';
-import { ModelManagerService, type PullProgress } from '../services/model-manager.service.js';
+import type { PullProgress } from '../services/model-file-download.js';
+import { ModelManagerService } from '../services/model-manager.service.js';
 import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
 
