@@ -302,7 +302,12 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     const name = page.locator('.keys-table td[data-label="Name"]', { hasText: 'bob-script' });
     const [nameBox, ownerBox] = [await name.boundingBox(), await owner.boundingBox()];
     expect(ownerBox!.y).toBeGreaterThanOrEqual(nameBox!.y + nameBox!.height - 1);
-    const right = await page.locator('.keys-table td, .keys-table th').evaluateAll((cells) => Math.max(...cells.map((c) => c.getBoundingClientRect().right)));
+    const overflow = await page.evaluate(() => [document.documentElement, ...document.querySelectorAll('.page-body, .card')]
+      .filter((el: { scrollWidth: number; clientWidth: number }) => el.scrollWidth > el.clientWidth + 1)
+      .map((el: { className: string; scrollWidth: number; clientWidth: number }) => `${el.className || 'html'}: ${el.scrollWidth} > ${el.clientWidth}`));
+    expect(overflow).toEqual([]);
+    // Every visible cell is within the screen (the header row is clipped away on phones).
+    const right = await page.locator('.keys-table td').evaluateAll((cells) => Math.max(...cells.map((c) => c.getBoundingClientRect().right)));
     expect(right).toBeLessThanOrEqual(375);
     expect(errors).toEqual([]);
     await context.close();
