@@ -107,11 +107,6 @@ export class GuardedDownloader {
     this.agent = new Agent({ connect: { timeout: policy.connectTimeoutMs, lookup: guardedLookup(policy) } });
   }
 
-  /** Checks `url` without connecting (the first hop's errors come before any progress line). */
-  check(url: URL): void {
-    checkPullUrl(this.policy, url);
-  }
-
   /** The final response (never a redirect) of a GET of `url`. */
   async get(url: URL, init: { headers: Record<string, string>; signal?: AbortSignal }): Promise<{ response: Response; url: URL }> {
     let current = url;
