@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeTinyLlamaGguf } from '../../test/helpers/gguf-writer.js';
 import { loadConfig } from '../config/load.js';
 import { FlexiError } from '../core/errors.js';
-import { GuardedDownloader, pullPolicyOf, systemResolve, type PullPolicy } from './model-download.js';
+import { checkPullUrl, pullPolicyOf, systemResolve, type PullPolicy } from './model-download.js';
 import { ModelManagerService, resolvePullSource } from './model-manager.service.js';
 
 /** Issue 12: model pulls must not reach loopback, link-local, private or other internal addresses. */
@@ -96,29 +96,21 @@ describe('model pull: where downloads may go', () => {
   });
 
   it('admits only the Hugging Face hosts by default, hf: sources and their CDN redirect targets included', () => {
-    const downloader = new GuardedDownloader(pullPolicyOf(loadConfig({})));
-    try {
-      for (const ok of ['https://cdn-lfs-us-1.hf.co/x', 'https://cas-bridge.xethub.hf.co/x', 'https://cdn-lfs.huggingface.co/x', 'https://hf.co/x', 'https://huggingface.co./x']) {
-        expect(() => downloader.check(new URL(ok)), ok).not.toThrow();
-      }
-      expect(() => downloader.check(resolvePullSource('hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf'))).not.toThrow();
-      for (const bad of ['https://huggingface.co.evil.example/x', 'https://evilhf.co/x', 'https://example.org/x', 'ftp://huggingface.co/x', 'file:///etc/passwd']) {
-        expect(() => downloader.check(new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'pull_source_not_allowed' }));
-      }
-    } finally {
-      void downloader.close();
+    const policy = pullPolicyOf(loadConfig({}));
+    for (const ok of ['https://cdn-lfs-us-1.hf.co/x', 'https://cas-bridge.xethub.hf.co/x', 'https://cdn-lfs.huggingface.co/x', 'https://hf.co/x', 'https://huggingface.co./x']) {
+      expect(() => checkPullUrl(policy, new URL(ok)), ok).not.toThrow();
+    }
+    expect(() => checkPullUrl(policy, resolvePullSource('hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf'))).not.toThrow();
+    for (const bad of ['https://huggingface.co.evil.example/x', 'https://evilhf.co/x', 'https://example.org/x', 'ftp://huggingface.co/x', 'file:///etc/passwd']) {
+      expect(() => checkPullUrl(policy, new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'pull_source_not_allowed' }));
     }
   });
 
   it('matches allow_hosts entries by name, by *.domain and as bracketed IPv6 literals', () => {
-    const downloader = new GuardedDownloader({ allowHosts: ['mirror.test', '*.cdn.test', '[::1]'], allowNetworks: ['::1'], resolve: systemResolve, connectTimeoutMs: 1000 });
-    try {
-      for (const ok of ['http://mirror.test/x', 'http://MIRROR.test./x', 'https://a.b.cdn.test/x', 'http://[::1]:8080/x']) expect(() => downloader.check(new URL(ok)), ok).not.toThrow();
-      for (const bad of ['http://cdn.test/x', 'http://xmirror.test/x', 'http://[::2]/x', 'http://127.0.0.1/x']) {
-        expect(() => downloader.check(new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'pull_source_not_allowed' }));
-      }
-    } finally {
-      void downloader.close();
+    const policy: PullPolicy = { allowHosts: ['mirror.test', '*.cdn.test', '[::1]'], allowNetworks: ['::1'], resolve: systemResolve, connectTimeoutMs: 1000 };
+    for (const ok of ['http://mirror.test/x', 'http://MIRROR.test./x', 'https://a.b.cdn.test/x', 'http://[::1]:8080/x']) expect(() => checkPullUrl(policy, new URL(ok)), ok).not.toThrow();
+    for (const bad of ['http://cdn.test/x', 'http://xmirror.test/x', 'http://[::2]/x', 'http://127.0.0.1/x']) {
+      expect(() => checkPullUrl(policy, new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'pull_source_not_allowed' }));
     }
   });
 

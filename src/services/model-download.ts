@@ -68,6 +68,11 @@ function checkUrl(policy: PullPolicy, url: URL, hop: number): void {
   if (classifyAddress(host) !== undefined) checkAddress(policy, host, host, where);
 }
 
+/** Throws unless `url` may be the first hop of a pull; connects nowhere. */
+export function checkPullUrl(policy: PullPolicy, url: URL): void {
+  checkUrl(policy, url, 0);
+}
+
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** `net.connect`'s `lookup`: resolves through the policy and refuses if any answer is not allowed. */
@@ -100,11 +105,6 @@ export class GuardedDownloader {
 
   constructor(private readonly policy: PullPolicy) {
     this.agent = new Agent({ connect: { timeout: policy.connectTimeoutMs, lookup: guardedLookup(policy) } });
-  }
-
-  /** Checks `url` without connecting (the first hop's errors come before any progress line). */
-  check(url: URL): void {
-    checkUrl(this.policy, url, 0);
   }
 
   /** The final response (never a redirect) of a GET of `url`. */

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeTinyLlamaGguf } from '../../test/helpers/gguf-writer.js';
+import { startModelFileServer, type ModelFileServer } from '../../test/helpers/model-file-server.js';
 import { EmbeddedBackend } from '../backends/embedded/embedded.backend.js';
 import { FlexiError } from '../core/errors.js';
 import { systemResolve, type PullPolicy } from './model-download.js';
-import { ModelManagerService, resolvePullSource, type PullProgress } from './model-manager.service.js';
+import type { PullProgress } from './model-file-download.js';
+import { ModelManagerService, resolvePullSource } from './model-manager.service.js';
 
 /** The test's file server listens on loopback, which pulls refuse unless allowed. */
 const LOCAL_PULLS: PullPolicy = { allowHosts: ['127.0.0.1'], allowNetworks: ['127.0.0.1'], resolve: systemResolve, connectTimeoutMs: 5000 };
@@ -22,58 +23,31 @@ const modelBytes = (() => {
 })();
 const sha256 = createHash('sha256').update(modelBytes).digest('hex');
 
-let server: Server;
+let files: ModelFileServer;
 let baseUrl: string;
-/** Range headers the server saw, in order. */
-const ranges: (string | undefined)[] = [];
-/** When set, the next full download stops after this many bytes (a dropped connection). */
-let cutAfterBytes: number | undefined;
 const ollamaRequests: unknown[] = [];
 
-function serveFile(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-  ranges.push(req.headers.range);
-  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  if (match) {
-    const start = Number(match[1]);
-    if (start >= body.length) { res.writeHead(416).end(); return; }
-    res.writeHead(206, { 'content-length': body.length - start, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
-    res.end(body.subarray(start));
-    return;
-  }
-  res.writeHead(200, { 'content-length': body.length });
-  if (cutAfterBytes !== undefined) {
-    const cut = cutAfterBytes;
-    cutAfterBytes = undefined;
-    res.write(body.subarray(0, cut), () => res.destroy());
-    return;
-  }
-  res.end(body);
+/** Ollama's POST /api/pull, answered as a node would. */
+function serveOllamaPull(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url !== '/api/pull') { res.writeHead(404).end(); return; }
+  let body = '';
+  req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+  req.on('end', () => {
+    ollamaRequests.push(JSON.parse(body));
+    const { model } = JSON.parse(body) as { model: string };
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    if (model === 'missing') { res.end('{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n'); return; }
+    res.end('{"status":"pulling manifest"}\n{"status":"pulling abc","digest":"sha256:abc","total":100,"completed":40}\n{"status":"pulling abc","digest":"sha256:abc","total":100,"completed":100}\n{"status":"success"}\n');
+  });
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    if (req.url === '/m/tiny-q8.gguf') return serveFile(req, res, modelBytes);
-    if (req.url === '/m/notes.gguf') return serveFile(req, res, Buffer.from('hello, not a model'));
-    if (req.url === '/api/pull') {
-      let body = '';
-      req.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-      req.on('end', () => {
-        ollamaRequests.push(JSON.parse(body));
-        const { model } = JSON.parse(body) as { model: string };
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        if (model === 'missing') { res.end('{"status":"pulling manifest"}\n{"error":"pull model manifest: file does not exist"}\n'); return; }
-        res.end('{"status":"pulling manifest"}\n{"status":"pulling abc","digest":"sha256:abc","total":100,"completed":40}\n{"status":"pulling abc","digest":"sha256:abc","total":100,"completed":100}\n{"status":"success"}\n');
-      });
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  files = await startModelFileServer({ '/m/tiny-q8.gguf': modelBytes }, serveOllamaPull);
+  baseUrl = files.url;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await files.close();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -84,7 +58,6 @@ beforeEach(() => {
   dir = mkdtempSync(join(root, 'models-'));
   backend = new EmbeddedBackend({ name: 'local', modelsDir: dir, slots: 1, contextSize: 256, gpu: 'cpu', threads: 1, keepAliveSeconds: 0, memoryBudgetBytes: 1 << 30 });
   manager = new ModelManagerService({ backends: [backend], modelsDirs: [dir], pullPolicy: LOCAL_PULLS });
-  ranges.length = 0;
 });
 
 async function errorOf(promise: Promise<unknown>): Promise<FlexiError> {
@@ -116,44 +89,6 @@ describe('ModelManagerService.pull', () => {
     expect(existsSync(join(dir, 'tiny-q8.gguf.partial'))).toBe(false);
     expect(progress.at(-1)?.status).toBe('success');
     expect(progress.some((p) => p.status === 'downloading' && p.totalBytes === modelBytes.length)).toBe(true);
-  });
-
-  it('fails a dropped connection with backend_error that says to pull again', async () => {
-    cutAfterBytes = 50_000;
-    const error = await errorOf(manager.pull(`${baseUrl}/m/tiny-q8.gguf`));
-    expect(error.code).toBe('backend_error');
-    expect(error.message).toMatch(/run the pull again to resume/);
-    expect(existsSync(join(dir, 'tiny-q8.gguf'))).toBe(false);
-  });
-
-  it('keeps the partial file of an interrupted pull and resumes it with a Range request', async () => {
-    const controller = new AbortController();
-    const error = await errorOf(manager.pull(`${baseUrl}/m/tiny-q8.gguf`, {
-      signal: controller.signal,
-      onProgress: (p) => { if (p.status === 'downloading' && p.completedBytes > 0) controller.abort(); },
-    }));
-    expect(error.code).toBe('client_closed_request');
-    const partialSize = readFileSync(join(dir, 'tiny-q8.gguf.partial')).length;
-    expect(partialSize).toBeGreaterThan(0);
-    expect(partialSize).toBeLessThan(modelBytes.length);
-    const result = await manager.pull(`${baseUrl}/m/tiny-q8.gguf`, { sha256 });
-    expect(result.resumedFromBytes).toBe(partialSize);
-    expect(ranges.at(-1)).toBe(`bytes=${partialSize}-`);
-    expect(readFileSync(result.path).equals(modelBytes)).toBe(true);
-  });
-
-  it('deletes the download when the SHA-256 does not match', async () => {
-    const error = await errorOf(manager.pull(`${baseUrl}/m/tiny-q8.gguf`, { sha256: '0'.repeat(64) }));
-    expect(error.param).toBe('sha256');
-    expect(existsSync(join(dir, 'tiny-q8.gguf'))).toBe(false);
-    expect(existsSync(join(dir, 'tiny-q8.gguf.partial'))).toBe(false);
-  });
-
-  it('rejects a file that is not GGUF and leaves nothing behind', async () => {
-    const error = await errorOf(manager.pull(`${baseUrl}/m/notes.gguf`));
-    expect(error.message).toContain('not a GGUF model');
-    expect(existsSync(join(dir, 'notes.gguf'))).toBe(false);
-    expect(existsSync(join(dir, 'notes.gguf.partial'))).toBe(false);
   });
 
   it('refuses to overwrite an existing model and reports a missing file as model_not_found', async () => {

@@ -1,17 +1,16 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Backend } from '../backends/backend.js';
-import { modelNameFromFile, readGgufModelFile } from '../backends/embedded/gguf-metadata.js';
+import { modelNameFromFile } from '../backends/embedded/gguf-metadata.js';
 import { FlexiError } from '../core/errors.js';
 import { ggufFileNameProblem } from '../core/model-file.js';
 import { toCanonicalModelName } from '../core/model-name.js';
 import type { ModelDetails, ModelInfo } from '../core/types.js';
 import { readNdjson } from '../lib/lines.js';
-import { GuardedDownloader, type PullPolicy } from './model-download.js';
+import { checkPullUrl, type PullPolicy } from './model-download.js';
+import { downloadModelFile, type ModelFileDownloadOptions, type ModelFileDownloadResult } from './model-file-download.js';
 
 export interface ModelManagerOptions {
   /** Nodes whose models `list` and `show` report. */
@@ -35,30 +34,16 @@ export interface ModelListResult {
   errors: { node: string; message: string }[];
 }
 
-export interface PullProgress {
-  status: string;
-  completedBytes: number;
-  totalBytes?: number;
-}
-
-export interface PullOptions {
-  /** Expected SHA-256 of the file (hex); a mismatch deletes the download. */
-  sha256?: string;
+export interface PullOptions extends ModelFileDownloadOptions {
   /** File name to store as (`name.gguf`); default: the URL's last path segment. */
   fileName?: string;
-  onProgress?: (progress: PullProgress) => void;
-  signal?: AbortSignal;
   /** Folder to write into (one of the manager's folders); default the first. */
   modelsDir?: string;
 }
 
-export interface PullResult {
+export interface PullResult extends ModelFileDownloadResult {
   name: string;
   path: string;
-  sizeBytes: number;
-  sha256: string;
-  /** Bytes that were already there from an interrupted pull. */
-  resumedFromBytes: number;
 }
 
 /**
@@ -85,8 +70,9 @@ export function resolvePullSource(source: string): URL {
 }
 
 /**
- * Lists, shows, removes and downloads models. The CLI (`flexi models`) and later the admin API
- * call this; list/show go through the Backend interface so every node type can take part.
+ * Lists, shows, removes and pulls models. The CLI (`flexi models`) and the admin API call this;
+ * list/show go through the Backend interface so every node type can take part. A pull's file
+ * I/O (resume, verification) is `model-file-download.ts`.
  */
 export class ModelManagerService {
   private readonly fetch: typeof fetch;
@@ -159,9 +145,8 @@ export class ModelManagerService {
   }
 
   /**
-   * Downloads a GGUF file into the first model folder: into `<file>.partial` (resumed with an HTTP
-   * Range request when a previous pull was interrupted), checked (GGUF header, optional SHA-256),
-   * then renamed into place, so a half-written file is never served as a model.
+   * Downloads a GGUF file into a model folder (the first unless `modelsDir` says otherwise):
+   * this decides the file and checks the request; `downloadModelFile` moves the bytes.
    */
   async pull(source: string, options: PullOptions = {}): Promise<PullResult> {
     const url = resolvePullSource(source);
@@ -173,16 +158,8 @@ export class ModelManagerService {
       const hint = param === 'source' ? '; pass a file name for the download' : '';
       throw new FlexiError('invalid_request', `${param}: the file name ${JSON.stringify(fileName)} ${problem}${hint}.`, { param });
     }
-    const downloader = new GuardedDownloader(this.options.pullPolicy);
-    try {
-      downloader.check(url);
-      return await this.pullInto(downloader, url, fileName, source, options);
-    } finally {
-      await downloader.close();
-    }
-  }
-
-  private async pullInto(downloader: GuardedDownloader, url: URL, fileName: string, source: string, options: PullOptions): Promise<PullResult> {
+    // A refused source answers before anything touches the disk (or a progress line is written).
+    checkPullUrl(this.options.pullPolicy, url);
     const dir = options.modelsDir ?? this.options.modelsDirs[0];
     if (!dir) throw new FlexiError('invalid_request', 'No model folder is configured to pull into: add an embedded node (docs/embedded.md).');
     await mkdir(dir, { recursive: true });
@@ -190,60 +167,8 @@ export class ModelManagerService {
     if (await exists(target)) {
       throw new FlexiError('conflict', `${target} already exists; remove it first with \`flexi models rm ${modelNameFromFile(target)}\`.`);
     }
-    const partial = `${target}.partial`;
-    const resumedFromBytes = await this.download(downloader, url, partial, options);
-    const sizeBytes = (await stat(partial)).size;
-    options.onProgress?.({ status: 'verifying', completedBytes: sizeBytes, totalBytes: sizeBytes });
-    await verifyGguf(partial, source);
-    const sha256 = await sha256Of(partial);
-    if (options.sha256 && options.sha256.toLowerCase() !== sha256) {
-      await rm(partial, { force: true });
-      throw new FlexiError('invalid_request', `SHA-256 mismatch for ${fileName}: expected ${options.sha256.toLowerCase()}, got ${sha256}. The download was deleted.`, { param: 'sha256' });
-    }
-    await rename(partial, target);
-    options.onProgress?.({ status: 'success', completedBytes: sizeBytes, totalBytes: sizeBytes });
-    return { name: modelNameFromFile(target), path: target, sizeBytes, sha256, resumedFromBytes };
-  }
-
-  private async download(downloader: GuardedDownloader, url: URL, partial: string, options: PullOptions): Promise<number> {
-    let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
-    const { response } = await downloader.get(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: options.signal });
-    if (response.status === 416 && offset > 0) {
-      // The partial file is already whole (or the server disagrees about it): start over.
-      await response.body?.cancel();
-      await rm(partial, { force: true });
-      return this.download(downloader, url, partial, options);
-    }
-    if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      throw new FlexiError(response.status === 404 ? 'model_not_found' : 'backend_error', `Download of ${url.href} failed: HTTP ${response.status} ${response.statusText}`);
-    }
-    const resumed = response.status === 206;
-    if (!resumed) offset = 0;
-    const length = Number(response.headers.get('content-length') ?? NaN);
-    const totalBytes = Number.isFinite(length) ? offset + length : undefined;
-    let completedBytes = offset;
-    options.onProgress?.({ status: 'downloading', completedBytes, totalBytes });
-    // Each chunk is written before the next is read, so a broken connection leaves every byte
-    // received on disk for the next pull to resume from.
-    const file = await open(partial, resumed ? 'a' : 'w');
-    try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        await file.write(chunk);
-        completedBytes += chunk.length;
-        options.onProgress?.({ status: 'downloading', completedBytes, totalBytes });
-        options.signal?.throwIfAborted();
-      }
-    } catch (error) {
-      if (options.signal?.aborted) throw new FlexiError('client_closed_request', `Download of ${url.href} was cancelled at ${completedBytes} bytes; run the pull again to resume.`, { cause: error });
-      throw new FlexiError('backend_error', `Download of ${url.href} broke off at ${completedBytes} bytes (${(error as Error).message}); run the pull again to resume.`, { cause: error });
-    } finally {
-      await file.close();
-    }
-    if (totalBytes !== undefined && completedBytes !== totalBytes) {
-      throw new FlexiError('backend_error', `Download of ${url.href} ended after ${completedBytes} of ${totalBytes} bytes; run the pull again to resume.`);
-    }
-    return resumed ? offset : 0;
+    const file = await downloadModelFile(this.options.pullPolicy, url, target, source, options);
+    return { name: modelNameFromFile(target), path: target, ...file };
   }
 
   /** Asks an Ollama node to pull a model (POST /api/pull), streaming its progress. */
@@ -286,27 +211,4 @@ function fileNameOf(url: URL): string {
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
-}
-
-async function verifyGguf(path: string, source: string): Promise<void> {
-  const handle = await open(path, 'r');
-  const magic = Buffer.alloc(4);
-  try {
-    await handle.read(magic, 0, 4, 0);
-  } finally {
-    await handle.close();
-  }
-  const problem = magic.toString('latin1') !== 'GGUF'
-    ? 'it does not start with the GGUF magic bytes'
-    : await readGgufModelFile(path).then(() => undefined, (error: Error) => error.message);
-  if (problem) {
-    await rm(path, { force: true });
-    throw new FlexiError('invalid_request', `${source} is not a GGUF model: ${problem}. The download was deleted.`, { param: 'source' });
-  }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

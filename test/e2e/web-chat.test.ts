@@ -290,6 +290,28 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('shows the admin keys tab on a 375 px phone as labelled blocks with the owner, without sideways scrolling', async () => {
+    const { context, page, errors } = await openPage(gateway, { ...PHONE, viewport: { width: 375, height: 812 } });
+    await signIn(page, 'carol@uni.example', PASSWORD);
+    await page.getByLabel('Model', { exact: true }).waitFor();
+    await page.goto('/admin/keys');
+    // The owner cell carries its label, and sits below the key's name rather than beside it.
+    const owner = page.locator('.keys-table td[data-label="Owner"]', { hasText: 'bob@uni.example' });
+    await owner.waitFor();
+    const name = page.locator('.keys-table td[data-label="Name"]', { hasText: 'bob-script' });
+    const [nameBox, ownerBox] = [await name.boundingBox(), await owner.boundingBox()];
+    expect(ownerBox!.y).toBeGreaterThanOrEqual(nameBox!.y + nameBox!.height - 1);
+    const overflow = await page.evaluate(() => [document.documentElement, ...document.querySelectorAll('.page-body, .card')]
+      .filter((el: { scrollWidth: number; clientWidth: number }) => el.scrollWidth > el.clientWidth + 1)
+      .map((el: { className: string; scrollWidth: number; clientWidth: number }) => `${el.className || 'html'}: ${el.scrollWidth} > ${el.clientWidth}`));
+    expect(overflow).toEqual([]);
+    // Every visible cell is within the screen (the header row is clipped away on phones).
+    const right = await page.locator('.keys-table td').evaluateAll((cells) => Math.max(...cells.map((c) => c.getBoundingClientRect().right)));
+    expect(right).toBeLessThanOrEqual(375);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });
 
 if (!hasChromium) {

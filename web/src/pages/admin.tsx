@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, setUserPassword, type AdminNodeReply as NodeRow, type AdminSchedulerReply, type ApiKey, type MeResponse, type UiUser } from '../api';
 import { Icon } from '../components/icon';
+import { KeyTable } from '../components/key-table';
 import { UsageCharts } from '../components/usage-charts';
 import { formatDate, t, type MessageKey } from '../i18n';
 import { linkHandler } from '../router';
@@ -162,7 +163,6 @@ function KeysTab() {
   }, []);
 
   async function revoke(key: ApiKey) {
-    if (!confirm(t('confirmRevoke', { name: key.name }))) return;
     await api('DELETE', `/admin/v1/keys/${key.id}`).catch((e: Error) => setError(e.message));
     await refresh();
   }
@@ -171,23 +171,9 @@ function KeysTab() {
     <section class="card" aria-labelledby="keys-admin-title">
       <h2 id="keys-admin-title">{t('adminKeys')}</h2>
       <ErrorLine error={error} />
-      <div class="table-wrap">
-        <table>
-          <thead><tr><th scope="col">{t('keyName')}</th><th scope="col">{t('owner')}</th><th scope="col">Prefix</th><th scope="col">{t('created')}</th><th scope="col">{t('lastUsed')}</th><th scope="col"><span class="visually-hidden">{t('revoke')}</span></th></tr></thead>
-          <tbody>
-            {keys.map((key) => (
-              <tr key={key.id} class={key.revoked_at ? 'muted' : ''}>
-                <td>{key.name}{key.scopes && key.scopes.length > 0 && <div class="muted small">{key.scopes.join(', ')}</div>}</td>
-                <td>{key.user_id ? users.get(key.user_id) ?? key.user_id : <span class="badge">{t('operatorKey')}{key.role ? `: ${key.role}` : ''}</span>}</td>
-                <td><code>{key.prefix}…</code></td>
-                <td>{formatDate(key.created_at, false)}</td>
-                <td>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
-                <td class="right">{key.revoked_at ? <span class="badge">{t('revoked')}</span> : <button type="button" class="button small danger" onClick={() => void revoke(key)}>{t('revoke')}</button>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <KeyTable keys={keys} onRevoke={(key) => void revoke(key)} owner={(key) => key.user_id
+        ? users.get(key.user_id) ?? key.user_id
+        : <span class="badge">{t('operatorKey')}{key.role ? `: ${key.role}` : ''}</span>} />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { changePassword, createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
 import type { Workspace } from '../workspace';
 import { Icon } from '../components/icon';
+import { KeyTable } from '../components/key-table';
 import { copyText, Markdown } from '../components/markdown-view';
 import { PreferenceControls } from '../components/preferences';
 import { formatDate, formatNumber, getLanguage, t, type MessageKey } from '../i18n';
@@ -124,7 +125,6 @@ function ApiKeys() {
   }
 
   async function revoke(key: ApiKey) {
-    if (!confirm(t('confirmRevoke', { name: key.name }))) return;
     await revokeOwnKey(key.id).catch((e: Error) => setError(e.message));
     await refresh();
   }
@@ -149,24 +149,7 @@ function ApiKeys() {
       </form>
       {error && <p class="error" role="alert">{error}</p>}
       {keys && keys.length === 0 && <p class="muted">{t('noKeys')}</p>}
-      {keys && keys.length > 0 && (
-        <div class="table-wrap">
-          <table class="keys-table stack-table">
-            <thead><tr><th scope="col">{t('keyName')}</th><th scope="col">Prefix</th><th scope="col">{t('created')}</th><th scope="col">{t('lastUsed')}</th><th scope="col"><span class="visually-hidden">{t('revoke')}</span></th></tr></thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr key={key.id} class={key.revoked_at ? 'muted' : ''}>
-                  <td data-label={t('keyName')}>{key.name}</td>
-                  <td data-label="Prefix"><code>{key.prefix}…</code></td>
-                  <td data-label={t('created')}>{formatDate(key.created_at, false)}</td>
-                  <td data-label={t('lastUsed')}>{key.last_used_at ? formatDate(key.last_used_at) : t('never')}</td>
-                  <td class="right">{key.revoked_at ? <span class="badge">{t('revoked')}</span> : <button type="button" class="button small danger" onClick={() => void revoke(key)}>{t('revoke')}</button>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {keys && keys.length > 0 && <KeyTable keys={keys} onRevoke={(key) => void revoke(key)} />}
     </section>
   );
 }
