@@ -45,7 +45,7 @@ async function recordStreaming(page: Page): Promise<void> {
   });
 }
 
-describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 60_000 }, () => {
+describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     gateway = await startWebGateway();
     const admin = gateway.app.identity.admin;

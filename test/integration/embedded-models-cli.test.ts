@@ -53,11 +53,11 @@ describe('flexi models across nodes', () => {
     expect(lines[0]).toMatch(/^NAME\s+NODE\s+SIZE\s+PARAMS\s+QUANT\s+CONTEXT\s+FAMILY\s+LOADED$/);
     expect(lines.find((line) => line.startsWith('local-one '))).toMatch(/local\s+\S+ KB\s+120\.6K\s+Q8_0\s+256\s+llama/);
     expect(lines.some((line) => /^tiny\s+sim1\s/.test(line))).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it('shows a model from whichever node has it', async () => {
     const [fromSim, fromFolder] = await Promise.all([flexi('models', 'show', 'tiny', '--json'), flexi('models', 'show', 'local-one', '--json')]);
     expect(JSON.parse(fromSim)).toMatchObject({ name: 'tiny:latest', node: 'sim1' });
     expect(JSON.parse(fromFolder)).toMatchObject({ name: 'local-one:latest', node: 'local', license: 'mit', family: 'llama' });
-  }, 60_000);
+  }, 180_000);
 });

@@ -70,5 +70,5 @@ describe('flexi serve with the default config', () => {
     const exited = new Promise<number | null>((done) => server!.once('exit', done));
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });

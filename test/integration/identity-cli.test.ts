@@ -56,7 +56,7 @@ describe('flexi users / keys / groups / usage', { timeout: 180_000 }, () => {
       await identity.close();
       await store.close();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('manages users, their keys and groups, and audits it all', async () => {
     const added = JSON.parse(await flexi('users', 'add', '--email', 'stud@uni.example', '--role', 'student', '--json'));

@@ -57,7 +57,7 @@ describe('flexi keys (CLI against a SQLite file)', () => {
     const human = await flexi('keys', 'list');
     expect(human.stdout).toMatch(/PREFIX\s+NAME/);
     expect(human.stdout).toContain(createdJson.prefix);
-  }, 90_000); // four CLI processes, each seconds long on a busy machine
+  }, 240_000); // four CLI processes, each seconds long on a busy machine
 
   it('prints the key once with a warning in human output', async () => {
     const created = await flexi('keys', 'create', '--name', 'human', '--role', 'student');

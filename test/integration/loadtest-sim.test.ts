@@ -108,7 +108,9 @@ describe('flexi loadtest against flexi sim (paper-server-b)', () => {
       const cols = line.split(',');
       const [model, promptIndex, level] = [cols[0]!, Number(cols[1]), Number(cols[header.indexOf('level')])];
       const latency = records.filter((r) => !r.warmup && r.model === model && r.promptIndex === promptIndex && r.level === level).map((r) => r.e2eMs / 1000);
-      expect(Number(cols[header.indexOf('latency_s_mean')])).toBeCloseTo(avg(latency), 4);
+      // The CSV keeps 6 significant digits: a mean of 208.44254 s is written 208.443 (slow machines, long latencies).
+      const mean = avg(latency);
+      expect(Math.abs(Number(cols[header.indexOf('latency_s_mean')]) - mean)).toBeLessThanOrEqual(Math.abs(mean) * 5e-6);
     }
     // Self-contained: inline SVG charts, no external scripts, styles or images.
     expect(html).toContain('<svg');

@@ -58,7 +58,7 @@ describe('flexi models pull (built CLI): where downloads may go', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('127.0.0.1 is a loopback address');
     expect(requests).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a file name with a control character or a path before downloading (argv cannot carry a NUL)', async () => {
     const config = `${nodes()}models:\n  pull:\n    allow_hosts: ["127.0.0.1"]\n    allow_networks: ["127.0.0.1/32"]\n`;
@@ -67,7 +67,7 @@ describe('flexi models pull (built CLI): where downloads may go', () => {
       expect({ fileName, code: result.code, stderr: result.stderr }).toMatchObject({ fileName, code: 1, stderr: expect.stringContaining('file_name: the file name') });
     }
     expect(requests).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('pulls from loopback once the operator allows the host and its network', async () => {
     const config = `${nodes()}models:\n  pull:\n    allow_hosts: ["127.0.0.1"]\n    allow_networks: ["127.0.0.1/32"]\n`;
@@ -75,5 +75,5 @@ describe('flexi models pull (built CLI): where downloads may go', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ name: 'tiny:latest' });
     expect(requests).toEqual(['/m/tiny.gguf']);
-  }, 60_000);
+  }, 180_000);
 });
