@@ -16,7 +16,8 @@ export const ollamaOptionsSchema = z.looseObject({
   seed: z.number().int().optional(),
   stop: z.union([z.string(), z.array(z.string())]).optional(),
   num_predict: z.number().int().min(-2).optional(),
-  num_ctx: z.number().int().min(1).optional(),
+  // Bounded: a node told to allocate a context of 10^8 tokens reloads the model or fails with a 500.
+  num_ctx: z.number().int().min(1).max(1_048_576).optional(),
   frequency_penalty: z.number().optional(),
   presence_penalty: z.number().optional(),
 }).optional();

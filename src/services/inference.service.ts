@@ -133,7 +133,11 @@ export class InferenceService {
   async setResidency(model: string, keepAliveSeconds: number, context: ResidencyContext): Promise<string> {
     const entry = await this.options.registry.get(model);
     this.options.admission.authorize(context.principal, { endpoint: context.endpoint, model: entry.name });
-    await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, keepAliveSeconds, context.signal)));
+    if (keepAliveSeconds === 0 && !context.principal.policy.admin) {
+      throw new FlexiError('permission_denied', 'Unloading a model (keep_alive 0) unloads it for every user: only admins may.', { param: 'keep_alive' });
+    }
+    const seconds = context.principal.policy.admin ? keepAliveSeconds : (boundKeepAlive(keepAliveSeconds, context.principal) ?? DEFAULT_KEEP_ALIVE_S);
+    await Promise.all(entry.nodes.map((node) => node.setResidency(entry.name, seconds, context.signal)));
     return entry.name;
   }
 
@@ -145,7 +149,7 @@ export class InferenceService {
       endpoint: context.endpoint, model: entry.name, maxTokens: request.options.maxTokens, promptTokens, inputParam,
     });
     const options = ticket.maxTokens === undefined ? request.options : { ...request.options, maxTokens: ticket.maxTokens };
-    const req = { ...request, model: entry.name, options };
+    const req = { ...request, model: entry.name, options, keepAliveSeconds: boundKeepAlive(request.keepAliveSeconds, context.principal) };
     try {
       return await this.startAdmitted(req, entry, context, invoke, { ticket, promptTokens });
     } catch (error) {
@@ -366,4 +370,19 @@ class FollowedEvents implements AsyncGenerator<ChatEvent, void, undefined> {
     void this.iterator.return?.();
     this.onEnd(this.done, this.completionTokens, failure);
   }
+}
+
+/** The longest a non-admin may keep a model in memory after its request (`keep_alive`). */
+const MAX_USER_KEEP_ALIVE_S = 3600;
+/** Ollama's own default residency, used when a non-admin's load-only request asks to pin a model. */
+const DEFAULT_KEEP_ALIVE_S = 300;
+
+/**
+ * Residency is shared by everyone on a node: a user's `keep_alive: 0` would unload the model for all,
+ * `-1` pin it for ever. Admins decide that; for anyone else 0 and negative values fall back to the
+ * node's default and longer ones are cut to an hour.
+ */
+export function boundKeepAlive(seconds: number | undefined, principal: Principal): number | undefined {
+  if (seconds === undefined || principal.policy.admin) return seconds;
+  return seconds <= 0 ? undefined : Math.min(seconds, MAX_USER_KEEP_ALIVE_S);
 }
