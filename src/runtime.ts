@@ -7,9 +7,9 @@ import { createBackend, type EmbeddedBackendFactory } from './backends/factory.j
 import type { Config, NodeConfig } from './config/schema.js';
 import { withDeploymentSecrets } from './config/secrets.js';
 import type { UsageEntry } from './core/usage.js';
-import { identityWarnings } from './services/identity.js';
+import { identityWarnings } from './services/identity/identity.js';
 import { RetentionJob } from './services/privacy/retention-job.js';
-import { UsageRecorder } from './services/usage-recorder.js';
+import { UsageRecorder } from './services/inference/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
 import { createCounterStore } from './store/redis-counter-store.js';
 import { prettyDestination } from './lib/pretty-log.js';

@@ -1,4 +1,4 @@
-import { ApiKeyService } from '../../src/services/api-key.service.js';
+import { ApiKeyService } from '../../src/services/identity/api-key.service.js';
 import { MemoryCounterStore } from '../../src/store/counter-store.js';
 import { openDatabase } from '../../src/store/store.js';
 

@@ -3,7 +3,7 @@ import { loadConfigFromDisk } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { FlexiError } from '../core/errors.js';
 import { buildIdentityServices, type IdentityServices } from '../services/build-services.js';
-import type { Identity } from '../services/identity.js';
+import type { Identity } from '../services/identity/identity.js';
 import { openDatabase, type Store } from '../store/store.js';
 import { CliError } from './cli-error.js';
 

@@ -8,8 +8,8 @@ import { FlexiError } from '../core/errors.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { resolveNodes } from '../runtime.js';
 import { buildModelManager } from '../services/build-services.js';
-import type { PullProgress } from '../services/model-file-download.js';
-import type { ModelManagerService } from '../services/model-manager.service.js';
+import type { PullProgress } from '../services/models/model-file-download.js';
+import type { ModelManagerService } from '../services/models/model-manager.service.js';
 import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
 

@@ -1,5 +1,5 @@
 import type { NodeConfig } from '../config/schema.js';
-import type { ModelRegistry } from '../services/model-registry.service.js';
+import type { ModelRegistry } from '../services/inference/model-registry.service.js';
 
 /**
  * What `flexi serve` prints once it listens: every node's state, and a hint only where one

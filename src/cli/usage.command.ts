@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { USAGE_DIMENSIONS, usageToCsv, usageToJson, type UsageDimension } from '../services/usage-report.service.js';
+import { USAGE_DIMENSIONS, usageToCsv, usageToJson, type UsageDimension } from '../services/identity/usage-report.service.js';
 import { CliError } from './cli-error.js';
 import { CONFIG_OPTION, print, printJson, withIdentity } from './identity-context.js';
 import { formatTable } from './table.js';

@@ -4,9 +4,9 @@ import { adminPullRequestSchema, type AdminModel, type AdminModelList, type Admi
 import { parseBody } from '../api/validation.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { ModelDetails } from '../core/types.js';
-import type { PullProgress } from '../services/model-file-download.js';
-import type { ModelListEntry, ModelManagerService } from '../services/model-manager.service.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { PullProgress } from '../services/models/model-file-download.js';
+import type { ModelListEntry, ModelManagerService } from '../services/models/model-manager.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 
 export interface AdminModelRouteDeps {
   manager: ModelManagerService;

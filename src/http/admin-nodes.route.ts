@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminNode, AdminNodeConcurrency, AdminSchedulerReply } from '../api/admin.js';
 import { FlexiError } from '../core/errors.js';
-import type { NodeAdminService } from '../services/node-admin.service.js';
-import type { Dispatcher } from '../services/dispatcher.js';
-import type { ModelRegistry } from '../services/model-registry.service.js';
+import type { NodeAdminService } from '../services/inference/node-admin.service.js';
+import type { Dispatcher } from '../services/inference/dispatcher.js';
+import type { ModelRegistry } from '../services/inference/model-registry.service.js';
 
 export interface AdminNodeRouteDeps {
   nodeAdmin?: NodeAdminService;

@@ -4,10 +4,10 @@ import {
 } from '../api/admin.js';
 import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
-import type { AdminService } from '../services/admin.service.js';
-import type { AuditService } from '../services/audit.service.js';
-import type { PolicyService } from '../services/policy.service.js';
-import { USAGE_DIMENSIONS, usageToCsv, usageToJson, type UsageDimension, type UsageReportService } from '../services/usage-report.service.js';
+import type { AdminService } from '../services/identity/admin.service.js';
+import type { AuditService } from '../services/identity/audit.service.js';
+import type { PolicyService } from '../services/identity/policy.service.js';
+import { USAGE_DIMENSIONS, usageToCsv, usageToJson, type UsageDimension, type UsageReportService } from '../services/identity/usage-report.service.js';
 import { keyToJson, policyToJson, userToJson } from './identity-json.js';
 
 const DAY_MS = 86_400_000;

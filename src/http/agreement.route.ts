@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fast
 import { acceptAgreementRequestSchema } from '../api/ui.js';
 import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
-import type { AccessControl } from '../services/access-control.service.js';
-import type { AgreementService } from '../services/agreement.service.js';
+import type { AccessControl } from '../services/identity/access-control.service.js';
+import type { AgreementService } from '../services/identity/agreement.service.js';
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 

@@ -3,10 +3,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { changePasswordRequestSchema, loginRequestSchema, selfKeyRequestSchema } from '../api/admin.js';
 import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
-import type { Principal } from '../services/access-control.service.js';
-import type { Identity } from '../services/identity.js';
-import type { OidcTransaction } from '../services/oidc.service.js';
-import { CSRF_COOKIE, SESSION_COOKIE } from '../services/session.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
+import type { Identity } from '../services/identity/identity.js';
+import type { OidcTransaction } from '../services/identity/oidc.service.js';
+import { CSRF_COOKIE, SESSION_COOKIE } from '../services/identity/session.service.js';
 import { keyToJson, policyToJson, userToJson } from './identity-json.js';
 import { publicRoute } from './route-access.js';
 

@@ -5,8 +5,8 @@ import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName, toDisplayModelName } from '../core/model-name.js';
 import type { ModelInfo } from '../core/types.js';
 import type { ChatService, ChatSettings, ExportFormat } from '../services/chat.service.js';
-import type { ModelRegistry } from '../services/model-registry.service.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { ModelRegistry } from '../services/inference/model-registry.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 import { publicRoute } from './route-access.js';
 
 export interface ChatRouteDeps {

@@ -1,5 +1,5 @@
 import type { AdminApiKey } from '../api/admin.js';
-import type { EffectivePolicy } from '../services/policy.service.js';
+import type { EffectivePolicy } from '../services/identity/policy.service.js';
 import type { ApiKeyRecord, UserRecord } from '../core/identity-records.js';
 
 /** Wire shapes (snake_case) of identity records; never a key, a hash or a password. */

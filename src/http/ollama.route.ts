@@ -6,13 +6,13 @@ import {
 import { parseBody } from '../api/validation.js';
 import { FlexiError, invalidRequest } from '../core/errors.js';
 import type { ChatEvent, LoadedModel } from '../core/types.js';
-import type { InferenceService, StartedGeneration } from '../services/inference.service.js';
-import type { ModelRegistry } from '../services/model-registry.service.js';
+import type { InferenceService, StartedGeneration } from '../services/inference/inference.service.js';
+import type { ModelRegistry } from '../services/inference/model-registry.service.js';
 import { errorBody } from './errors.js';
 import {
   fromOllamaChat, fromOllamaGenerate, keepAliveFromOllama, ollamaCounters, toOllamaModelDetails, toOllamaTag, toOllamaToolCalls,
 } from './ollama-translate.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { publicRoute } from './route-access.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';

@@ -6,15 +6,15 @@ import {
 import { parseBody } from '../api/validation.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { randomId } from '../lib/ids.js';
-import type { InferenceService } from '../services/inference.service.js';
-import type { ModelEntry, ModelRegistry } from '../services/model-registry.service.js';
+import type { InferenceService } from '../services/inference/inference.service.js';
+import type { ModelEntry, ModelRegistry } from '../services/inference/model-registry.service.js';
 import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
 import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, PendingSseStream, writeStream, type StreamEncoder } from './stream-writer.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
-import type { RequestContext, StartedGeneration } from '../services/inference.service.js';
+import type { RequestContext, StartedGeneration } from '../services/inference/inference.service.js';
 
 export interface OpenAiRouteDeps {
   inference: InferenceService;

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FlexiError } from '../core/errors.js';
-import type { Principal } from '../services/access-control.service.js';
-import type { Identity } from '../services/identity.js';
+import type { Principal } from '../services/identity/access-control.service.js';
+import type { Identity } from '../services/identity/identity.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
-import { CSRF_COOKIE, SESSION_COOKIE } from '../services/session.service.js';
+import { CSRF_COOKIE, SESSION_COOKIE } from '../services/identity/session.service.js';
 
 export interface PrivacyRouteDeps {
   privacy: PrivacyService;

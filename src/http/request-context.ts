@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FlexiError } from '../core/errors.js';
-import type { RequestContext, StartedGeneration } from '../services/inference.service.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { RequestContext, StartedGeneration } from '../services/inference/inference.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

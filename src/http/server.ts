@@ -11,7 +11,7 @@ import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
 import { registerAuthRoutes } from './auth.route.js';
-import type { Principal } from '../services/access-control.service.js';
+import type { Principal } from '../services/identity/access-control.service.js';
 import type { Services } from '../services/build-services.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { ChatEvent, EngineTimings, FinishReason, ToolCall, Usage } from '../core/types.js';
-import type { StartedGeneration } from '../services/inference.service.js';
+import type { StartedGeneration } from '../services/inference/inference.service.js';
 
 /** Turns canonical events into one wire protocol's stream frames. */
 export interface StreamEncoder {

@@ -2,7 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { FlexiError } from '../core/errors.js';
 import { AddressList } from '../lib/address-list.js';
-import type { ReadinessService } from '../services/readiness.service.js';
+import type { ReadinessService } from '../services/inference/readiness.service.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { publicRoute } from './route-access.js';
 

@@ -8,21 +8,21 @@ import type { CounterStore } from '../store/counter-store.js';
 import { RedisCounterStore } from '../store/redis-counter-store.js';
 import type { Store } from '../store/store.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
-import { AgreementService } from './agreement.service.js';
+import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
-import { DirectDispatcher, type Dispatcher } from './dispatcher.js';
-import { createIdentity, type Identity } from './identity.js';
-import { InferenceService } from './inference.service.js';
-import { pullPolicyOf } from './model-download.js';
-import { ModelManagerService } from './model-manager.service.js';
-import { ModelRegistry } from './model-registry.service.js';
-import { NodeAdminService } from './node-admin.service.js';
-import { NodeModelMemory } from './node-model-memory.js';
-import { NodeMonitor } from './node-monitor.service.js';
+import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
+import { createIdentity, type Identity } from './identity/identity.js';
+import { InferenceService } from './inference/inference.service.js';
+import { pullPolicyOf } from './models/model-download.js';
+import { ModelManagerService } from './models/model-manager.service.js';
+import { ModelRegistry } from './inference/model-registry.service.js';
+import { NodeAdminService } from './inference/node-admin.service.js';
+import { NodeModelMemory } from './inference/node-model-memory.js';
+import { NodeMonitor } from './inference/node-monitor.service.js';
 import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
-import { ReadinessService } from './readiness.service.js';
-import { SchedulerDispatcher, backendPreloader } from './scheduler-dispatcher.js';
+import { ReadinessService } from './inference/readiness.service.js';
+import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)

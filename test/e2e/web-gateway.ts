@@ -8,7 +8,7 @@ import { chromium, type Browser, type BrowserContext, type BrowserContextOptions
 import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { loadConfig } from '../../src/config/load.js';
-import { UsageRecorder } from '../../src/services/usage-recorder.js';
+import { UsageRecorder } from '../../src/services/inference/usage-recorder.js';
 import type { Store } from '../../src/store/store.js';
 import { openTestStore } from '../helpers/db.js';
 import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../helpers/gguf-writer.js';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppDeps } from '../../src/app.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { loadConfig, type ConfigSources } from '../../src/config/load.js';
-import { API_KEY_SHOWN_CHARS, hashApiKey } from '../../src/services/api-key.service.js';
+import { API_KEY_SHOWN_CHARS, hashApiKey } from '../../src/services/identity/api-key.service.js';
 import { openDatabase, type Store } from '../../src/store/store.js';
 
 /** A key in the real format (`flx-` and 40 letters or digits), stored by `openStoreWithKeys`. */

@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../../src/app.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { Identity } from '../../src/services/identity.js';
-import { UsageRecorder } from '../../src/services/usage-recorder.js';
+import type { Identity } from '../../src/services/identity/identity.js';
+import { UsageRecorder } from '../../src/services/inference/usage-recorder.js';
 import type { CounterStore } from '../../src/store/counter-store.js';
 import type { Store } from '../../src/store/store.js';
 

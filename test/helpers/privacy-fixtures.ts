@@ -4,7 +4,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { randomId } from '../../src/lib/ids.js';
 import { buildIdentityServices } from '../../src/services/build-services.js';
-import type { Identity } from '../../src/services/identity.js';
+import type { Identity } from '../../src/services/identity/identity.js';
 import type { PrivacyService } from '../../src/services/privacy/privacy.service.js';
 import { toTimestamp } from '../../src/store/database.js';
 import type { PersonalDataRepository } from '../../src/store/personal-data.repository.js';

@@ -154,7 +154,7 @@ describe('architecture', () => {
 
   it('wires services in one place: only services/build-services.ts builds identity, privacy and the model manager', () => {
     const wiring = /\b(createIdentity|createPrivacyService)\(|ModelManagerService\.fromBackends\(|new (ChatService|AgreementService|InferenceService|ModelRegistry|Scheduler)\(/;
-    const home = ['services/build-services.ts', 'services/identity.ts', 'services/privacy/create-privacy-service.ts', 'services/model-manager.service.ts'];
+    const home = ['services/build-services.ts', 'services/identity/identity.ts', 'services/privacy/create-privacy-service.ts', 'services/models/model-manager.service.ts'];
     const offenders = files(SRC)
       // scheduler/ builds its own Scheduler in its test harness; everything else gets one from buildServices.
       .filter((file) => !home.includes(relative(SRC, file)) && !relative(SRC, file).startsWith('scheduler/') && wiring.test(readFileSync(file, 'utf8')))

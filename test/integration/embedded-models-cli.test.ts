@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
-import type { ModelListResult } from '../../src/services/model-manager.service.js';
+import type { ModelListResult } from '../../src/services/models/model-manager.service.js';
 import { writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CliError } from '../../src/cli/cli-error.js';
 import { buildProgram } from '../../src/cli/program.js';
-import { createIdentity } from '../../src/services/identity.js';
+import { createIdentity } from '../../src/services/identity/identity.js';
 import { loadConfig, loadConfigFromDisk } from '../../src/config/load.js';
 import { openDatabase } from '../../src/store/store.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService } from '../../src/services/api-key.service.js';
+import { ApiKeyService } from '../../src/services/identity/api-key.service.js';
 import { openDatabase } from '../../src/store/store.js';
 import { MemoryCounterStore } from '../../src/store/counter-store.js';
 import { builtCli, ROOT, runBuiltCli, type CliResult } from '../helpers/built-cli.js';

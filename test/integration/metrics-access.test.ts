@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, redactConfig } from '../../src/config/load.js';
-import { identityWarnings } from '../../src/services/identity.js';
+import { identityWarnings } from '../../src/services/identity/identity.js';
 import { openStoreWithKeys, TEST_KEY } from '../helpers/gateway.js';
 import type { Store } from '../../src/store/store.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/lib/ids.js';
-import { pseudonymFor } from '../../src/services/pseudonym.js';
+import { pseudonymFor } from '../../src/services/identity/pseudonym.js';
 import type { CounterStore } from '../../src/store/counter-store.js';
 import { RedisCounterStore } from '../../src/store/redis-counter-store.js';
 import { openDatabase, type Store } from '../../src/store/store.js';

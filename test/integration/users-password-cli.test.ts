@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { createIdentity } from '../../src/services/identity.js';
+import { createIdentity } from '../../src/services/identity/identity.js';
 import { openDatabase } from '../../src/store/store.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Store } from '../../store/store.js';
-import type { Identity } from '../identity.js';
+import type { Identity } from '../identity/identity.js';
 import { PrivacyService } from './privacy.service.js';
 
 /** The privacy service over a store and the identity services built on it. */

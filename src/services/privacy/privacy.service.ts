@@ -5,9 +5,9 @@ import { randomId } from '../../lib/ids.js';
 import { toTimestamp } from '../../store/database.js';
 import type { PersonalDataRepository, PersonalOwner, Row } from '../../store/personal-data.repository.js';
 import type { UserRecord } from '../../core/identity-records.js';
-import type { ApiKeyService } from '../api-key.service.js';
-import type { Actor, AuditService } from '../audit.service.js';
-import type { UserService } from '../user.service.js';
+import type { ApiKeyService } from '../identity/api-key.service.js';
+import type { Actor, AuditService } from '../identity/audit.service.js';
+import type { UserService } from '../identity/user.service.js';
 import { scrubString, scrubValue } from './audit-scrub.js';
 import { PERSONAL_DATA_CLASSES, type PersonalDataClass } from './data-classes.js';
 
