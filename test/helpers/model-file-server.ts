@@ -36,7 +36,9 @@ export async function startModelFileServer(
     if (cutAfterBytes !== undefined) {
       const cut = cutAfterBytes;
       cutAfterBytes = undefined;
-      res.write(body.subarray(0, cut), () => res.destroy());
+      // A FIN after the bytes (end), not a reset (destroy): a reset may reach the client before it has
+      // read what was sent, and then no byte of the cut download arrives — on a busy machine, often.
+      res.write(body.subarray(0, cut), () => res.socket?.end());
       return;
     }
     res.end(body);
