@@ -87,9 +87,13 @@ describe('EmbeddedBackend model files', () => {
     const health = await backend.health();
     expect(health.ok).toBe(true);
     expect(health.version).toContain('node-llama-cpp');
+    // A folder that does not exist yet (a fresh installation) is a node without models, not a dead one.
     const missing = createEmbeddedBackend({ name: 'x', type: 'embedded', models_dir: join(dir, 'absent') }, config);
-    expect((await missing.health()).ok).toBe(false);
+    expect(await missing.health()).toMatchObject({ ok: true, message: expect.stringContaining('does not exist yet') });
     expect(await missing.listModels()).toEqual([]);
+    writeFileSync(join(dir, 'not-a-folder'), 'x');
+    const unreadable = createEmbeddedBackend({ name: 'y', type: 'embedded', models_dir: join(dir, 'not-a-folder') }, config);
+    expect((await unreadable.health()).ok).toBe(false);
   });
 
   it('answers model_not_found for a model that has no file', async () => {

@@ -219,6 +219,11 @@ export class EmbeddedBackend implements Backend {
       const gpu = this.llama ? `, gpu ${String(this.llama.gpu)}` : '';
       return { ok: true, latencyMs: performance.now() - start, version: ENGINE_VERSION, message: `models in ${this.modelsDir}, ${this.threads} thread(s)${gpu}` };
     } catch (error) {
+      // A folder that does not exist yet is a node with no models (as listModels says), not a dead node:
+      // a fresh installation has no ./models until the first pull.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { ok: true, latencyMs: performance.now() - start, version: ENGINE_VERSION, message: `models folder ${this.modelsDir} does not exist yet: no models` };
+      }
       return { ok: false, latencyMs: performance.now() - start, version: ENGINE_VERSION, message: `models folder ${this.modelsDir} is not readable: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
     }
   }
