@@ -155,7 +155,8 @@ describe.skipIf(!hasChromium)('web UI in Chromium', { timeout: 120_000 }, () => 
     const page = alice;
     await page.goto(`/c/${firstChatId}`);
     await page.locator('.message.assistant').first().waitFor();
-    expect(await page.locator('.chat-item').count()).toBe(2);
+    // The sidebar's list loads on its own request, which may answer after the chat itself rendered.
+    await expect.poll(() => page.locator('.chat-item').count(), { timeout: 30_000 }).toBe(2);
     expect(await page.locator('.message.user .bubble').textContent()).toBe('Hello there, model');
 
     await page.getByRole('searchbox', { name: 'Search chats' }).fill('long story');
