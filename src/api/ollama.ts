@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { templateParamsSchema, type ReplySourceWire } from './openai.js';
 
 /**
  * Ollama wire schemas (requests) and the reply, stream-line and node-body types below. Durations on
@@ -52,6 +53,7 @@ export const ollamaChatRequestSchema = z.looseObject({
   stream: z.boolean().optional(),
   keep_alive: keepAliveSchema,
   think: z.union([z.boolean(), z.string()]).optional(),
+  template_params: templateParamsSchema,
 });
 export type OllamaChatRequest = z.infer<typeof ollamaChatRequestSchema>;
 
@@ -68,6 +70,7 @@ export const ollamaGenerateRequestSchema = z.looseObject({
   raw: z.boolean().optional(),
   keep_alive: keepAliveSchema,
   think: z.union([z.boolean(), z.string()]).optional(),
+  template_params: templateParamsSchema,
 });
 export type OllamaGenerateRequest = z.infer<typeof ollamaGenerateRequestSchema>;
 
@@ -176,6 +179,10 @@ export interface OllamaChatResponse extends Partial<OllamaCounters> {
   done: boolean;
   /** Only on the final line (`done: true`). */
   done_reason?: OllamaDoneReason;
+  /** Flexi extension, final line only (course bots): the excerpts the answer stands on. */
+  sources?: ReplySourceWire[];
+  /** Flexi extension, final line only: a course bot refused without asking a model. */
+  refused?: boolean;
 }
 
 /** One NDJSON line of `/api/generate` (or the whole reply with `stream: false`). */
@@ -187,6 +194,8 @@ export interface OllamaGenerateResponse extends Partial<OllamaCounters> {
   thinking?: string;
   done: boolean;
   done_reason?: OllamaDoneReason;
+  sources?: ReplySourceWire[];
+  refused?: boolean;
 }
 
 /**

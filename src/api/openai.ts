@@ -54,6 +54,14 @@ const toolSchema = z.object({
   }),
 });
 
+/**
+ * A virtual model's parameters (Flexi extension; a prompt template's `template_params`): names to
+ * plain values only — nothing in them is ever evaluated. Moodle 5's "extra parameters" reach it.
+ */
+export const templateParamsSchema = z.record(z.string().min(1).max(64), z.union([z.string().max(100_000), z.number(), z.boolean(), z.null()]))
+  .refine((params) => Object.keys(params).length <= 64, 'at most 64 parameters')
+  .nullable().optional();
+
 const samplingFields = {
   model: z.string().min(1).max(256),
   stream: z.boolean().nullable().optional(),
@@ -68,6 +76,7 @@ const samplingFields = {
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   user: z.string().optional(),
+  template_params: templateParamsSchema,
 };
 
 export const chatCompletionRequestSchema = z.looseObject({
@@ -166,6 +175,22 @@ export interface ChatCompletion {
   system_fingerprint: string;
   choices: Array<{ index: number; message: ChatCompletionMessage; logprobs: null; finish_reason: OpenAiFinishReason }>;
   usage: OpenAiUsage;
+  /** Flexi extension (course bots): the excerpts the answer stands on, numbered as it cites them. */
+  sources?: ReplySourceWire[];
+  /** Flexi extension: true when a course bot refused (no relevant passage) without asking a model. */
+  refused?: boolean;
+}
+
+/** One source of a course bot's answer: `[n]` in the text is `index` n. */
+export interface ReplySourceWire {
+  index: number;
+  /** The document's file name. */
+  document: string;
+  /** 1-based page (PDF), where the document has pages. */
+  page?: number;
+  /** The heading path of the passage, where it has one. */
+  section?: string;
+  excerpt: string;
 }
 
 /** `choices[].delta` of a chunk: the role on the first chunk, then pieces of content or tool calls. */
@@ -188,6 +213,9 @@ export interface ChatCompletionChunk {
   system_fingerprint: string;
   choices: Array<{ index: number; delta: ChatCompletionDelta; logprobs: null; finish_reason: OpenAiFinishReason | null }>;
   usage?: OpenAiUsage | null;
+  /** Flexi extension: on one last chunk with `choices: []` before `[DONE]`, as in `ChatCompletion`. */
+  sources?: ReplySourceWire[];
+  refused?: boolean;
 }
 
 /** `POST /v1/completions` (legacy text completion), whole or as one stream frame. */
@@ -200,6 +228,9 @@ export interface TextCompletion {
   system_fingerprint: string;
   choices: Array<{ index: number; text: string; logprobs: null; finish_reason: OpenAiFinishReason | null }>;
   usage?: OpenAiUsage | null;
+  /** Flexi extension, as on `ChatCompletion` (a template or course bot called as a completion). */
+  sources?: ReplySourceWire[];
+  refused?: boolean;
 }
 
 /** `POST /v1/embeddings`. */

@@ -64,6 +64,11 @@ interface GenerationCommon {
   options: SamplingOptions;
   responseFormat?: ResponseFormat;
   keepAliveSeconds?: KeepAliveSeconds;
+  /**
+   * Parameters for a virtual model (a prompt template's `template_params`); never sent to a node.
+   * Values are data: nothing in them is evaluated.
+   */
+  params?: Record<string, unknown>;
 }
 
 export interface ChatRequest extends GenerationCommon {
@@ -105,13 +110,31 @@ export interface EngineTimings {
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'load' | 'unload';
 
+/** A passage an answer stands on: a course bot's citation, numbered as in the prompt. */
+export interface ReplySource {
+  /** 1-based number of the excerpt, as the answer cites it (`[1]`). */
+  index: number;
+  /** The document's name (its file name). */
+  document: string;
+  page?: number;
+  section?: string;
+  excerpt: string;
+}
+
+/** What a virtual model adds to its answer beyond the text; the final frame of a reply carries it. */
+export interface ReplyAnnotations {
+  sources?: ReplySource[];
+  /** True when the answer is the refusal text and no model was asked (a course bot's strict mode). */
+  refused?: boolean;
+}
+
 /**
  * One event of a generation stream. Errors are not events: the iterator throws a FlexiError,
  * and the http layer turns it into a status (before the first byte) or one in-band error frame.
  */
 export type ChatEvent =
   | { type: 'delta'; content?: string; thinking?: string; toolCalls?: ToolCall[] }
-  | { type: 'done'; finishReason: FinishReason; usage: Usage; timings: EngineTimings };
+  | { type: 'done'; finishReason: FinishReason; usage: Usage; timings: EngineTimings; annotations?: ReplyAnnotations };
 
 export interface EmbeddingResult {
   embeddings: number[][];

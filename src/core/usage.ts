@@ -18,6 +18,8 @@ export interface UsageEntry {
   ttftMs?: number;
   durationMs: number;
   queueMs?: number;
+  /** The group (course) the request was made for, when it was made for one. */
+  groupId?: string;
   /** Scheduler priority class the request ran in (metrics only; not stored). */
   priorityClass?: string;
 }

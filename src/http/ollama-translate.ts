@@ -64,6 +64,7 @@ export function fromOllamaChat(body: OllamaChatRequest): ChatRequest {
   if (body.tools && body.tools.length > 0) {
     request.tools = body.tools.map((tool) => ({ name: tool.function.name, description: tool.function.description, parameters: tool.function.parameters }));
   }
+  if (body.template_params) request.params = body.template_params;
   return request;
 }
 
@@ -76,6 +77,7 @@ export function fromOllamaGenerate(body: OllamaGenerateRequest): CompletionReque
   if (format) request.responseFormat = format;
   const keepAlive = keepAliveFromOllama(body.keep_alive);
   if (keepAlive !== undefined) request.keepAliveSeconds = keepAlive;
+  if (body.template_params) request.params = body.template_params;
   return request;
 }
 

@@ -13,6 +13,7 @@ import {
   fromOllamaChat, fromOllamaGenerate, keepAliveFromOllama, ollamaCounters, toOllamaModelDetails, toOllamaTag, toOllamaToolCalls,
 } from './ollama-translate.js';
 import type { Principal } from '../services/identity/access-control.service.js';
+import { toOpenAiAnnotations } from './openai-translate.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { publicRoute } from './route-access.js';
 import { collect, writeStream, type StreamEncoder } from './stream-writer.js';
@@ -46,7 +47,8 @@ class OllamaStreamEncoder implements StreamEncoder {
       const counters = ollamaCounters(event.usage, event.timings, { totalMs: now - this.startedAtMs, ttftMs: this.firstAtMs - this.startedAtMs });
       const body = this.kind === 'chat' ? '"message":{"role":"assistant","content":""},' : '"response":"",';
       const reason = event.finishReason === 'length' ? 'length' : 'stop';
-      return `${head}${body}"done":true,"done_reason":"${reason}",${JSON.stringify(counters).slice(1)}\n`;
+      const annotations = event.annotations ? `${JSON.stringify(toOpenAiAnnotations(event.annotations)).slice(1, -1)},` : '';
+      return `${head}${body}"done":true,"done_reason":"${reason}",${annotations}${JSON.stringify(counters).slice(1)}\n`;
     }
     if (this.kind === 'generate') return `${head}"response":${JSON.stringify(event.content ?? '')},"done":false}\n`;
     const message: OllamaMessage = { role: 'assistant', content: event.content ?? '' };
@@ -75,14 +77,17 @@ async function respondGeneration(
   const counters = ollamaCounters(result.usage, result.timings, { totalMs: performance.now() - request.startedAtMs, ttftMs: firstAt - request.startedAtMs });
   const base = { model, created_at: new Date().toISOString() };
   const reason = result.finishReason === 'length' ? 'length' : 'stop';
+  const annotations = result.annotations ? toOpenAiAnnotations(result.annotations) : {};
   if (kind === 'generate') {
-    const generated: OllamaGenerateResponse = { ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...counters };
+    const generated: OllamaGenerateResponse = {
+      ...base, response: result.content, ...(result.thinking ? { thinking: result.thinking } : {}), done: true, done_reason: reason, ...annotations, ...counters,
+    };
     return reply.send(generated);
   }
   const message: OllamaMessage = { role: 'assistant', content: result.content };
   if (result.thinking) message.thinking = result.thinking;
   if (result.toolCalls.length > 0) message.tool_calls = toOllamaToolCalls(result.toolCalls);
-  const answer: OllamaChatResponse = { ...base, message, done: true, done_reason: reason, ...counters };
+  const answer: OllamaChatResponse = { ...base, message, done: true, done_reason: reason, ...annotations, ...counters };
   return reply.send(answer);
 }
 
@@ -152,6 +157,8 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
     for (const { alias, entry } of registry.aliasEntries()) {
       if (visible(request, entry.name)) models.push(toOllamaTag(alias, entry.info));
     }
+    const virtual = request.principal ? await inference.listVirtualModels(request.principal) : [];
+    for (const model of virtual) models.push(toOllamaTag(model.name, { name: model.name, modifiedAt: model.createdAt, capabilities: model.capabilities }));
     return { models };
   });
 

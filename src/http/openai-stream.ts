@@ -2,7 +2,7 @@ import type { ChatCompletionDelta } from '../api/openai.js';
 import type { FlexiError } from '../core/errors.js';
 import type { ChatEvent } from '../core/types.js';
 import { errorBody } from './errors.js';
-import { toChunkToolCalls, toOpenAiFinishReason, toOpenAiUsage } from './openai-translate.js';
+import { toChunkToolCalls, toOpenAiAnnotations, toOpenAiFinishReason, toOpenAiUsage } from './openai-translate.js';
 import type { StreamEncoder } from './stream-writer.js';
 
 export const SYSTEM_FINGERPRINT = 'fp_flexi';
@@ -31,6 +31,7 @@ export class OpenAiChatStreamEncoder implements StreamEncoder {
       if (this.first) out += this.chunk({ role: 'assistant', content: '' });
       out += `${this.prefix}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${toOpenAiFinishReason(event.finishReason)}"}${this.usageSuffix}`;
       if (this.includeUsage) out += `${this.prefix}],"usage":${JSON.stringify(toOpenAiUsage(event.usage))}}\n\n`;
+      if (event.annotations) out += `${this.prefix}]${JSON.stringify(toOpenAiAnnotations(event.annotations)).replace(/^\{/, ',')}\n\n`;
       return `${out}data: [DONE]\n\n`;
     }
     const delta: ChatCompletionDelta = {};
@@ -71,6 +72,7 @@ export class OpenAiCompletionStreamEncoder implements StreamEncoder {
     if (event.type === 'done') {
       let out = `${this.prefix}{"index":0,"text":"","logprobs":null,"finish_reason":"${toOpenAiFinishReason(event.finishReason)}"}${this.usageSuffix}`;
       if (this.includeUsage) out += `${this.prefix}],"usage":${JSON.stringify(toOpenAiUsage(event.usage))}}\n\n`;
+      if (event.annotations) out += `${this.prefix}]${JSON.stringify(toOpenAiAnnotations(event.annotations)).replace(/^\{/, ',')}\n\n`;
       return `${out}data: [DONE]\n\n`;
     }
     return `${this.prefix}{"index":0,"text":${JSON.stringify(event.content ?? '')},"logprobs":null,"finish_reason":null}${this.usageSuffix}`;

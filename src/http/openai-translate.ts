@@ -1,9 +1,10 @@
 import type {
   ChatCompletionRequest, ChunkToolCall, CompletionRequestBody, EmbeddingRequestBody, OpenAiFinishReason, OpenAiMessage, OpenAiToolCall, OpenAiUsage,
+  ReplySourceWire,
 } from '../api/openai.js';
 import { FlexiError, invalidRequest } from '../core/errors.js';
 import type {
-  ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, FinishReason, ResponseFormat, SamplingOptions, ToolCall, Usage,
+  ChatMessage, ChatRequest, CompletionRequest, EmbeddingRequest, FinishReason, ReplyAnnotations, ResponseFormat, SamplingOptions, ToolCall, Usage,
 } from '../core/types.js';
 
 /** OpenAI request → canonical. Everything a backend cannot honour is refused here with a 400. */
@@ -34,6 +35,7 @@ export function fromOpenAiChat(body: ChatCompletionRequest): ChatRequest {
   if (body.tool_choice) {
     request.toolChoice = typeof body.tool_choice === 'string' ? body.tool_choice : { name: body.tool_choice.function.name };
   }
+  if (body.template_params) request.params = body.template_params;
   return request;
 }
 
@@ -114,6 +116,7 @@ export function fromOpenAiCompletion(body: CompletionRequestBody): CompletionReq
     raw: true,
   };
   if (body.suffix) request.suffix = body.suffix;
+  if (body.template_params) request.params = body.template_params;
   return request;
 }
 
@@ -132,6 +135,21 @@ export function toOpenAiFinishReason(reason: FinishReason): OpenAiFinishReason {
 
 export function toOpenAiUsage(usage: Usage): OpenAiUsage {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+}
+
+/**
+ * A virtual model's annotations on the wire: always `sources` (empty when the bot refused), and
+ * `refused: true` only when it did.
+ */
+export function toOpenAiAnnotations(annotations: ReplyAnnotations): { sources: ReplySourceWire[]; refused?: true } {
+  const sources = (annotations.sources ?? []).map((source): ReplySourceWire => ({
+    index: source.index,
+    document: source.document,
+    ...(source.page === undefined ? {} : { page: source.page }),
+    ...(source.section === undefined ? {} : { section: source.section }),
+    excerpt: source.excerpt,
+  }));
+  return annotations.refused ? { sources, refused: true } : { sources };
 }
 
 /** Whole tool calls of a `chat.completion` message. */

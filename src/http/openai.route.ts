@@ -8,13 +8,16 @@ import { toDisplayModelName } from '../core/model-name.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference/inference.service.js';
 import type { ModelEntry, ModelRegistry } from '../services/inference/model-registry.service.js';
-import { fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage } from './openai-translate.js';
+import {
+  fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiAnnotations, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage,
+} from './openai-translate.js';
 import { OpenAiChatStreamEncoder, OpenAiCompletionStreamEncoder, SYSTEM_FINGERPRINT } from './openai-stream.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import { generationHeaders, requestContext } from './request-context.js';
 import { collect, PendingSseStream, writeStream, type StreamEncoder } from './stream-writer.js';
 import { FlexiError, toFlexiError } from '../core/errors.js';
 import type { RequestContext, StartedGeneration } from '../services/inference/inference.service.js';
+import type { VirtualModelInfo } from '../services/inference/virtual-models.js';
 
 export interface OpenAiRouteDeps {
   inference: InferenceService;
@@ -49,6 +52,10 @@ async function streamWithQueueComments(
 function toOpenAiModel(id: string, entry: ModelEntry): OpenAiModel {
   const created = entry.info.modifiedAt ? Math.floor(entry.info.modifiedAt.getTime() / 1000) : 0;
   return { id, object: 'model', created, owned_by: entry.nodes[0]?.name ?? 'flexi' };
+}
+
+function toVirtualOpenAiModel(model: VirtualModelInfo): OpenAiModel {
+  return { id: model.name, object: 'model', created: model.createdAt ? Math.floor(model.createdAt.getTime() / 1000) : 0, owned_by: 'flexi' };
 }
 
 /** Float32 little-endian, base64: the openai SDK asks for this by default and decodes it. */
@@ -90,6 +97,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: [{ index: 0, message, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
+      ...(result.annotations ? toOpenAiAnnotations(result.annotations) : {}),
     };
     return reply.send(completion);
   });
@@ -117,6 +125,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: [{ index: 0, text: result.content, logprobs: null, finish_reason: toOpenAiFinishReason(result.finishReason) }],
       usage: toOpenAiUsage(result.usage),
+      ...(result.annotations ? toOpenAiAnnotations(result.annotations) : {}),
     };
     return reply.send(completion);
   });
@@ -148,11 +157,16 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     for (const { alias, entry } of registry.aliasEntries()) {
       if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
     }
+    for (const model of await virtualModels(request)) data.push(toVirtualOpenAiModel(model));
     return { object: 'list', data };
   });
 
+  const virtualModels = (request: FastifyRequest) => (request.principal ? inference.listVirtualModels(request.principal) : Promise.resolve([]));
+
   app.get('/v1/models/*', async (request) => {
     const id = decodeURIComponent((request.params as { '*': string })['*']);
+    const virtual = (await virtualModels(request)).find((model) => model.name === id);
+    if (virtual) return toVirtualOpenAiModel(virtual);
     const entry = registry.find(id) ?? (await registry.get(id).catch(() => undefined));
     if (!entry || !visible(request, entry.name)) {
       throw new FlexiError('model_not_found', `The model '${id}' does not exist.`, { param: 'model' });

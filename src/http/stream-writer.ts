@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { FlexiError, toFlexiError } from '../core/errors.js';
-import type { ChatEvent, EngineTimings, FinishReason, ToolCall, Usage } from '../core/types.js';
+import type { ChatEvent, EngineTimings, FinishReason, ReplyAnnotations, ToolCall, Usage } from '../core/types.js';
 import type { StartedGeneration } from '../services/inference/inference.service.js';
 
 /** Turns canonical events into one wire protocol's stream frames. */
@@ -107,6 +107,8 @@ export interface CollectedGeneration {
   finishReason: FinishReason;
   usage: Usage;
   timings: EngineTimings;
+  /** A virtual model's sources and refusal, when it has any. */
+  annotations?: ReplyAnnotations;
 }
 
 /** Runs a started generation to its end for a non-streaming response. */
@@ -135,5 +137,6 @@ export async function collect(started: StartedGeneration): Promise<CollectedGene
     finishReason: final.finishReason,
     usage: final.usage,
     timings: final.timings,
+    annotations: final.annotations,
   };
 }

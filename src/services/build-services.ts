@@ -13,6 +13,7 @@ import { ChatService } from './chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
+import { VirtualModels, type VirtualModelProvider } from './inference/virtual-models.js';
 import { pullPolicyOf } from './models/model-download.js';
 import { ModelManagerService } from './models/model-manager.service.js';
 import { ModelRegistry } from './inference/model-registry.service.js';
@@ -112,9 +113,12 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   });
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  // Names no node serves, planned into requests for real models: one provider per prefix.
+  const virtualModelProviders: VirtualModelProvider[] = [];
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
+    virtualModels: new VirtualModels(virtualModelProviders),
   });
   const readiness = new ReadinessService({
     registry, store, scheduler, redis: options.counters instanceof RedisCounterStore ? options.counters : undefined,

@@ -44,6 +44,8 @@ export interface UsageRecordsTable {
   ttft_ms: number | null;
   duration_ms: number;
   queue_ms: number | null;
+  /** The group (course) the request was made for, when it was made for one. */
+  group_id: string | null;
 }
 
 export interface UsersTable {

@@ -21,6 +21,8 @@ export interface NewUsageRecord {
   ttftMs?: number | null;
   durationMs: number;
   queueMs?: number | null;
+  /** The group (course) the request was made for: a course bot, a key acting for a course. */
+  groupId?: string | null;
 }
 
 /** Totals of one model on one UTC day. */
@@ -35,7 +37,7 @@ export interface UsageDaySummary {
   completionTokens: number;
 }
 
-// 16 columns × 1000 rows stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+// 17 columns × 1000 rows stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 const ROWS_PER_STATEMENT = 1000;
 
 export class UsageRepository {
@@ -60,6 +62,7 @@ export class UsageRepository {
       ttft_ms: r.ttftMs == null ? null : Math.round(r.ttftMs),
       duration_ms: Math.round(r.durationMs),
       queue_ms: r.queueMs == null ? null : Math.round(r.queueMs),
+      group_id: r.groupId ?? null,
     }));
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
@@ -107,11 +110,12 @@ export class UsageRepository {
   }
 
   /** Requests and tokens per subject, model and UTC day since `since` (ISO), for usage reports. */
-  async summarizeBySubject(since: string, until?: string): Promise<(UsageDaySummary & { subject: string | null })[]> {
+  async summarizeBySubject(since: string, until?: string): Promise<(UsageDaySummary & { subject: string | null; groupId: string | null })[]> {
     const day = sql<string>`substr(created_at, 1, 10)`;
     let query = this.db.selectFrom('usage_records')
       .select((eb) => [
         'subject',
+        'group_id',
         day.as('day'),
         'model',
         eb.fn.countAll<number>().as('requests'),
@@ -121,9 +125,10 @@ export class UsageRepository {
       ])
       .where('created_at', '>=', since);
     if (until) query = query.where('created_at', '<', until);
-    const rows = await query.groupBy(['subject', day, 'model']).execute();
+    const rows = await query.groupBy(['subject', 'group_id', day, 'model']).execute();
     return rows.map((r) => ({
       subject: r.subject,
+      groupId: r.group_id,
       day: r.day,
       model: r.model,
       requests: Number(r.requests),

@@ -74,6 +74,7 @@ export function createIdentity(options: IdentityOptions): Identity {
     listUsers: () => store.users.listAll(),
     listKeys: () => keys.list(),
     membershipsByUser: () => store.groups.membershipsByUser(),
+    groupNames: async () => new Map((await store.groups.list()).map((group) => [group.id, group.name])),
     pseudonym,
   });
   const oidc = config.auth.oidc ? new OidcService(config.auth.oidc, users) : undefined;

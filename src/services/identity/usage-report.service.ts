@@ -14,18 +14,24 @@ export interface UsageRow {
   totalTokens: number;
 }
 
+/** One subject's requests for one model on one day, and the group they were made for (if any). */
+type UsageSummary = UsageDaySummary & { subject: string | null; groupId: string | null };
+
 export interface UsageReportSources {
-  summarizeBySubject(since: string, until?: string): Promise<(UsageDaySummary & { subject: string | null })[]>;
+  summarizeBySubject(since: string, until?: string): Promise<UsageSummary[]>;
   listUsers(): Promise<UserRecord[]>;
   listKeys(): Promise<ApiKeyRecord[]>;
   membershipsByUser(): Promise<Map<string, string[]>>;
+  /** Group id → name. */
+  groupNames(): Promise<Map<string, string>>;
   pseudonym(userId: string): string;
 }
 
 /**
  * Usage by user, role, group, model or day. Records hold only pseudonyms; the report maps them
  * back by computing every user's pseudonym (admins only: it needs the secret). A user with
- * several roles or groups counts once in each.
+ * several roles or groups counts once in each. By group, a request made for a group (a course
+ * bot's question, a key acting for a course) counts for that group only.
  */
 export class UsageReportService {
   constructor(private readonly sources: UsageReportSources) {}
@@ -49,7 +55,7 @@ export class UsageReportService {
     return by === 'day' ? sorted.sort((a, b) => a.key.localeCompare(b.key)) : sorted.sort((a, b) => b.totalTokens - a.totalTokens || a.key.localeCompare(b.key));
   }
 
-  private async groupingFor(by: UsageDimension): Promise<(s: UsageDaySummary & { subject: string | null }) => string[]> {
+  private async groupingFor(by: UsageDimension): Promise<(s: UsageSummary) => string[]> {
     if (by === 'model') return (s) => [s.model];
     if (by === 'day') return (s) => [s.day];
     const users = await this.sources.listUsers();
@@ -57,8 +63,9 @@ export class UsageReportService {
     const userOf = (subject: string | null) => (subject ? bySubject.get(subject) : undefined);
     if (by === 'user') return (s) => [userOf(s.subject)?.email ?? s.subject ?? '(none)'];
     if (by === 'group') {
-      const memberships = await this.sources.membershipsByUser();
+      const [memberships, groupNames] = await Promise.all([this.sources.membershipsByUser(), this.sources.groupNames()]);
       return (s) => {
+        if (s.groupId) return [groupNames.get(s.groupId) ?? `group:${s.groupId}`];
         const user = userOf(s.subject);
         const groups = user ? memberships.get(user.id) : undefined;
         return groups && groups.length > 0 ? groups : ['(none)'];

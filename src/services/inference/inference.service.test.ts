@@ -7,6 +7,7 @@ import type { Admission, AdmissionTicket, AdmitRequest, Principal } from '../ide
 import type { AcquireArgs, Dispatcher, ReleaseOutcome } from './dispatcher.js';
 import { InferenceService, type QueueNotice, type RequestContext } from './inference.service.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
+import { VirtualModels, type VirtualModelProvider, type VirtualPlan } from './virtual-models.js';
 
 const DONE: ChatEvent = {
   type: 'done', finishReason: 'stop', usage: { promptTokens: 3, completionTokens: 2 }, timings: {},
@@ -34,7 +35,7 @@ function recordingAdmission(refusal?: FlexiError) {
 }
 
 /** One node whose chat() plays `script`; a function entry throws its error at that point. */
-function setup(script: (ChatEvent | (() => never))[], options: { refusal?: FlexiError; notices?: QueueNotice[] } = {}) {
+function setup(script: (ChatEvent | (() => never))[], options: { refusal?: FlexiError; notices?: QueueNotice[]; virtual?: VirtualModelProvider[] } = {}) {
   const releases: ReleaseOutcome[] = [];
   const usage: UsageEntry[] = [];
   let backendReturned = 0;
@@ -67,7 +68,9 @@ function setup(script: (ChatEvent | (() => never))[], options: { refusal?: Flexi
     inFlight: () => new Map(),
   };
   const { admission, admitted, ends } = recordingAdmission(options.refusal);
-  const service = new InferenceService({ registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false });
+  const service = new InferenceService({
+    registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false, virtualModels: new VirtualModels(options.virtual),
+  });
   const controller = new AbortController();
   const principal = { subject: 'u', priorityClass: 'interactive', policy: { maxConcurrent: 2 } } as unknown as Principal;
   const context: RequestContext = {
@@ -169,5 +172,85 @@ describe('InferenceService admission', () => {
     const t = setup([delta('a'), DONE], { notices });
     await t.service.startChat(t.request, t.context);
     expect(notices).toEqual([{ position: 2, estimatedWaitMs: 500, rateLimit: RATE_LIMIT }]);
+  });
+});
+
+describe('InferenceService virtual models', () => {
+  const SOURCES = [{ index: 1, document: 'script.pdf', page: 4, excerpt: 'Die Anmeldung endet am 1. Juni.' }];
+
+  /** A provider for `bot:<name>` that plans `plan` (and remembers what it was asked). */
+  function provider(plan: (name: string, request: ChatRequest) => VirtualPlan) {
+    const asked: { name: string; params?: Record<string, unknown> }[] = [];
+    const bot: VirtualModelProvider = {
+      prefix: 'bot',
+      list: async () => [{ name: 'bot:algebra' }],
+      plan: async (name, request) => {
+        asked.push({ name, params: request.params });
+        if (name !== 'algebra') throw new FlexiError('model_not_found', `The model 'bot:${name}' does not exist.`, { param: 'model' });
+        return plan(name, request);
+      },
+    };
+    return { bot, asked };
+  }
+
+  async function drain(events: AsyncGenerator<ChatEvent, void, undefined>): Promise<ChatEvent[]> {
+    const out: ChatEvent[] = [];
+    for await (const event of events) out.push(event);
+    return out;
+  }
+
+  it('runs the planned request on the real model, accounts it to the plan\'s group, and puts the annotations on done', async () => {
+    const { bot, asked } = provider((_name, request) => ({
+      kind: 'generate', groupId: 'g_course', annotations: { sources: SOURCES },
+      request: { ...request, model: 'tiny', messages: [{ role: 'system', content: 'excerpts' }, ...request.messages] },
+    }));
+    const t = setup([{ type: 'delta', content: 'Am 1. Juni [1].' }, DONE], { virtual: [bot] });
+    const started = await t.service.startChat({ ...t.request, model: 'bot:algebra', params: { week: 3 } }, t.context);
+    const rest = await drain(started.events);
+    expect(asked).toEqual([{ name: 'algebra', params: { week: 3 } }]);
+    expect(t.sent[0]!.messages[0]).toEqual({ role: 'system', content: 'excerpts' });
+    expect(t.sent[0]!.model).toBe('tiny:latest');
+    expect(rest.at(-1)).toMatchObject({ type: 'done', annotations: { sources: SOURCES } });
+    expect(t.admitted.map((a) => a.model)).toEqual(['tiny:latest']);
+    expect(t.usage).toHaveLength(1);
+    expect(t.usage[0]).toMatchObject({ model: 'tiny:latest', groupId: 'g_course', status: 200 });
+  });
+
+  it('answers a planned answer without admission or a node, and still records the request', async () => {
+    const { bot } = provider(() => ({ kind: 'answer', content: 'Dazu steht nichts im Material.', groupId: 'g_course', annotations: { sources: [], refused: true } }));
+    const t = setup([DONE], { virtual: [bot] });
+    const started = await t.service.startChat({ ...t.request, model: 'bot:algebra' }, t.context);
+    expect(started.first).toEqual({ type: 'delta', content: 'Dazu steht nichts im Material.' });
+    const rest = await drain(started.events);
+    expect(rest).toEqual([expect.objectContaining({ type: 'done', annotations: { sources: [], refused: true } })]);
+    expect(t.acquired).toHaveLength(0);
+    expect(t.admitted).toHaveLength(0);
+    expect(t.usage[0]).toMatchObject({ model: 'bot:algebra', groupId: 'g_course', promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('turns a completion for a virtual model into a chat with the system text and the prompt', async () => {
+    const { bot } = provider((_name, request) => ({ kind: 'generate', request: { ...request, model: 'tiny' } }));
+    const t = setup([{ type: 'delta', content: 'ok' }, DONE], { virtual: [bot] });
+    const started = await t.service.startCompletion({ model: 'bot:algebra', prompt: 'Was ist ein Ring?', system: 'Sei kurz.', options: {} }, t.context);
+    await drain(started.events);
+    expect(t.sent[0]!.messages).toEqual([{ role: 'system', content: 'Sei kurz.' }, { role: 'user', content: 'Was ist ein Ring?' }]);
+  });
+
+  it('passes the provider\'s refusal through (404 for a bot the principal may not use) and lists what it may use', async () => {
+    const { bot } = provider(() => ({ kind: 'answer', content: '' }));
+    const t = setup([DONE], { virtual: [bot] });
+    await expect(t.service.startChat({ ...t.request, model: 'bot:secret' }, t.context)).rejects.toMatchObject({ code: 'model_not_found' });
+    await expect(t.service.startChat({ ...t.request, model: 'bot:' }, t.context)).rejects.toMatchObject({ code: 'model_not_found' });
+    expect(await t.service.listVirtualModels(t.context.principal)).toEqual([{ name: 'bot:algebra' }]);
+    expect(t.acquired).toHaveLength(0);
+  });
+
+  it('leaves names with an unknown prefix to the registry', async () => {
+    const { bot, asked } = provider(() => ({ kind: 'answer', content: '' }));
+    const t = setup([{ type: 'delta', content: 'x' }, DONE], { virtual: [bot] });
+    const started = await t.service.startChat({ ...t.request, model: 'llama3:8b' }, t.context);
+    await drain(started.events);
+    expect(asked).toHaveLength(0);
+    expect(t.sent).toHaveLength(1);
   });
 });

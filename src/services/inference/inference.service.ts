@@ -6,6 +6,7 @@ import type { Admission, AdmissionTicket, Principal } from '../identity/access-c
 import type { Dispatcher, GenerationUsage, NodeLease, Requester } from './dispatcher.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 import { estimateInputTokens } from './token-estimate.js';
+import { completionAsChat, type VirtualModelInfo, type VirtualModelProvider, type VirtualModels } from './virtual-models.js';
 
 /** What the http layer knows about a request: plain values, no callbacks into http/ but the queue notice. */
 export interface RequestContext {
@@ -18,6 +19,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** performance.now() when the request arrived. */
   startedAtMs: number;
+  /** The group (course) the request is made for, when it is made for one: accounted to it. */
+  groupId?: string;
   /**
    * Called while the request waits for a node. A callback because it is an event during the call,
    * not a result: a streamed reply writes it at once (a queue comment that keeps proxies from
@@ -58,6 +61,8 @@ export interface StartedGeneration {
 }
 
 export interface InferenceServiceOptions {
+  /** Course bots, prompt templates: names no node serves, planned into requests for real models. */
+  virtualModels?: VirtualModels;
   registry: ModelRegistry;
   dispatcher: Dispatcher;
   /** Policy, rate limits and budgets, asked before a request may wait for a node. */
@@ -85,12 +90,44 @@ export class InferenceService {
 
   constructor(private readonly options: InferenceServiceOptions) {}
 
-  startChat(request: ChatRequest, context: RequestContext): Promise<StartedGeneration> {
-    return this.start(request, context, (backend, req, signal) => backend.chat(req, signal));
+  async startChat(request: ChatRequest, context: RequestContext): Promise<StartedGeneration> {
+    const virtual = this.options.virtualModels?.match(request.model);
+    if (virtual) return this.startVirtual(virtual.provider, virtual.name, request, context);
+    return this.start(request, context, invokeChat);
   }
 
-  startCompletion(request: CompletionRequest, context: RequestContext): Promise<StartedGeneration> {
+  async startCompletion(request: CompletionRequest, context: RequestContext): Promise<StartedGeneration> {
+    const virtual = this.options.virtualModels?.match(request.model);
+    if (virtual) return this.startVirtual(virtual.provider, virtual.name, completionAsChat(request), context);
     return this.start(request, context, (backend, req, signal) => backend.complete(req, signal));
+  }
+
+  /** The virtual models (course bots, templates) `principal` may use; none when there are no providers. */
+  listVirtualModels(principal: Principal): Promise<VirtualModelInfo[]> {
+    return this.options.virtualModels?.list(principal) ?? Promise.resolve([]);
+  }
+
+  /**
+   * A call to a virtual model: its provider plans it (access, retrieval, parameters), then the
+   * planned request runs like any other — admitted, queued, accounted to the user and the plan's
+   * group — and the plan's annotations ride on the final event. A planned answer (a refusal) asks
+   * no node and costs no tokens.
+   */
+  private async startVirtual(provider: VirtualModelProvider, name: string, request: ChatRequest, context: RequestContext): Promise<StartedGeneration> {
+    const plan = await provider.plan(name, request, { principal: context.principal, endpoint: context.endpoint, signal: context.signal });
+    const planned = plan.groupId === undefined ? context : { ...context, groupId: plan.groupId };
+    if (plan.kind === 'answer') {
+      this.finish(planned, request.model, { node: undefined, queueMs: 0 }, { status: 200, promptTokens: 0, completionTokens: 0, ttftMs: 0 });
+      const done: DoneEvent = {
+        type: 'done', finishReason: 'stop', usage: { promptTokens: 0, completionTokens: 0 }, timings: {}, annotations: plan.annotations,
+      };
+      return { first: { type: 'delta', content: plan.content }, events: single(done), model: request.model, node: 'flexi', queueMs: 0, rateLimit: {} };
+    }
+    const started = await this.start(plan.request, planned, invokeChat);
+    if (!plan.annotations) return started;
+    const { annotations } = plan;
+    const annotate = (event: ChatEvent): ChatEvent => (event.type === 'done' ? { ...event, annotations } : event);
+    return { ...started, first: annotate(started.first), events: mapEvents(started.events, annotate) };
   }
 
   /** Resolves the model (alias, `:latest`), or throws model_not_found naming `param`. */
@@ -121,7 +158,7 @@ export class InferenceService {
         const result = await lease.backend.embed(req, context.signal);
         lease.release({ ok: true });
         ticket.settle({ promptTokens: result.promptTokens, completionTokens: 0 });
-        this.finish(context, entry.name, lease, { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
+        this.finish(context, entry.name, placeOf(lease), { status: 200, promptTokens: result.promptTokens, completionTokens: 0 });
         return { ...result, model: entry.name, node: lease.backend.name, rateLimit: ticket.rateLimit };
       } catch (error) {
         lease = await this.nextLeaseOrThrow(lease, error, context, entry.name);
@@ -225,7 +262,7 @@ export class InferenceService {
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code), usage: done && generationUsage(done) });
       admitted.ticket.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
-        this.finish(context, model, lease, {
+        this.finish(context, model, placeOf(lease), {
           status: 200, promptTokens: done.usage.promptTokens, completionTokens: done.usage.completionTokens, ttftMs,
         });
       } else {
@@ -244,7 +281,7 @@ export class InferenceService {
   }
 
   private finish(
-    context: RequestContext, model: string, lease: NodeLease,
+    context: RequestContext, model: string, place: { node: string | undefined; queueMs: number | undefined },
     fields: { status: number; promptTokens: number; completionTokens: number; ttftMs?: number; errorCode?: string },
   ): void {
     const entry: UsageEntry = {
@@ -255,9 +292,10 @@ export class InferenceService {
       endpoint: context.endpoint,
       protocol: context.protocol,
       model,
-      node: lease.backend.name,
-      queueMs: lease.queueMs,
+      node: place.node,
+      queueMs: place.queueMs,
       priorityClass: context.principal.priorityClass,
+      groupId: context.groupId,
       durationMs: performance.now() - context.startedAtMs,
       ...fields,
     };
@@ -266,13 +304,29 @@ export class InferenceService {
   }
 
   private finishError(context: RequestContext, model: string, lease: NodeLease, failure: FlexiError, extra: { completionTokens?: number; ttftMs?: number } = {}): void {
-    this.finish(context, model, lease, {
+    this.finish(context, model, placeOf(lease), {
       status: failure.status, errorCode: failure.code, promptTokens: 0, completionTokens: extra.completionTokens ?? 0, ttftMs: extra.ttftMs,
     });
   }
 }
 
 type DoneEvent = Extract<ChatEvent, { type: 'done' }>;
+
+const invokeChat: Invoke<ChatRequest> = (backend, req, signal) => backend.chat(req, signal);
+
+function placeOf(lease: NodeLease): { node: string; queueMs: number } {
+  return { node: lease.backend.name, queueMs: lease.queueMs };
+}
+
+/** The events after a planned answer's first: just its `done`. */
+async function* single(done: DoneEvent): AsyncGenerator<ChatEvent, void, undefined> {
+  yield done;
+}
+
+/** `events` with each one mapped; leaving early (a client gone) returns the inner stream too. */
+async function* mapEvents(events: AsyncGenerator<ChatEvent, void, undefined>, map: (event: ChatEvent) => ChatEvent): AsyncGenerator<ChatEvent, void, undefined> {
+  for await (const event of events) yield map(event);
+}
 
 /** Who asks, as the scheduler sees it: the fair-share subject and class, no identity. */
 function toRequester(principal: Principal): Requester {
