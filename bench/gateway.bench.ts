@@ -10,7 +10,8 @@
  *   npm run bench:gateway -- --streams 1000  (open streams for the memory measurement; 0 skips it)
  *   npm run bench:gateway -- --scenarios openai_c1,openai_c64   (run only these)
  *   npm run bench:gateway -- --baseline bench/out/base-dist       (A/B: a second Flexi built
- *                                   from another commit, measured in the same rounds)
+ *                                   from another commit, measured in the same rounds; with
+ *                                   --cpu-prof its profile goes to bench/out/prof/baseline/)
  *
  * Rounds interleave the targets (rotating their order) so that a burst of load from other
  * processes on a shared machine hits all three alike. docs/benchmarks.md explains the numbers.
@@ -191,7 +192,9 @@ async function main(): Promise<void> {
     add('pipe', 'pipe proxy', pipe.ready, pipe, {});
     add('flexi', 'Flexi', flexi.child.ready, flexi.child, flexi.headers);
     if (args.baseline) {
-      const base = await startFlexi('baseline', [resolve(args.baseline, 'main.js')], work, sim.ready, []);
+      const baseProf = join(profDir, 'baseline');
+      if (args['cpu-prof']) mkdirSync(baseProf, { recursive: true });
+      const base = await startFlexi('baseline', [resolve(args.baseline, 'main.js')], work, sim.ready, args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', baseProf] : []);
       add('baseline', 'Flexi baseline', base.child.ready, base.child, base.headers);
     }
     process.stderr.write(`${targets.map((t) => `${t.label} ${t.url}`).join(', ')}; Flexi via ${runner}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}\n`);
