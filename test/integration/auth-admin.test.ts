@@ -155,7 +155,11 @@ describe('admin API', () => {
 
     const key = await request('POST', '/admin/v1/keys', { key: adminKey, body: { user: dora.id, name: 'dora-key', scopes: ['model:tiny*'] } });
     expect(key.statusCode).toBe(201);
-    expect((await request('POST', '/admin/v1/keys', { key: adminKey, body: { name: 'x', scopes: ['everything'] } })).json().error.param).toBe('scopes');
+    expect((await request('POST', '/admin/v1/keys', { key: adminKey, body: { name: 'x', role: 'student', scopes: ['everything'] } })).json().error.param).toBe('scopes');
+    // An operator key without a user needs a role: no silent admin default.
+    const roleless = await request('POST', '/admin/v1/keys', { key: adminKey, body: { name: 'ops' } });
+    expect(roleless.statusCode).toBe(400);
+    expect(roleless.json().error.param).toBe('role');
     expect((await request('DELETE', `/admin/v1/keys/${key.json().id}`, { key: adminKey })).json().already_revoked).toBe(false);
 
     const audit = (await request('GET', '/admin/v1/audit?limit=20', { key: adminKey })).json() as { data: { action: string; actor: string; target_id: string }[] };

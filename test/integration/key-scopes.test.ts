@@ -64,8 +64,8 @@ describe('a scoped key creates only keys within its own scopes', () => {
 
   it('an admin key with the admin scope cannot mint an unscoped key through the admin API either', async () => {
     const { key } = await userWithKey(gateway.identity, 'scoped-admin@uni.example', ['admin'], ['admin', 'endpoint:/admin/*']);
-    expect((await call('POST', '/admin/v1/keys', key, { name: 'operator' })).statusCode).toBe(403);
-    expect((await call('POST', '/admin/v1/keys', key, { name: 'operator', scopes: ['admin', 'endpoint:/admin/v1/usage*'] })).statusCode).toBe(201);
+    expect((await call('POST', '/admin/v1/keys', key, { name: 'operator', role: 'admin' })).statusCode).toBe(403);
+    expect((await call('POST', '/admin/v1/keys', key, { name: 'operator', role: 'admin', scopes: ['admin', 'endpoint:/admin/v1/usage*'] })).statusCode).toBe(201);
   });
 });
 

@@ -86,6 +86,11 @@ export class AdminService {
       userId = (await this.deps.users.get(input.user)).id;
       if (input.role !== undefined) throw new FlexiError('invalid_request', 'A user\'s key uses the user\'s roles; give either a user or a role.', { param: 'role' });
     }
+    // An operator key gets exactly the role it is given: no default, least of all admin.
+    const role = userId === null ? input.role : null;
+    if (role === undefined) {
+      throw new FlexiError('invalid_request', `An operator key (no user) needs a role; known roles: ${this.deps.policies.roleNames().join(', ')}.`, { param: 'role' });
+    }
     if (input.role !== undefined && !this.deps.policies.hasRole(input.role)) {
       throw new FlexiError('invalid_request', `Unknown role "${input.role.slice(0, 40)}"; known roles: ${this.deps.policies.roleNames().join(', ')}.`, { param: 'role' });
     }
@@ -94,7 +99,7 @@ export class AdminService {
     if (!areScopesWithin(parseScopes(scopes), input.creatorScopes)) {
       throw new FlexiError('permission_denied', 'A key with scopes can only create keys with the same or narrower scopes; send scopes within your own.', { param: 'scopes' });
     }
-    const created = await this.deps.keys.create({ name: input.name, role: userId ? null : (input.role ?? 'admin'), userId, scopes, expiresAt: input.expiresAt ?? null });
+    const created = await this.deps.keys.create({ name: input.name, role, userId, scopes, expiresAt: input.expiresAt ?? null });
     await this.deps.audit.record(actor, 'key.create', { type: 'api_key', id: created.record.id }, {
       name: created.record.name, prefix: created.record.prefix, user_id: userId, role: created.record.role, scopes,
     });
