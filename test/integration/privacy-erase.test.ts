@@ -54,6 +54,9 @@ describeEachDatabase('privacy: export and erasure', (getStore) => {
     try {
       const alice = await seedPerson(store, harness, 'alice');
       const bob = await seedPerson(store, harness, 'bob');
+      // Both get a key with the same name from an admin: only her key's audit row may lose it.
+      await harness.identity.admin.createKey('cli:root', { user: alice.userId, name: 'laptop' });
+      const bobsLaptop = await harness.identity.admin.createKey('cli:root', { user: bob.userId, name: 'laptop' });
       await harness.privacy.exportUser(`user:${alice.userId}`, alice.userId);
       const aliceNeedles = needlesOf(alice);
       // The scan sees her everywhere first, so an empty result below means erased, not unsearched.
@@ -66,7 +69,7 @@ describeEachDatabase('privacy: export and erasure', (getStore) => {
 
       const result = await harness.privacy.eraseUser('cli:dpo', alice.email);
       expect(result.reference).toMatch(/^erased:[A-Za-z0-9]{16}$/);
-      expect(result.rows).toMatchObject({ users: 1, identities: 1, sessions: 1, api_keys: 1, group_members: 1, chats: 1, chat_messages: 2, agreement_acceptances: 1, usage_records: alice.usageRows });
+      expect(result.rows).toMatchObject({ users: 1, identities: 1, sessions: 1, api_keys: 2, group_members: 1, chats: 1, chat_messages: 2, agreement_acceptances: 1, usage_records: alice.usageRows });
       expect(result.rows.audit_log).toBeGreaterThanOrEqual(4);
 
       expect(await scanDatabase(store, aliceNeedles)).toEqual([]);
@@ -89,7 +92,11 @@ describeEachDatabase('privacy: export and erasure', (getStore) => {
       const audit = await harness.identity.audit.list({ limit: 1000 });
       expect(audit[0]).toMatchObject({ actor: 'cli:dpo', action: 'privacy.erase', targetType: 'erased_user', targetId: result.reference });
       const mentions = audit.filter((e) => JSON.stringify(e).includes(result.reference)).map((e) => e.action).sort();
-      expect(mentions).toEqual(['group.add_member', 'key.create', 'privacy.erase', 'privacy.export', 'user.create']);
+      expect(mentions).toEqual(['group.add_member', 'key.create', 'key.create', 'privacy.erase', 'privacy.export', 'user.create']);
+      // Her keys' names are gone from the audit log; Bob's key of the same name keeps its row as it was.
+      const keyRows = audit.filter((e) => e.action === 'key.create');
+      expect(keyRows.some((e) => JSON.stringify(e).includes('alice laptop'))).toBe(false);
+      expect(keyRows.filter((e) => (e.details as { name?: string } | undefined)?.name === 'laptop').map((e) => e.targetId)).toEqual([bobsLaptop.record.id]);
       expect(audit.find((e) => e.action === 'privacy.export')).toMatchObject({ actor: result.reference, targetType: 'erased_user', targetId: result.reference });
       await expect(harness.privacy.exportUser('cli:dpo', alice.email)).rejects.toThrow(/No user/);
     } finally {

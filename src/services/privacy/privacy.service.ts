@@ -163,6 +163,8 @@ export class PrivacyService {
     const repository = this.deps.repository;
     const keysClass = classes.find((c) => c.table === 'api_keys');
     const keyIds = keysClass ? await repository.valuesOf(keysClass, owner, 'id') : [];
+    // Key names are free text ("laptop"), shared by other users' keys: scrubbed only in the audit rows about these keys.
+    const keyNames = keysClass ? await repository.valuesOf(keysClass, owner, 'name') : [];
     // Stop new requests first: this process forgets cached users and keys now, other replicas within their cache time.
     await this.deps.users.setDisabled(user.id, true);
     for (const id of keyIds) await this.deps.keys?.revokeById(id);
@@ -180,7 +182,7 @@ export class PrivacyService {
       for (const c of classes) {
         if (c.erase === 'delete') counts[c.name] = await trx.deleteOwned(c, owner);
         else if (c.erase === 'rekey') counts[c.name] = await trx.rekeyUsage(owner.pseudonym, subject, keyIds);
-        else counts[c.name] = await this.scrubAudit(trx, user.id, [...needles], reference);
+        else counts[c.name] = await this.scrubAudit(trx, user.id, [...needles], reference, { ids: keyIds, needles: keyNames });
       }
       return counts;
     });
@@ -189,18 +191,26 @@ export class PrivacyService {
     return { reference, rows };
   }
 
-  private async scrubAudit(repository: PersonalDataRepository, userId: string, needles: string[], reference: string): Promise<number> {
+  /**
+   * Rewrites the audit rows that mention the user. `keys`: the user's API key ids and names; the
+   * names (free text another user's key may share) are scrubbed only in rows about those keys.
+   */
+  private async scrubAudit(
+    repository: PersonalDataRepository, userId: string, needles: string[], reference: string, keys: { ids: readonly string[]; needles: readonly string[] },
+  ): Promise<number> {
     const rows = await repository.auditRowsMentioning([`user:${userId}`], needles, needles);
+    const keyIds = new Set(keys.ids);
     let changed = 0;
     for (const row of rows) {
-      const actor = row.actor === `user:${userId}` ? reference : scrubString(String(row.actor), needles, reference);
-      const targetId = typeof row.target_id === 'string' ? scrubString(row.target_id, needles, reference) : null;
+      const rowNeedles = typeof row.target_id === 'string' && keyIds.has(row.target_id) ? [...needles, ...keys.needles] : needles;
+      const actor = row.actor === `user:${userId}` ? reference : scrubString(String(row.actor), rowNeedles, reference);
+      const targetId = typeof row.target_id === 'string' ? scrubString(row.target_id, rowNeedles, reference) : null;
       let details = typeof row.details === 'string' ? row.details : null;
       if (details !== null) {
         try {
-          details = JSON.stringify(scrubValue(JSON.parse(details), needles, reference));
+          details = JSON.stringify(scrubValue(JSON.parse(details), rowNeedles, reference));
         } catch {
-          details = scrubString(details, needles, reference);
+          details = scrubString(details, rowNeedles, reference);
         }
       }
       if (actor === row.actor && targetId === row.target_id && details === row.details) continue;
