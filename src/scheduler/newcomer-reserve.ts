@@ -36,9 +36,8 @@ export function modelSlots(nodes: Iterable<NodeState>, model: string, nowMs: num
   let free = 0;
   for (const node of nodes) {
     if (!node.serves(model) || !node.isAvailable(nowMs)) continue;
-    const slots = node.slotsFor(model);
-    capacity += slots;
-    free += Math.max(0, slots - node.inFlightFor(model));
+    capacity += node.slotsFor(model);
+    free += node.freeSlotsFor(model);
   }
   return { capacity, free };
 }
