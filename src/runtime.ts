@@ -140,6 +140,7 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   });
   const usage = {
     record: (entry: UsageEntry) => recorder.record({ ...entry, createdAt: entry.createdAt.toISOString() }),
+    settled: config.cluster.usage_before_reply ? () => recorder.flushed() : undefined,
   };
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
