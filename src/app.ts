@@ -60,9 +60,11 @@ export interface App {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-function totalInFlight(dispatcher: Dispatcher): number {
+/** Requests running on nodes, plus those still waiting in the scheduler's queue: a graceful stop waits for both. */
+function totalInFlight(dispatcher: Dispatcher, scheduler: Scheduler | undefined): number {
   let total = 0;
   for (const count of dispatcher.inFlight().values()) total += count;
+  for (const model of scheduler?.waitingModels() ?? []) total += scheduler!.waitingFor(model);
   return total;
 }
 
@@ -114,8 +116,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       clearInterval(refreshTimer);
       monitor?.stop();
       const closing = server.close();
+      // The listener is closed once every connection has ended: that also covers requests not yet
+      // in the scheduler (authentication, admission), which totalInFlight cannot see.
+      let connectionsEnded = false;
+      void closing.then(() => { connectionsEnded = true; }, () => { connectionsEnded = true; });
       const deadline = performance.now() + (options.graceMs ?? 0);
-      while (performance.now() < deadline && totalInFlight(dispatcher) > 0) {
+      while (performance.now() < deadline && (!connectionsEnded || totalInFlight(dispatcher, scheduler) > 0)) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       server.server.closeAllConnections();

@@ -36,8 +36,12 @@ export function modelSlots(nodes: Iterable<NodeState>, model: string, nowMs: num
   let free = 0;
   for (const node of nodes) {
     if (!node.serves(model) || !node.isAvailable(nowMs)) continue;
-    capacity += node.slotsFor(model);
-    free += node.freeSlotsFor(model);
+    // The node's own limit, not the slots this replica holds in a shared budget: those are taken one
+    // at a time as requests wait, so they are never "free" for long, and the reserve across replicas
+    // is kept by the budget itself (SharedSlotBudget).
+    const slots = node.slotsFor(model);
+    capacity += slots;
+    free += Math.max(0, slots - node.inFlightFor(model));
   }
   return { capacity, free };
 }

@@ -44,16 +44,27 @@ describe('Scheduler with shared slots', () => {
     expect(scheduler.slotCandidates('m')).toEqual([]);
   });
 
-  it('keeps the newcomer reserve within the slots held: a newcomer goes before the heavy user', async () => {
+  it('keeps the newcomer reserve of the node\'s limit: the last slot goes to a newcomer, not the heavy user', async () => {
     const scheduler = sharedScheduler();
     const started: string[] = [];
-    scheduler.setSharedSlots('gpu1', 'm', 2);
-    for (let i = 0; i < 5; i++) void scheduler.acquire({ model: 'm', userId: 'heavy' }).then(() => started.push('heavy'));
-    await settle();
-    expect(started).toEqual(['heavy', 'heavy']);
-    void scheduler.acquire({ model: 'm', userId: 'newcomer' }).then(() => started.push('newcomer'));
     scheduler.setSharedSlots('gpu1', 'm', 3);
+    for (let i = 0; i < 6; i++) void scheduler.acquire({ model: 'm', userId: 'heavy' }).then(() => started.push('heavy'));
     await settle();
-    expect(started).toEqual(['heavy', 'heavy', 'newcomer']);
+    expect(started).toEqual(['heavy', 'heavy', 'heavy']);
+    void scheduler.acquire({ model: 'm', userId: 'newcomer' }).then(() => started.push('newcomer'));
+    scheduler.setSharedSlots('gpu1', 'm', 4);
+    await settle();
+    expect(started).toEqual(['heavy', 'heavy', 'heavy', 'newcomer']);
+  });
+
+  it('lets a lone user fill every slot it holds (the reserve is computed on the node\'s limit, not on the slots held)', async () => {
+    const scheduler = sharedScheduler();
+    const started: string[] = [];
+    for (let i = 0; i < 6; i++) void scheduler.acquire({ model: 'm', userId: 'heavy' }).then(() => started.push('heavy'));
+    for (let held = 1; held <= 4; held++) {
+      scheduler.setSharedSlots('gpu1', 'm', held);
+      await settle();
+      expect(started).toHaveLength(held);
+    }
   });
 });

@@ -8,7 +8,7 @@ import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js'
 import { randomId } from '../../src/lib/ids.js';
 import { RedisSlotStore } from '../../src/store/redis-slot-store.js';
 import { builtCli, runBuiltCli } from './built-cli.js';
-import { createPostgresTestSchema } from './db.js';
+import { createPostgresTestSchema, postgresTestUrl } from './db.js';
 import { RoundRobinProxy } from './round-robin-proxy.js';
 
 /**
@@ -27,6 +27,8 @@ export interface ClusterOptions {
   speed?: number;
   redisUrl: string;
   slotLeaseTtlMs?: number;
+  /** Drop the PostgreSQL schema on stop (benchmarks; test runs drop theirs in global-setup.ts). */
+  dropSchemaOnStop?: boolean;
 }
 
 export interface Replica {
@@ -44,6 +46,7 @@ export class FlexiCluster {
   private dir = '';
   private databaseUrl = '';
   private schema = '';
+  private adminUrl = '';
   readonly keyPrefix = `flexi-test:${randomId(8)}:`;
 
   constructor(private readonly options: ClusterOptions) {}
@@ -54,6 +57,7 @@ export class FlexiCluster {
     const { url, schema } = await createPostgresTestSchema();
     this.databaseUrl = url;
     this.schema = schema;
+    this.adminUrl = postgresTestUrl!;
     for (let i = 0; i < (this.options.nodes ?? 1); i++) {
       this.sims.push(await startSimServer({ port: 0, profile: TINY, speed: this.options.speed ?? 1, seed: i + 1, parallel: this.options.slots }));
     }
@@ -85,8 +89,22 @@ export class FlexiCluster {
     ].join('\n');
   }
 
-  /** Starts one more replica and adds it to the proxy once it listens. */
+  /**
+   * Starts one more replica and adds it to the proxy once it listens. Tried three times: on a
+   * PostgreSQL shared with other test runs, a migration's catalog read can race another run
+   * dropping its schemas ("schema … does not exist"; see global-setup.ts).
+   */
   async startReplica(): Promise<Replica> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.spawnReplica();
+      } catch (error) {
+        if (attempt >= 3 || !/does not exist/.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  private async spawnReplica(): Promise<Replica> {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.FLEXI_CONFIG;
     const child = spawn(process.execPath, [builtCli(), 'serve'], { cwd: this.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -154,6 +172,11 @@ export class FlexiCluster {
     await this.proxy.close();
     await Promise.all(this.sims.map((s) => s.close()));
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.options.dropSchemaOnStop && this.schema) {
+      const client = new pg.Client({ connectionString: this.adminUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`).finally(() => client.end());
+    }
   }
 }
 
