@@ -171,6 +171,8 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     stopping ??= (async () => {
       await retention.stop();
       await retentionLeader.stop();
+      // Requests already on their way here (the ingress has not yet heard of the shutdown) are still served.
+      if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });
       await recorder.close();
       await counters.close();

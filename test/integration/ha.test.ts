@@ -120,7 +120,7 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
     const { proxy, keys } = cluster;
     let restarting = true;
     let turn = 0;
-    const load = closedLoop(12, 100_000, () => ask(proxy.url, keys.steady!, { stream: turn++ % 2 === 0 }), () => !restarting);
+    const load = closedLoop(8, 100_000, () => ask(proxy.url, keys.steady!, { stream: turn++ % 2 === 0 }), () => !restarting);
     for (const old of [...cluster.replicas]) {
       await new Promise((r) => setTimeout(r, 300));
       expect(await cluster.terminate(old)).toBe(0);
