@@ -44,7 +44,7 @@ describe('Scheduler with shared slots', () => {
     expect(scheduler.slotCandidates('m')).toEqual([]);
   });
 
-  it('keeps the newcomer reserve of the node\'s limit: the last slot goes to a newcomer, not the heavy user', async () => {
+  it('starts a newcomer first in the next slot it holds (its start tag is lower than the heavy user\'s next)', async () => {
     const scheduler = sharedScheduler();
     const started: string[] = [];
     scheduler.setSharedSlots('gpu1', 'm', 3);
@@ -57,9 +57,12 @@ describe('Scheduler with shared slots', () => {
     expect(started).toEqual(['heavy', 'heavy', 'heavy', 'newcomer']);
   });
 
-  it('lets a lone user fill every slot it holds (the reserve is computed on the node\'s limit, not on the slots held)', async () => {
+  it('lets a user fill every slot it holds while another is around (the reserve across replicas is the budget\'s)', async () => {
     const scheduler = sharedScheduler();
     const started: string[] = [];
+    const light = scheduler.acquire({ model: 'm', userId: 'light' });
+    scheduler.setSharedSlots('gpu1', 'm', 1);
+    (await light).release();
     for (let i = 0; i < 6; i++) void scheduler.acquire({ model: 'm', userId: 'heavy' }).then(() => started.push('heavy'));
     for (let held = 1; held <= 4; held++) {
       scheduler.setSharedSlots('gpu1', 'm', held);

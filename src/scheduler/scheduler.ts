@@ -397,7 +397,7 @@ export class Scheduler implements LeaseOwner {
     }
     // Users the newcomer reserve held back last time are offered again: slots or company may have changed.
     for (const userId of state.reserve.beginDispatch()) state.queue.unblockUser(userId);
-    const slots = this.settings.newcomerReserve > 0 ? modelSlots(this.nodes.values(), state.name, now) : undefined;
+    const slots = this.settings.newcomerReserve > 0 ? modelSlots(this.nodes.values(), state.name, now, this.sharedSlots) : undefined;
     const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight
       && (!slots || state.reserve.admits(w.userId, slots.free, slots.capacity, now));
     const classOpen = (classIndex: number) => {
@@ -550,8 +550,10 @@ export class Scheduler implements LeaseOwner {
   private modelState(model: string): ModelState {
     let state = this.models.get(model);
     if (!state) {
+      // Shared slots: the reserve decides who gets a slot this replica holds, so only users running or
+      // waiting here now count as around; a slot held back goes to another replica, not idle (README).
       state = new ModelState(model, this.settings.classes.length, this.settings.drainRateWindowMs, {
-        share: this.settings.newcomerReserve, windowMs: this.settings.newcomerWindowMs,
+        share: this.settings.newcomerReserve, windowMs: this.sharedSlots ? 0 : this.settings.newcomerWindowMs,
       });
       this.models.set(model, state);
     }

@@ -17,6 +17,8 @@ export class RoundRobinProxy {
   cut = 0;
   /** Requests that found no replica answering at all (502). */
   failed = 0;
+  /** What went wrong, one line per failure (for a test's failure message). */
+  readonly log: string[] = [];
 
   url = '';
 
@@ -78,6 +80,7 @@ export class RoundRobinProxy {
         response.on('error', () => undefined);
         response.on('aborted', () => {
           this.cut++;
+          this.log.push(`${target}: response aborted after ${res.headersSent ? 'headers' : 'nothing'}`);
           res.destroy();
         });
         response.on('end', () => resolve('done'));
@@ -87,11 +90,16 @@ export class RoundRobinProxy {
       upstream.on('response', () => {
         responded = true;
       });
-      upstream.on('error', () => {
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
         if (responded) {
+          this.cut++;
+          this.log.push(`${target}: ${error.code ?? error.message} after the response began`);
           res.destroy();
           resolve('done');
-        } else resolve('retry');
+        } else {
+          this.log.push(`${target}: ${error.code ?? error.message} before any byte (retried)`);
+          resolve('retry');
+        }
       });
       // The client went away: so does the upstream request (and the replica frees its slot).
       res.on('close', () => {

@@ -151,7 +151,7 @@ export class SharedSlotBudget {
       const users = this.usersFor(model);
       const result = await this.options.store.take({
         model, node: candidate.node, limit: candidate.limit, reserve: reserveSlots(candidate.limit, this.options.newcomerReserve),
-        slotId, users, nowMs: this.nowMs(), ttlMs: this.options.ttlMs, waitTtlMs: 3 * this.options.pollMs + 1000,
+        slotId, users, nowMs: this.nowMs(), ttlMs: this.options.ttlMs, waitTtlMs: Math.max(250, 4 * this.options.pollMs),
       });
       if (!result.ok) continue;
       if (this.closed) {
