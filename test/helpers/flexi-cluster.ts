@@ -8,7 +8,6 @@ import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js'
 import { randomId } from '../../src/lib/ids.js';
 import { RedisSlotStore } from '../../src/store/redis-slot-store.js';
 import { builtCli, runBuiltCli } from './built-cli.js';
-import { createPostgresTestSchema, postgresTestUrl } from './db.js';
 import { RoundRobinProxy } from './round-robin-proxy.js';
 
 /**
@@ -54,10 +53,7 @@ export class FlexiCluster {
   async start(users: readonly string[]): Promise<void> {
     builtCli();
     this.dir = mkdtempSync(join(tmpdir(), 'flexi-ha-'));
-    const { url, schema } = await createPostgresTestSchema();
-    this.databaseUrl = url;
-    this.schema = schema;
-    this.adminUrl = postgresTestUrl!;
+    await this.createSchema();
     for (let i = 0; i < (this.options.nodes ?? 1); i++) {
       this.sims.push(await startSimServer({ port: 0, profile: TINY, speed: this.options.speed ?? 1, seed: i + 1, parallel: this.options.slots }));
     }
@@ -70,6 +66,23 @@ export class FlexiCluster {
     await this.proxy.start();
     // One after another: the first migrates the schema.
     for (let i = 0; i < this.options.replicas; i++) await this.startReplica();
+  }
+
+  /**
+   * A PostgreSQL schema of its own, named like test/helpers/db.ts names them (that module imports
+   * Vitest, which a benchmark cannot), so a test run's global teardown drops it.
+   */
+  private async createSchema(): Promise<void> {
+    const adminUrl = process.env.FLEXI_TEST_POSTGRES_URL;
+    if (!adminUrl) throw new Error('FLEXI_TEST_POSTGRES_URL is not set');
+    this.adminUrl = adminUrl;
+    this.schema = `flexi_test_${process.env.FLEXI_TEST_RUN ?? `p${process.pid}`}_${randomId(10).toLowerCase()}`;
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    await client.query(`CREATE SCHEMA "${this.schema}"`).finally(() => client.end());
+    const url = new URL(adminUrl);
+    url.searchParams.set('options', `-c search_path=${this.schema}`);
+    this.databaseUrl = url.toString();
   }
 
   private configYaml(): string {
