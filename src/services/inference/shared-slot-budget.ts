@@ -135,11 +135,15 @@ export class SharedSlotBudget {
   private async takeWhileWaiting(model: string): Promise<void> {
     const scheduler = this.options.scheduler;
     // Bounded: each round takes a slot (then the scheduler starts a request in it) or stops.
+    const idle = () => [...this.held.values()].filter((s) => s.model === model).length
+      - scheduler.sharedHoldings().filter((h) => h.model === model).reduce((sum, h) => sum + h.inFlight, 0);
     for (let round = 0; round < 256 && !this.closed; round++) {
-      const idle = [...this.held.values()].filter((s) => s.model === model).length
-        - scheduler.sharedHoldings().filter((h) => h.model === model).reduce((sum, h) => sum + h.inFlight, 0);
-      if (scheduler.waitingFor(model) - Math.max(0, idle) <= 0) return;
+      const before = Math.max(0, idle());
+      if (scheduler.waitingFor(model) - before <= 0) return;
       if (!(await this.takeOne(model))) return;
+      // The scheduler started nothing in the new slot (users at their cap, a class at its share, the
+      // reserve): taking more now would only keep slots from the other replicas. The tick returns it.
+      if (Math.max(0, idle()) > before) return;
     }
   }
 
