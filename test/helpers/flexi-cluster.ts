@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { TINY } from '../../src/lab/sim/profiles.js';
 import { startSimServer, type SimServer } from '../../src/lab/sim/sim-server.js';
@@ -31,6 +32,8 @@ export interface ClusterOptions {
 }
 
 export interface Replica {
+  /** `cluster.replica_id` (FLEXI_CLUSTER_REPLICA_ID): its slot leases in Redis start with it. */
+  id: string;
   child: ChildProcess;
   url: string;
   stderr: string;
@@ -46,6 +49,7 @@ export class FlexiCluster {
   private databaseUrl = '';
   private schema = '';
   private adminUrl = '';
+  private started = 0;
   readonly keyPrefix = `flexi-test:${randomId(8)}:`;
 
   constructor(private readonly options: ClusterOptions) {}
@@ -118,11 +122,12 @@ export class FlexiCluster {
   }
 
   private async spawnReplica(): Promise<Replica> {
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const id = `r${++this.started}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, FLEXI_CLUSTER_REPLICA_ID: id };
     delete env.FLEXI_CONFIG;
     const child = spawn(process.execPath, [builtCli(), 'serve'], { cwd: this.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-    const replica: Replica = { child, url: '', stderr: '', exited };
+    const replica: Replica = { id, child, url: '', stderr: '', exited };
     replica.url = await new Promise<string>((resolve, reject) => {
       child.stderr!.on('data', (chunk: Buffer) => {
         replica.stderr += chunk.toString();
@@ -162,6 +167,18 @@ export class FlexiCluster {
       return await store.heldPerNode(model, Date.now());
     } finally {
       await store.close();
+    }
+  }
+
+  /** Live slot leases a replica holds in Redis (its lease ids start with its replica id). */
+  async heldSlotsOf(replica: Replica, model = 'tiny:latest'): Promise<number> {
+    const redis = new Redis(this.options.redisUrl, { keyPrefix: this.keyPrefix });
+    try {
+      const entries = await redis.hgetall(`slots:${model}`);
+      const now = Date.now();
+      return Object.entries(entries).filter(([id, value]) => id.startsWith(`${replica.id}.`) && Number(value.split('\t')[2]) > now).length;
+    } finally {
+      redis.disconnect();
     }
   }
 
