@@ -84,6 +84,8 @@ export class NodeState {
   private readonly limits = new Map<string, ConcurrencyLimit>();
   /** Slots per model this replica holds in the shared budget; undefined when the node is not shared. */
   private readonly held: Map<string, number> | undefined;
+  /** Slots of each model all replicas held at this replica's last take (shared budget only). */
+  private readonly heldByAll = new Map<string, number>();
 
   constructor(init: NodeInit, breaker: CircuitBreaker, nowMs: number) {
     this.held = init.sharedSlots ? new Map() : undefined;
@@ -199,10 +201,19 @@ export class NodeState {
     return [...(this.held?.keys() ?? [])];
   }
 
-  setHeldSlots(model: string, count: number): void {
+  setHeldSlots(model: string, count: number, heldByAll?: number): void {
     if (!this.held) throw new Error(`node ${this.name} does not share its slots`);
     if (count > 0) this.held.set(model, count);
     else this.held.delete(model);
+    if (heldByAll !== undefined) this.heldByAll.set(model, heldByAll);
+  }
+
+  /**
+   * Requests of `model` on the node as the limit learner should see them: with a shared budget,
+   * all replicas' (as Redis counted them at this replica's last take), else this replica's own.
+   */
+  concurrencyFor(model: string): number {
+    return Math.max(this.inFlightFor(model), this.heldByAll.get(model) ?? 0);
   }
 
   /** In memory or on its way there (a preload counts: its memory is taken). OpenAI-compatible servers (vLLM, llama.cpp server) keep their models loaded. */

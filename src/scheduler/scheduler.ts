@@ -146,10 +146,14 @@ export class Scheduler implements LeaseOwner {
     this.dispatchAll();
   }
 
-  /** Shared slot budget: this replica now holds `count` slots of `model` on `node`; waiting requests may start in them. */
-  setSharedSlots(node: string, model: string, count: number): void {
+  /**
+   * Shared slot budget: this replica now holds `count` slots of `model` on `node`; waiting requests
+   * may start in them. `heldByAll`: the slots all replicas hold there after a take (the node's real
+   * concurrency, which the limit learner needs: it would otherwise see only this replica's share).
+   */
+  setSharedSlots(node: string, model: string, count: number, heldByAll?: number): void {
     this.begin();
-    this.getNode(node).setHeldSlots(model, count);
+    this.getNode(node).setHeldSlots(model, count, heldByAll);
     this.dispatchAll(this.models.get(model));
   }
 
@@ -497,7 +501,7 @@ export class Scheduler implements LeaseOwner {
     const lease = new Lease(this, node.name, state.name, queueMs, waiter.attempt, {
       nodeState: node, userId: waiter.userId, classIndex: waiter.classIndex, weight: waiter.weight,
       maxInFlight: waiter.maxInFlight, signal: waiter.signal, startedAtMs: now, isProbe, exclude: waiter.exclude, detach: undefined,
-      concurrency: node.inFlightFor(state.name), cold, firstTokenAtMs: undefined,
+      concurrency: node.concurrencyFor(state.name), cold, firstTokenAtMs: undefined,
     });
     const signal = waiter.signal;
     if (signal) {

@@ -163,7 +163,7 @@ export class SharedSlotBudget {
         return false;
       }
       this.held.set(slotId, { slotId, model, node: candidate.node, user: users[0] ?? '' });
-      scheduler.setSharedSlots(candidate.node, model, this.heldOn(candidate.node, model));
+      scheduler.setSharedSlots(candidate.node, model, this.heldOn(candidate.node, model), result.heldOnNode);
       return true;
     }
     return false;
