@@ -15,7 +15,10 @@
  * streams cut (the replica died while they streamed), and how long the dead replica's slot
  * leases took to come back.
  *
- *   FLEXI_TEST_POSTGRES_URL=postgres://… FLEXI_TEST_REDIS_URL=redis://… npm run bench:ha [-- --flood-s 20] [--gap-ms 500] [--ttl-ms 2000]
+ * `--queue-notice-ms` is `cluster.queue_notice_delay_ms` (default here 30000: a queued stream has sent
+ * nothing yet, so the proxy can retry it when its replica dies; 0 shows what is lost without it).
+ *
+ *   FLEXI_TEST_POSTGRES_URL=postgres://… FLEXI_TEST_REDIS_URL=redis://… npm run bench:ha [-- --flood-s 20] [--gap-ms 500] [--ttl-ms 2000] [--queue-notice-ms 0]
  */
 import { parseArgs } from 'node:util';
 import { ask, FlexiCluster, type AskResult } from '../test/helpers/flexi-cluster.js';
@@ -27,12 +30,14 @@ const { values: args } = parseArgs({
     'ttl-ms': { type: 'string', default: '2000' },
     streams: { type: 'string', default: '24' },
     replicas: { type: 'string', default: '1,2,3' },
+    'queue-notice-ms': { type: 'string', default: '30000' },
   },
 });
 const floodMs = Number(args['flood-s']) * 1000;
 const gapMs = Number(args['gap-ms']);
 const ttlMs = Number(args['ttl-ms']);
 const streams = Number(args.streams);
+const queueNoticeDelayMs = Number(args['queue-notice-ms']);
 const SLOTS = 4;
 const redisUrl = process.env.FLEXI_TEST_REDIS_URL;
 if (!process.env.FLEXI_TEST_POSTGRES_URL || !redisUrl) {
@@ -63,7 +68,7 @@ interface Row {
 }
 
 async function measure(replicas: number): Promise<Row> {
-  const cluster = new FlexiCluster({ replicas, slots: SLOTS, redisUrl: redisUrl!, slotLeaseTtlMs: ttlMs, dropSchemaOnStop: true });
+  const cluster = new FlexiCluster({ replicas, slots: SLOTS, redisUrl: redisUrl!, slotLeaseTtlMs: ttlMs, dropSchemaOnStop: true, queueNoticeDelayMs });
   await cluster.start(['flooder', 'newcomer']);
   try {
     const { proxy, keys } = cluster;
@@ -128,7 +133,7 @@ for (const count of args.replicas.split(',').map(Number)) {
 
 const ms = (value: number) => (Number.isNaN(value) ? '–' : `${Math.round(value)}`);
 const lines = [
-  `HA benchmark: one sim node (TINY/tiny), limit ${SLOTS}, flood ${streams} streams for ${floodMs / 1000} s, newcomer every ${gapMs} ms, slot TTL ${ttlMs} ms; times client-side, ms`,
+  `HA benchmark: one sim node (TINY/tiny), limit ${SLOTS}, flood ${streams} streams for ${floodMs / 1000} s, newcomer every ${gapMs} ms, slot TTL ${ttlMs} ms, queue notices after ${queueNoticeDelayMs} ms; times client-side, ms`,
   '',
   '| replicas | peak in flight at node / limit | lone TTFT p50 | newcomer TTFT p50 / p95 | flooder TTFT p50 | newcomer p95 ÷ lone | newcomer p50 ÷ flooder p50 | target max(2×lone, lone+1 s) met by p95 | flooder req/s | requests | lost (before first token) | streams cut (replica killed) | slots the killed replica held → back after |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -126,7 +126,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     });
   }
   const registry = buildRegistry(config, store, backends, nodeConfigs, { logError, monitor });
-  const dispatcher = options.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, backends, slotBudget) : new DirectDispatcher());
+  const dispatcher = options.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, backends, slotBudget, config.cluster.queue_notice_delay_ms) : new DirectDispatcher());
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler.snapshot()), defaultMetrics: options.processMetrics ?? false,
   });

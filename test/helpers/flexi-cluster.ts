@@ -27,6 +27,8 @@ export interface ClusterOptions {
   speed?: number;
   redisUrl: string;
   slotLeaseTtlMs?: number;
+  /** `cluster.queue_notice_delay_ms` (default 0). */
+  queueNoticeDelayMs?: number;
   /** Drop the PostgreSQL schema on stop (benchmarks; test runs drop theirs in global-setup.ts). */
   dropSchemaOnStop?: boolean;
 }
@@ -98,7 +100,7 @@ export class FlexiCluster {
       'auth: { cookie_secret: ha-test-cookie-secret-0123456789 }',
       'privacy: { pseudonym_secret: ha-test-pseudonym-secret-0123456789 }',
       'scheduler: { probe_interval_ms: 1000, max_in_flight_per_user: 64, newcomer_reserve: 0.25 }',
-      `cluster: { slot_lease_ttl_ms: ${this.options.slotLeaseTtlMs ?? 2000}, slot_poll_ms: 20, usage_before_reply: true, shutdown_delay_ms: 1000 }`,
+      `cluster: { slot_lease_ttl_ms: ${this.options.slotLeaseTtlMs ?? 2000}, slot_poll_ms: 20, usage_before_reply: true, shutdown_delay_ms: 1000${this.options.queueNoticeDelayMs ? `, queue_notice_delay_ms: ${this.options.queueNoticeDelayMs}` : ''} }`,
       'usage: { flush_interval_ms: 200 }',
       'log: { level: warn, format: json }',
       `nodes:\n${nodes}`,

@@ -19,7 +19,8 @@ let cluster: FlexiCluster;
 
 beforeAll(async () => {
   if (!postgresTestUrl || !redisUrl) return;
-  cluster = new FlexiCluster({ replicas: 3, slots: SLOTS, redisUrl, slotLeaseTtlMs: TTL_MS });
+  // Queue notices only after 30 s: a queued stream has sent nothing, so the proxy can retry it elsewhere (case c).
+  cluster = new FlexiCluster({ replicas: 3, slots: SLOTS, redisUrl, slotLeaseTtlMs: TTL_MS, queueNoticeDelayMs: 30_000 });
   await cluster.start(['flooder', 'newcomer', 'steady']);
 }, 180_000);
 
@@ -93,8 +94,11 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
   it('survives a SIGKILL: no request fails, the dead replica\'s slots return, no finished request\'s usage is lost', async () => {
     const { proxy, keys } = cluster;
     let done = 0;
+    let turn = 0;
+    // Half streamed, half not: a streamed request that was running on the killed replica (first token
+    // received) is cut — it had started; every other request must succeed.
     const load = closedLoop(12, 150, async () => {
-      const result = await ask(proxy.url, keys.steady!);
+      const result = await ask(proxy.url, keys.steady!, { stream: turn++ % 2 === 0 });
       done++;
       return result;
     });
@@ -107,7 +111,9 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
     cluster.proxy.removeTarget(victim.url);
     cluster.replicas.splice(0, 1);
 
-    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(results.filter((r) => !r.ok && r.ttftMs === undefined)).toEqual([]);
+    // Cut streams can only be those the dead replica was running (at most the node's limit).
+    expect(results.filter((r) => !r.ok).length).toBeLessThanOrEqual(SLOTS);
     expect(results).toHaveLength(150);
     expect(cluster.peakPerNode()).toEqual([SLOTS]);
     // Every slot comes back: the survivors' at once, the dead one's when their TTL passes (generous bound).

@@ -31,8 +31,16 @@ export function backendPreloader(backends: readonly Backend[], timeoutMs: number
 export class SchedulerDispatcher implements Dispatcher {
   private readonly backends = new Map<string, Backend>();
 
-  /** `budget`: several replicas share the nodes' slots (the scheduler was built with `sharedSlots`). */
-  constructor(private readonly scheduler: Scheduler, backends: readonly Backend[], private readonly budget?: SharedSlotBudget) {
+  /**
+   * `budget`: several replicas share the nodes' slots (the scheduler was built with `sharedSlots`).
+   * `queueNoticeDelayMs` (`cluster.queue_notice_delay_ms`): the first queue position is reported
+   * only after the request waited this long. A streamed reply commits its headers with the first
+   * notice, after which an ingress can no longer retry the request on another replica.
+   */
+  constructor(
+    private readonly scheduler: Scheduler, backends: readonly Backend[], private readonly budget?: SharedSlotBudget,
+    private readonly queueNoticeDelayMs = 0,
+  ) {
     for (const backend of backends) this.backends.set(backend.name, backend);
   }
 
@@ -47,14 +55,20 @@ export class SchedulerDispatcher implements Dispatcher {
       signal: args.signal,
     });
     let timer: NodeJS.Timeout | undefined;
+    let delay: NodeJS.Timeout | undefined;
     if (args.onWaiting) {
       const report = () => {
         const position = ticket.position();
         if (position) args.onWaiting!({ position: position.ahead + 1, estimatedWaitMs: position.estimatedWaitMs });
       };
-      timer = setInterval(report, POSITION_INTERVAL_MS);
-      // A first report right away when the request had to queue (the lease is not granted synchronously).
-      queueMicrotask(report);
+      const startReports = () => {
+        timer = setInterval(report, POSITION_INTERVAL_MS);
+        report();
+      };
+      // A first report right away when the request had to queue (the lease is not granted
+      // synchronously; once granted, `position()` is undefined and nothing is reported).
+      if (this.queueNoticeDelayMs > 0) delay = setTimeout(startReports, this.queueNoticeDelayMs);
+      else queueMicrotask(startReports);
     }
     // After enqueue: a lease granted at once never waited for a shared slot.
     const doneWaiting = this.budget?.noteWaiting(args.model.name, subject);
@@ -62,6 +76,7 @@ export class SchedulerDispatcher implements Dispatcher {
       return this.wrap(await ticket.lease, subject);
     } finally {
       doneWaiting?.();
+      if (delay) clearTimeout(delay);
       if (timer) clearInterval(timer);
     }
   }
