@@ -13,6 +13,7 @@ import type { InferenceService } from './services/inference/inference.service.js
 import type { ModelRegistry } from './services/inference/model-registry.service.js';
 import type { PrivacyService } from './services/privacy/privacy.service.js';
 import type { CounterStore } from './store/counter-store.js';
+import type { SlotStore } from './store/slot-store.js';
 import type { Store } from './store/store.js';
 import type { GatewayMetrics } from './telemetry/metrics.js';
 
@@ -33,6 +34,9 @@ export interface AppDeps {
   logError?: (message: string, fields: Record<string, unknown>) => void;
   /** Collect Node process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
+  /** Shared slot budget of several replicas (Redis); absent: this process counts alone. */
+  slots?: SlotStore;
+  replicaId?: string;
 }
 
 export interface App {
@@ -56,9 +60,11 @@ export interface App {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-function totalInFlight(dispatcher: Dispatcher): number {
+/** Requests running on nodes, plus those still waiting in the scheduler's queue: a graceful stop waits for both. */
+function totalInFlight(dispatcher: Dispatcher, scheduler: Scheduler | undefined): number {
   let total = 0;
   for (const count of dispatcher.inFlight().values()) total += count;
+  for (const model of scheduler?.waitingModels() ?? []) total += scheduler!.waitingFor(model);
   return total;
 }
 
@@ -68,9 +74,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const logError = deps.logError ?? (() => undefined);
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
-    processMetrics: deps.processMetrics, logError,
+    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId,
   });
-  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement } = services;
+  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget } = services;
   // Serve only once revocations made by other replicas are heard.
   await identity.keys.listening;
   const server = await createHttpServer({
@@ -110,13 +116,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
       clearInterval(refreshTimer);
       monitor?.stop();
       const closing = server.close();
+      // The listener is closed once every connection has ended: that also covers requests not yet
+      // in the scheduler (authentication, admission), which totalInFlight cannot see.
+      let connectionsEnded = false;
+      void closing.then(() => { connectionsEnded = true; }, () => { connectionsEnded = true; });
       const deadline = performance.now() + (options.graceMs ?? 0);
-      while (performance.now() < deadline && totalInFlight(dispatcher) > 0) {
+      while (performance.now() < deadline && (!connectionsEnded || totalInFlight(dispatcher, scheduler) > 0)) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       server.server.closeAllConnections();
       await closing;
       scheduler?.close();
+      // Requests have ended or were cut: the slots this replica still holds go back to the other replicas now, not after their TTL.
+      await slotBudget?.close();
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
       await identity.close();
     },

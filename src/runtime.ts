@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { createApp, type App } from './app.js';
@@ -12,6 +14,10 @@ import { RetentionJob } from './services/privacy/retention-job.js';
 import { UsageRecorder } from './services/inference/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
 import { createCounterStore } from './store/redis-counter-store.js';
+import { LocalLeaderLock, RedisLeaderLock, type LeaderLock } from './store/leader-lock.js';
+import { RedisSlotStore } from './store/redis-slot-store.js';
+import type { SlotStore } from './store/slot-store.js';
+import { LeaderElection } from './services/leader-election.js';
 import { prettyDestination } from './lib/pretty-log.js';
 
 /** The running process: store, nodes, gateway; `stop()` shuts it down gracefully. */
@@ -106,6 +112,19 @@ function createLogger(log: Config['log']): pino.Logger {
   return pino({ level: log.level }, prettyDestination(process.stdout, tty));
 }
 
+/** What replicas share besides the database: the nodes' slots and the job leaders' locks (Redis), or nothing. */
+function openCluster(config: Config): { replicaId: string; slots: SlotStore | undefined; lock: LeaderLock } {
+  const replicaId = config.cluster.replica_id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const url = config.redis.url;
+  if (!url) return { replicaId, slots: undefined, lock: new LocalLeaderLock() };
+  const keyPrefix = config.redis.key_prefix;
+  return {
+    replicaId,
+    slots: config.cluster.shared_slots ? new RedisSlotStore(url, { keyPrefix }) : undefined,
+    lock: new RedisLeaderLock(url, { keyPrefix }),
+  };
+}
+
 export async function startRuntime(configured: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(configured.log);
   const { config, generatedPath } = withDeploymentSecrets(configured);
@@ -114,22 +133,32 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const warn = (message: string, details?: Record<string, unknown>) => logger.warn(details ?? {}, message);
   for (const warning of identityWarnings(config)) logger.warn(warning);
-  const counters = await createCounterStore(config.redis.url);
+  const counters = await createCounterStore(config.redis.url, config.redis.key_prefix);
+  const cluster = openCluster(config);
   const recorder = new UsageRecorder(store.usage, {
     flushIntervalMs: config.usage.flush_interval_ms, batchSize: config.usage.batch_size, warn,
   });
   const usage = {
     record: (entry: UsageEntry) => recorder.record({ ...entry, createdAt: entry.createdAt.toISOString() }),
+    settled: config.cluster.usage_before_reply ? () => recorder.flushed() : undefined,
   };
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
   const app = await createApp({
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
-    logError: (message, fields) => logger.error(fields, message),
+    logError: (message, fields) => logger.error(fields, message), slots: cluster.slots, replicaId: cluster.replicaId,
   });
+  // One purge across replicas: the replica leading `retention` runs it (always this one without Redis).
+  const retentionLeader = new LeaderElection({
+    lock: cluster.lock, name: 'retention', owner: cluster.replicaId, ttlMs: config.cluster.leader_lock_ttl_ms,
+    onChange: (leader, fencingToken) => logger.info({ job: 'retention', replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
+    onError: (error) => logger.warn({ job: 'retention', error: (error as Error).message }, 'leader lock unavailable'),
+  });
+  await retentionLeader.start();
   const retention = new RetentionJob({
     purge: () => app.privacy.purge(),
     intervalMs: config.privacy.purge_interval_ms,
+    isLeader: () => retentionLeader.isLeader,
     onResult: (result) => {
       const rows = Object.fromEntries(result.classes.filter((c) => c.rows > 0).map((c) => [c.class, c.rows]));
       if (Object.keys(rows).length > 0 || result.unlinkedUsageSubjects > 0) logger.info({ rows, unlinkedUsageSubjects: result.unlinkedUsageSubjects }, 'retention: deleted data past its period');
@@ -141,9 +170,14 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const stop = () => {
     stopping ??= (async () => {
       await retention.stop();
+      await retentionLeader.stop();
+      // Requests already on their way here (the ingress has not yet heard of the shutdown) are still served.
+      if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });
       await recorder.close();
       await counters.close();
+      await cluster.slots?.close();
+      await cluster.lock.close();
       await store.close();
     })();
     return stopping;

@@ -190,6 +190,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).describe('Rate limits and token budgets.'),
   redis: z.object({
     url: z.string().optional().meta({ secret: true }).describe('Redis URL (`redis://host:6379`). Set it when several Flexi replicas run: limits and budgets then hold across all of them. Unset: counters live in this process.'),
+    key_prefix: z.string().min(1).max(64).default('flexi:').describe('Prefix of every key (and pub/sub channel) Flexi writes to Redis, so several deployments can share one server.'),
   }).strict().prefault({}).describe('Shared counters for scale-out.'),
   metrics: z.object({
     bearer_token: z.string().min(16).optional().meta({ secret: true }).describe('Secret that `GET /metrics` requires as `Authorization: Bearer <token>` (Prometheus: `authorization: { credentials: <token> }`). Unset: no token needed.'),
@@ -245,6 +246,16 @@ export const configSchema = z.object({
     keep_alive_seconds: z.number().int().default(300).describe('How long a model stays loaded after its last request when the request sets no keep_alive (Ollama semantics: 0 unloads after the reply, negative keeps it loaded).'),
     memory_budget_bytes: z.number().int().min(0).default(0).describe('Largest total estimated memory (weights + KV cache) of the models an embedded node keeps loaded; idle models are unloaded to make room. 0 = 75% of the machine\'s RAM.'),
   }).strict().prefault({}).describe('In-process llama.cpp engine (node-llama-cpp) used by nodes of type `embedded`.'),
+  cluster: z.object({
+    shared_slots: z.boolean().default(true).describe('With `redis.url` set, every node\'s concurrency limit is one budget shared by all gateway replicas: a request starts only in a slot its replica took in Redis, so a node never sees more requests at once than its limit, however many replicas run. `false`: each replica counts only its own requests (one replica with Redis for rate limits only). Without Redis nothing is shared and no Redis round trip is made.'),
+    slot_lease_ttl_ms: z.number().int().min(1000).default(10_000).describe('A shared slot not refreshed for this long is free again: the time in which the slots of a replica that died come back. Refreshed every third of it while its request runs.'),
+    slot_poll_ms: z.number().int().min(5).max(5000).default(50).describe('How often a replica whose requests wait for a shared slot asks Redis again (a slot freed by another replica is found at most this much later).'),
+    leader_lock_ttl_ms: z.number().int().min(1000).default(10_000).describe('Background jobs that must run once (retention purge, …) run on the replica holding a lock in Redis; a replica that dies hands the lock over within this time. Without Redis the lock is local.'),
+    usage_before_reply: z.boolean().default(false).describe('A reply ends only once its usage record is written to the database (requests finishing together share one write), so a replica killed without warning (SIGKILL, OOM) loses no record of a request its client saw finish. Costs one database write of latency at the end of each reply; off, records are written every `usage.flush_interval_ms` and a killed replica loses those of its last interval (SIGTERM always writes them).'),
+    shutdown_delay_ms: z.number().int().min(0).max(600_000).default(0).describe('After SIGTERM, keep serving this long before closing the listener, so requests the ingress routed here just before it learned of the shutdown still find an open door (Kubernetes removes a terminating pod\'s endpoint asynchronously; a few seconds is usual there). Then `server.shutdown_grace_ms` applies. 0: close at once.'),
+    queue_notice_delay_ms: z.number().int().min(0).max(600_000).default(0).describe('A streamed request that waits for a slot gets its first queue notice (`: queued position=…` SSE comment, which sends the response headers) only after waiting this long. Until then nothing has been sent, so if its replica dies an ingress that retries failed connections can send it to another replica. 0: at once (the web UI shows the position sooner). Keep it below the ingress\'s idle time-out.'),
+    replica_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64').optional().describe('Name of this replica in shared slots and leader locks (default: host name, process id and a random suffix).'),
+  }).strict().prefault({}).describe('Several gateway replicas sharing the nodes (shared slot budget, leader election); see docs/operations.md.'),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
     format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('`json`: one JSON object per line (for log shippers); `pretty`: `time LEVEL message key=value` lines; `auto`: pretty when stdout is a terminal, else JSON.'),

@@ -27,4 +27,10 @@ export interface UsageEntry {
 export interface UsageSink {
   /** Synchronous and cheap: implementations buffer and write in batches off the response path. */
   record(entry: UsageEntry): void;
+  /**
+   * When set, a successful reply ends only once this resolves: every record handed over so far
+   * is written (group commit, `cluster.usage_before_reply`), so a replica killed right after a
+   * reply loses no record of it. Resolves (never rejects) also when the write failed.
+   */
+  settled?(): Promise<void>;
 }

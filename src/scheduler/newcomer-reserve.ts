@@ -30,15 +30,16 @@ export function reserveSlots(capacity: number, share: number): number {
   return Math.min(capacity - 1, Math.max(1, Math.floor(capacity * share)));
 }
 
-/** A model's slots over the nodes that may take new requests for it, and how many of them are free. */
-export function modelSlots(nodes: Iterable<NodeState>, model: string, nowMs: number): { capacity: number; free: number } {
+/** A model's slots over the nodes that may take new requests for it, and how many of them are free (to this replica, with `held`). */
+export function modelSlots(nodes: Iterable<NodeState>, model: string, nowMs: number, held = false): { capacity: number; free: number } {
   let capacity = 0;
   let free = 0;
   for (const node of nodes) {
     if (!node.serves(model) || !node.isAvailable(nowMs)) continue;
     const slots = node.slotsFor(model);
     capacity += slots;
-    free += Math.max(0, slots - node.inFlightFor(model));
+    // `held`: a shared budget's slots this replica holds (taken one at a time as requests wait).
+    free += held ? node.freeSlotsFor(model) : Math.max(0, slots - node.inFlightFor(model));
   }
   return { capacity, free };
 }

@@ -46,6 +46,11 @@ export interface NodeInit extends NodeUpdate {
   configuredSlots?: number;
   /** `nodes[].models` from the config: the node is only used for these. */
   allowedModels?: readonly string[];
+  /**
+   * Several gateway replicas share the node's slots: this replica may run only as many requests
+   * of a model as it holds slots in the shared budget (`setSharedSlots`), starting from none.
+   */
+  sharedSlots?: boolean;
 }
 
 interface Residency {
@@ -77,8 +82,13 @@ export class NodeState {
   private readonly resident = new Map<string, Residency>();
   private readonly inFlightByModel = new Map<string, number>();
   private readonly limits = new Map<string, ConcurrencyLimit>();
+  /** Slots per model this replica holds in the shared budget; undefined when the node is not shared. */
+  private readonly held: Map<string, number> | undefined;
+  /** Slots of each model all replicas held at this replica's last take (shared budget only). */
+  private readonly heldByAll = new Map<string, number>();
 
   constructor(init: NodeInit, breaker: CircuitBreaker, nowMs: number) {
+    this.held = init.sharedSlots ? new Map() : undefined;
     this.name = init.name;
     this.type = init.type;
     this.breaker = breaker;
@@ -164,7 +174,46 @@ export class NodeState {
   }
 
   hasFreeSlot(model: string): boolean {
-    return this.inFlightFor(model) < this.slotsFor(model);
+    return this.freeSlotsFor(model) > 0;
+  }
+
+  /**
+   * Requests of `model` that may start here now: the learned limit less those running; with a
+   * shared budget, also no more than the slots this replica holds in it.
+   */
+  freeSlotsFor(model: string): number {
+    const limit = this.slotsFor(model);
+    const cap = this.held ? Math.min(limit, this.held.get(model) ?? 0) : limit;
+    return Math.max(0, cap - this.inFlightFor(model));
+  }
+
+  get isShared(): boolean {
+    return this.held !== undefined;
+  }
+
+  /** Slots of `model` this replica holds in the shared budget (only for a shared node). */
+  heldSlotsFor(model: string): number {
+    return this.held?.get(model) ?? 0;
+  }
+
+  /** Models of which this replica holds shared slots here. */
+  heldModels(): string[] {
+    return [...(this.held?.keys() ?? [])];
+  }
+
+  setHeldSlots(model: string, count: number, heldByAll?: number): void {
+    if (!this.held) throw new Error(`node ${this.name} does not share its slots`);
+    if (count > 0) this.held.set(model, count);
+    else this.held.delete(model);
+    if (heldByAll !== undefined) this.heldByAll.set(model, heldByAll);
+  }
+
+  /**
+   * Requests of `model` on the node as the limit learner should see them: with a shared budget,
+   * all replicas' (as Redis counted them at this replica's last take), else this replica's own.
+   */
+  concurrencyFor(model: string): number {
+    return Math.max(this.inFlightFor(model), this.heldByAll.get(model) ?? 0);
   }
 
   /** In memory or on its way there (a preload counts: its memory is taken). OpenAI-compatible servers (vLLM, llama.cpp server) keep their models loaded. */

@@ -30,6 +30,23 @@ export interface SchedulerOptions {
    * failed. Without it (or with `settings.preloadReplicas` false) nothing is preloaded.
    */
   preload?: (node: string, model: string) => Promise<void>;
+  /**
+   * Several gateway replicas share every node's slots (shared-slots.md): a request starts only
+   * in a slot this replica holds in the shared budget, given with `setSharedSlots`.
+   */
+  sharedSlots?: boolean;
+}
+
+/** One node's slots of one model, as the shared slot budget sees them. */
+export interface SlotHolding {
+  node: string;
+  model: string;
+  /** The node's learned (or configured) limit for the model. */
+  limit: number;
+  /** Requests of the model running there from this replica. */
+  inFlight: number;
+  /** Slots of the shared budget this replica holds there. */
+  held: number;
 }
 
 
@@ -57,9 +74,11 @@ export class Scheduler implements LeaseOwner {
   private readonly alarm: Alarm;
   private closed = false;
   private readonly preload: SchedulerOptions['preload'];
+  private readonly sharedSlots: boolean;
 
   constructor(options: SchedulerOptions) {
     this.clock = options.clock;
+    this.sharedSlots = options.sharedSlots ?? false;
     this.preload = options.preload;
     this.alarm = new Alarm(options.setTimer ?? realTimer, (dueAtMs) => this.onTimer(dueAtMs));
     this.settings = { ...DEFAULT_SETTINGS, ...options.settings };
@@ -91,7 +110,7 @@ export class Scheduler implements LeaseOwner {
   addNode(init: NodeInit): void {
     if (this.nodes.has(init.name)) throw new FlexiError('conflict', `A node named "${init.name}" already exists.`);
     const breaker = new CircuitBreaker(this.settings.breakerFailures, this.settings.breakerCooldownMs);
-    this.nodes.set(init.name, new NodeState(init, breaker, this.begin()));
+    this.nodes.set(init.name, new NodeState({ ...init, sharedSlots: this.sharedSlots }, breaker, this.begin()));
     this.dispatchAll();
   }
 
@@ -125,6 +144,57 @@ export class Scheduler implements LeaseOwner {
     this.begin();
     this.getNode(name).draining = false;
     this.dispatchAll();
+  }
+
+  /**
+   * Shared slot budget: this replica now holds `count` slots of `model` on `node`; waiting requests
+   * may start in them. `heldByAll`: the slots all replicas hold there after a take (the node's real
+   * concurrency, which the limit learner needs: it would otherwise see only this replica's share).
+   */
+  setSharedSlots(node: string, model: string, count: number, heldByAll?: number): void {
+    this.begin();
+    this.getNode(node).setHeldSlots(model, count, heldByAll);
+    this.dispatchAll(this.models.get(model));
+  }
+
+  /** Requests of `model` waiting here (queue and retry lane): the demand for shared slots. */
+  waitingFor(model: string): number {
+    return this.models.get(model)?.waiting ?? 0;
+  }
+
+  /** Models with requests waiting. */
+  waitingModels(): string[] {
+    return [...this.backlogged].map((state) => state.name);
+  }
+
+  /**
+   * Nodes where a waiting request of `model` could start if this replica held one more slot:
+   * serving, available, the model resident or loadable; ready replicas first, then least loaded.
+   */
+  slotCandidates(model: string): SlotHolding[] {
+    const now = this.begin();
+    const candidates = [...this.nodes.values()].filter((node) => node.serves(model) && node.canTakeNew(now)
+      && node.inFlightFor(model) < node.slotsFor(model) && (node.isResident(model) || node.planLoad(model) !== undefined));
+    const load = (node: NodeState) => (node.isReady(model) ? 0 : 1e3) + node.inFlightFor(model) / node.slotsFor(model);
+    return candidates.sort((a, b) => load(a) - load(b)).map((node) => this.holdingOf(node, model));
+  }
+
+  /** Every node and model where this replica holds shared slots. */
+  sharedHoldings(): SlotHolding[] {
+    const holdings: SlotHolding[] = [];
+    for (const node of this.nodes.values()) {
+      for (const model of node.heldModels()) holdings.push(this.holdingOf(node, model));
+    }
+    return holdings;
+  }
+
+  /** The holding of one node and model (held 0 when none). */
+  holding(node: string, model: string): SlotHolding {
+    return this.holdingOf(this.getNode(node), model);
+  }
+
+  private holdingOf(node: NodeState, model: string): SlotHolding {
+    return { node: node.name, model, limit: node.slotsFor(model), inFlight: node.inFlightFor(model), held: node.heldSlotsFor(model) };
   }
 
   /** Expires waiters whose deadline passed and offers slots freed by breaker cool-downs. */
@@ -331,7 +401,7 @@ export class Scheduler implements LeaseOwner {
     }
     // Users the newcomer reserve held back last time are offered again: slots or company may have changed.
     for (const userId of state.reserve.beginDispatch()) state.queue.unblockUser(userId);
-    const slots = this.settings.newcomerReserve > 0 ? modelSlots(this.nodes.values(), state.name, now) : undefined;
+    const slots = this.settings.newcomerReserve > 0 ? modelSlots(this.nodes.values(), state.name, now, this.sharedSlots) : undefined;
     const canStart = (w: Waiter) => (this.userInFlight.get(w.userId) ?? 0) < w.maxInFlight
       && (!slots || state.reserve.admits(w.userId, slots.free, slots.capacity, now));
     const classOpen = (classIndex: number) => {
@@ -431,7 +501,7 @@ export class Scheduler implements LeaseOwner {
     const lease = new Lease(this, node.name, state.name, queueMs, waiter.attempt, {
       nodeState: node, userId: waiter.userId, classIndex: waiter.classIndex, weight: waiter.weight,
       maxInFlight: waiter.maxInFlight, signal: waiter.signal, startedAtMs: now, isProbe, exclude: waiter.exclude, detach: undefined,
-      concurrency: node.inFlightFor(state.name), cold, firstTokenAtMs: undefined,
+      concurrency: node.concurrencyFor(state.name), cold, firstTokenAtMs: undefined,
     });
     const signal = waiter.signal;
     if (signal) {
@@ -484,8 +554,10 @@ export class Scheduler implements LeaseOwner {
   private modelState(model: string): ModelState {
     let state = this.models.get(model);
     if (!state) {
+      // Shared slots: the reserve decides who gets a slot this replica holds, so only users running or
+      // waiting here now count as around; a slot held back goes to another replica, not idle (README).
       state = new ModelState(model, this.settings.classes.length, this.settings.drainRateWindowMs, {
-        share: this.settings.newcomerReserve, windowMs: this.settings.newcomerWindowMs,
+        share: this.settings.newcomerReserve, windowMs: this.sharedSlots ? 0 : this.settings.newcomerWindowMs,
       });
       this.models.set(model, state);
     }

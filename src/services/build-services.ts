@@ -6,6 +6,7 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import { nodesFromConfig, settingsFromConfig } from '../scheduler/settings.js';
 import type { CounterStore } from '../store/counter-store.js';
 import { RedisCounterStore } from '../store/redis-counter-store.js';
+import type { SlotStore } from '../store/slot-store.js';
 import type { Store } from '../store/store.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { AgreementService } from './identity/agreement.service.js';
@@ -24,6 +25,7 @@ import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
+import { SharedSlotBudget } from './inference/shared-slot-budget.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -74,6 +76,13 @@ export interface ServiceOptions extends IdentityServiceOptions {
   /** Collect Node process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
   logError?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * The nodes' slots are shared with other replicas (`RedisSlotStore` when `redis.url` is set and
+   * `cluster.shared_slots` is on); absent: this process counts alone and never asks Redis.
+   */
+  slots?: SlotStore;
+  /** This replica's name in the shared slot budget (`cluster.replica_id` or a generated one). */
+  replicaId?: string;
 }
 
 export interface Services extends IdentityServices {
@@ -87,6 +96,8 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  /** This replica's side of the shared slot budget, when `options.slots` was given. */
+  slotBudget?: SharedSlotBudget;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -95,19 +106,28 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   const logError = options.logError ?? (() => undefined);
   let scheduler: Scheduler | undefined;
   let monitor: NodeMonitor | undefined;
+  let slotBudget: SharedSlotBudget | undefined;
   if (!options.dispatcher && config.scheduler.enabled) {
     scheduler = new Scheduler({
       clock: systemClock, settings: settingsFromConfig(config),
       nodes: nodesFromConfig({ ...config, nodes: nodeConfigs }, backends),
       preload: backendPreloader(backends, config.upstream.first_byte_timeout_ms),
+      sharedSlots: options.slots !== undefined,
     });
+    if (options.slots) {
+      slotBudget = new SharedSlotBudget({
+        scheduler, store: options.slots, replicaId: options.replicaId ?? 'replica', ttlMs: config.cluster.slot_lease_ttl_ms,
+        pollMs: config.cluster.slot_poll_ms, newcomerReserve: config.scheduler.newcomer_reserve,
+        onError: (error) => logError('shared slot budget: Redis failed; waiting requests ask again', { error: (error as Error).message }),
+      });
+    }
     monitor = new NodeMonitor({
       scheduler, backends, probeIntervalMs: config.scheduler.probe_interval_ms,
       onProbeError: (node, error) => logError('node probe failed', { node, error: (error as Error).message }),
     });
   }
   const registry = buildRegistry(config, store, backends, nodeConfigs, { logError, monitor });
-  const dispatcher = options.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, backends) : new DirectDispatcher());
+  const dispatcher = options.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, backends, slotBudget, config.cluster.queue_notice_delay_ms) : new DirectDispatcher());
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler.snapshot()), defaultMetrics: options.processMetrics ?? false,
   });
@@ -124,7 +144,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     registry, store, scheduler, redis: options.counters instanceof RedisCounterStore ? options.counters : undefined,
   });
   return {
-    ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
+    ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor, slotBudget,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
   };

@@ -280,10 +280,10 @@ export class RedisCounterStore implements CounterStore {
 }
 
 /** Redis when a URL is configured, else memory. */
-export async function createCounterStore(redisUrl: string | undefined): Promise<CounterStore> {
+export async function createCounterStore(redisUrl: string | undefined, keyPrefix?: string): Promise<CounterStore> {
   if (!redisUrl) {
     const { MemoryCounterStore } = await import('./counter-store.js');
     return new MemoryCounterStore();
   }
-  return new RedisCounterStore(redisUrl);
+  return new RedisCounterStore(redisUrl, { keyPrefix });
 }

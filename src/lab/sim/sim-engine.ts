@@ -21,6 +21,9 @@ interface ModelState {
   slotQueue: SlotWaiter[];
   /** Requests for this model not yet released (waiting for load, queued or running): never evict while > 0. */
   pending: number;
+  /** Generation requests not yet released (waiting for load, queued or running), and the most there ever were. */
+  requests: number;
+  peakRequests: number;
   waitingForLoad: number;
   lastUsedMs: number;
   /** Simulated ms a model stays loaded after its last request; negative = forever. */
@@ -76,7 +79,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
     this.faultRng = createRng(options.seed, 'faults');
     for (const profile of options.profile.models) {
       this.models.set(profile.name, {
-        profile, status: 'unloaded', running: 0, slotQueue: [], pending: 0, waitingForLoad: 0, lastUsedMs: 0,
+        profile, status: 'unloaded', running: 0, slotQueue: [], pending: 0, requests: 0, peakRequests: 0, waitingForLoad: 0, lastUsedMs: 0,
         keepAliveMs: options.profile.keepAliveMs, expiresAtMs: null, loads: 0, evictions: 0, completed: 0,
       });
     }
@@ -111,12 +114,15 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   async acquire(name: string, signal: AbortSignal, keepAliveMs?: number): Promise<SimLease> {
     const state = this.getState(name);
     state.pending++;
+    state.requests++;
+    state.peakRequests = Math.max(state.peakRequests, state.requests);
     this.clearExpiry(state);
     let loadMs = 0;
     try {
       if (state.status !== 'loaded') loadMs = await this.ensureLoaded(state, signal);
       await this.takeSlot(state, signal);
     } catch (error) {
+      state.requests--;
       state.pending--;
       this.afterRelease(state);
       throw error;
@@ -129,6 +135,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
         released = true;
         if (keepAliveMs !== undefined) state.keepAliveMs = keepAliveMs;
         this.releaseSlot(state);
+        state.requests--;
         state.pending--;
         this.afterRelease(state);
       },
@@ -248,6 +255,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
         slots: state.profile.slots,
         in_flight: state.running,
         queued: state.slotQueue.length,
+        peak_requests: state.peakRequests,
         waiting_for_load: state.waitingForLoad,
         decode_tokens_per_second: state.profile.decodeTokensPerSecond,
         expires_at: state.expiresAtMs === null ? null : new Date(state.expiresAtMs).toISOString(),

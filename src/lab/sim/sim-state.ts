@@ -52,6 +52,8 @@ export interface SimInfo {
     slots: number;
     in_flight: number;
     queued: number;
+    /** The most generation requests for this model the node held at once since it started (queued, loading or running): what a gateway's limit must bound. */
+    peak_requests: number;
     waiting_for_load: number;
     decode_tokens_per_second: number;
     expires_at: string | null;

@@ -258,7 +258,8 @@ export class InferenceService {
     iterator: AsyncIterator<ChatEvent>, first: ChatEvent, context: RequestContext,
     model: string, lease: NodeLease, ttftMs: number, admitted: Admitted,
   ): AsyncGenerator<ChatEvent, void, undefined> {
-    return new FollowedEvents(iterator, first, context, lease.backend.name, (done, completionTokens, failure) => {
+    const settled = this.options.usage?.settled && (() => this.options.usage!.settled!());
+    return new FollowedEvents(iterator, first, context, lease.backend.name, settled, (done, completionTokens, failure) => {
       lease.release({ ok: !failure || !NODE_FAULTS.has(failure.code), usage: done && generationUsage(done) });
       admitted.ticket.settle(done ? done.usage : { promptTokens: admitted.promptTokens, completionTokens });
       if (done) {
@@ -374,6 +375,8 @@ class FollowedEvents implements AsyncGenerator<ChatEvent, void, undefined> {
     first: ChatEvent,
     private readonly context: RequestContext,
     private readonly nodeName: string,
+    /** Awaited after a complete answer was accounted, before the stream reports its end (durable usage). */
+    private readonly settled: (() => Promise<void>) | undefined,
     private readonly onEnd: (done: DoneEvent | undefined, completionTokens: number, failure: FlexiError | undefined) => void,
   ) {
     if (first.type === 'done') this.done = first;
@@ -387,6 +390,7 @@ class FollowedEvents implements AsyncGenerator<ChatEvent, void, undefined> {
     if (this.ended) return { done: true, value: undefined };
     if (this.done) {
       this.end(undefined);
+      await this.settled?.();
       return { done: true, value: undefined };
     }
     let next: IteratorResult<ChatEvent>;

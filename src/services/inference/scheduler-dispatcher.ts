@@ -3,6 +3,7 @@ import { FlexiError } from '../../core/errors.js';
 import type { Lease } from '../../scheduler/lease.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 import type { AcquireArgs, Dispatcher, NodeLease } from './dispatcher.js';
+import type { SharedSlotBudget } from './shared-slot-budget.js';
 
 /** How often a waiting request reports its queue position (UI, keep-alive comments). */
 const POSITION_INTERVAL_MS = 1000;
@@ -30,11 +31,21 @@ export function backendPreloader(backends: readonly Backend[], timeoutMs: number
 export class SchedulerDispatcher implements Dispatcher {
   private readonly backends = new Map<string, Backend>();
 
-  constructor(private readonly scheduler: Scheduler, backends: readonly Backend[]) {
+  /**
+   * `budget`: several replicas share the nodes' slots (the scheduler was built with `sharedSlots`).
+   * `queueNoticeDelayMs` (`cluster.queue_notice_delay_ms`): the first queue position is reported
+   * only after the request waited this long. A streamed reply commits its headers with the first
+   * notice, after which an ingress can no longer retry the request on another replica.
+   */
+  constructor(
+    private readonly scheduler: Scheduler, backends: readonly Backend[], private readonly budget?: SharedSlotBudget,
+    private readonly queueNoticeDelayMs = 0,
+  ) {
     for (const backend of backends) this.backends.set(backend.name, backend);
   }
 
   async acquire(args: AcquireArgs): Promise<NodeLease> {
+    const subject = args.requester.subject;
     const ticket = this.scheduler.enqueue({
       model: args.model.name,
       userId: args.requester.subject,
@@ -44,36 +55,65 @@ export class SchedulerDispatcher implements Dispatcher {
       signal: args.signal,
     });
     let timer: NodeJS.Timeout | undefined;
+    let delay: NodeJS.Timeout | undefined;
     if (args.onWaiting) {
       const report = () => {
         const position = ticket.position();
         if (position) args.onWaiting!({ position: position.ahead + 1, estimatedWaitMs: position.estimatedWaitMs });
       };
-      timer = setInterval(report, POSITION_INTERVAL_MS);
-      // A first report right away when the request had to queue (the lease is not granted synchronously).
-      queueMicrotask(report);
+      const startReports = () => {
+        timer = setInterval(report, POSITION_INTERVAL_MS);
+        report();
+      };
+      // A first report right away when the request had to queue (the lease is not granted
+      // synchronously; once granted, `position()` is undefined and nothing is reported).
+      if (this.queueNoticeDelayMs > 0) delay = setTimeout(startReports, this.queueNoticeDelayMs);
+      else queueMicrotask(startReports);
     }
+    // After enqueue: a lease granted at once never waited for a shared slot.
+    const doneWaiting = this.budget?.noteWaiting(args.model.name, subject);
     try {
-      return this.wrap(await ticket.lease);
+      return this.wrap(await ticket.lease, subject);
     } finally {
+      doneWaiting?.();
+      if (delay) clearTimeout(delay);
       if (timer) clearInterval(timer);
     }
   }
 
-  private wrap(lease: Lease): NodeLease {
+  private wrap(lease: Lease, subject: string): NodeLease {
+    const budget = this.budget;
+    const doneRunning = budget?.noteRunning(lease.model, subject);
+    // With a shared budget the slot goes back to it before the scheduler frees it (see SharedSlotBudget.giveBack);
+    // a lease its client's abort already ended may have had its slot reused here: only a surplus goes back.
+    const end = (finish: () => void) => {
+      if (budget && !lease.released) budget.giveBack(lease.node, lease.model);
+      finish();
+      if (budget) budget.settle(lease.node, lease.model);
+      doneRunning?.();
+    };
     const backend = this.backends.get(lease.node);
     if (!backend) {
-      lease.release({ ok: true });
+      end(() => lease.release({ ok: true }));
       throw new FlexiError('backend_unavailable', `Node '${lease.node}' is not available.`);
     }
     return {
       backend,
       queueMs: lease.queueMs,
-      release: (outcome) => lease.release({ ok: outcome.ok, usage: outcome.usage }),
+      release: (outcome) => end(() => lease.release({ ok: outcome.ok, usage: outcome.usage })),
       firstToken: () => lease.firstToken(),
       retryElsewhere: async () => {
-        const next = await lease.fail(true);
-        return next ? this.wrap(next) : undefined;
+        let next: Promise<Lease | undefined> | undefined;
+        end(() => {
+          next = lease.fail(true);
+        });
+        const doneWaiting = budget?.noteWaiting(lease.model, subject);
+        try {
+          const retried = await next;
+          return retried ? this.wrap(retried, subject) : undefined;
+        } finally {
+          doneWaiting?.();
+        }
       },
     };
   }

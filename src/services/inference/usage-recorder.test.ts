@@ -68,6 +68,25 @@ describe('UsageRecorder', () => {
     expect(sink.batches.map((b) => b.map((r) => r.requestId))).toEqual([['r1', 'r2', 'r3']]);
   });
 
+  it('flushed() resolves only once the records handed over before it are written, also past a write in progress', async () => {
+    const sink = new FakeSink();
+    const { recorder } = make(sink, { batchSize: 100 });
+    recorder.record(entry(1));
+    sink.hold();
+    const first = recorder.flushed();
+    // r2 arrives while r1's write is held open: its own flushed() must wait for a second write.
+    recorder.record(entry(2));
+    let secondDone = false;
+    const second = recorder.flushed().then(() => { secondDone = true; });
+    await Promise.resolve();
+    expect(sink.ids).toEqual([]);
+    sink.release();
+    await first;
+    await second;
+    expect(secondDone).toBe(true);
+    expect(sink.ids).toEqual(['r1', 'r2']);
+  });
+
   it('writes on the flush interval, in batches of at most batch_size, stamping created_at', async () => {
     vi.useFakeTimers();
     const sink = new FakeSink();

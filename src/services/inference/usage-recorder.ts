@@ -115,6 +115,15 @@ export class UsageRecorder {
     return this.flushing;
   }
 
+  /**
+   * Resolves once every record buffered before the call is written (or its write failed): waits
+   * for a write in progress, then writes the rest. Requests finishing together share one write.
+   */
+  async flushed(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    if (this.bufferedCount() > 0) await this.flush();
+  }
+
   /** Stops the timer and writes what is left; records that still cannot be written are reported lost. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -32,6 +32,19 @@ describe('RetentionJob', () => {
     await job.stop();
   });
 
+  it('purges only while this replica leads the job', async () => {
+    let calls = 0;
+    let leader = false;
+    const job = new RetentionJob({ intervalMs: 3_600_000, purge: async () => (calls++, RESULT), isLeader: () => leader });
+    job.start();
+    await job.runOnce();
+    expect(calls).toBe(0);
+    leader = true;
+    await job.runOnce();
+    expect(calls).toBe(1);
+    await job.stop();
+  });
+
   it('does nothing with an interval of 0', async () => {
     let calls = 0;
     const job = new RetentionJob({ intervalMs: 0, purge: async () => (calls++, RESULT) });

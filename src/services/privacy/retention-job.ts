@@ -6,12 +6,15 @@ export interface RetentionJobOptions {
   intervalMs: number;
   onResult?: (result: PurgeResult) => void;
   onError?: (error: unknown) => void;
+  /** Several replicas: only the one leading the `retention` job purges (`LeaderElection`); default always. */
+  isLeader?: () => boolean;
 }
 
 /**
  * Runs the retention purge in the serving process: once at start, then every interval. The
- * timer is unref'd (it never keeps the process alive) and runs never overlap. Replicas may all
- * run it: deleting what is already gone deletes nothing.
+ * timer is unref'd (it never keeps the process alive) and runs never overlap. With several
+ * replicas only the leader runs it (`isLeader`); were two to overlap at a hand-over, deleting
+ * what is already gone deletes nothing.
  */
 export class RetentionJob {
   private timer: NodeJS.Timeout | undefined;
@@ -28,6 +31,7 @@ export class RetentionJob {
 
   /** One purge now, unless one is running (then that one's end). */
   runOnce(): Promise<void> {
+    if (this.options.isLeader && !this.options.isLeader()) return this.running ?? Promise.resolve();
     this.running ??= this.options.purge()
       .then((result) => this.options.onResult?.(result), (error: unknown) => this.options.onError?.(error))
       .finally(() => {

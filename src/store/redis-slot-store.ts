@@ -1,0 +1,152 @@
+import { Redis } from 'ioredis';
+import { FlexiError } from '../core/errors.js';
+import type { HeldSlot, SlotStore, SlotTakeResult, SlotTakeSpec } from './slot-store.js';
+
+/*
+ * The shared slot budget in Redis (rules in slot-store.ts). Per model, one hash of live slots
+ * `slotId → node \t user \t expiresAtMs` and one sorted set of waiting users (score: until when
+ * they count as waiting). Each operation is one Lua script, so Redis runs it atomically: two
+ * replicas can never both take the last slot of a node. Times come from the replicas' clocks
+ * (NTP-synchronised); only the keys' own TTLs are relative.
+ */
+
+const PARSE = `
+local function parse(value)
+  local a = string.find(value, '\\t', 1, true)
+  local b = string.find(value, '\\t', a + 1, true)
+  return string.sub(value, 1, a - 1), string.sub(value, a + 1, b - 1), tonumber(string.sub(value, b + 1))
+end
+`;
+
+// KEYS: slots hash, waiting zset. ARGV: now, ttlMs, node, limit, reserve, slotId, waitTtlMs, users…
+const TAKE = `${PARSE}
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local node = ARGV[3]
+local limit = tonumber(ARGV[4])
+local reserve = tonumber(ARGV[5])
+local waitTtl = tonumber(ARGV[7])
+local entries = redis.call('HGETALL', KEYS[1])
+local onNode = 0
+local holding = {}
+for i = 1, #entries, 2 do
+  local slotNode, user, expires = parse(entries[i + 1])
+  if expires <= now then
+    redis.call('HDEL', KEYS[1], entries[i])
+  else
+    if slotNode == node then onNode = onNode + 1 end
+    holding[user] = true
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local mine = {}
+for i = 8, #ARGV do
+  mine[ARGV[i]] = true
+  redis.call('ZADD', KEYS[2], now + waitTtl, ARGV[i])
+end
+if #ARGV >= 8 then redis.call('PEXPIRE', KEYS[2], 2 * waitTtl) end
+if onNode >= limit then return {'full', onNode} end
+local user = nil
+for i = 8, #ARGV do
+  if not holding[ARGV[i]] then user = ARGV[i]; break end
+end
+if user == nil then
+  if limit - onNode <= reserve then
+    for _, other in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+      if not mine[other] and not holding[other] then return {'reserved', onNode} end
+    end
+  end
+  user = ARGV[8] or ''
+end
+redis.call('HSET', KEYS[1], ARGV[6], node .. '\\t' .. user .. '\\t' .. tostring(now + ttl))
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return {'ok', onNode + 1}
+`;
+
+// KEYS: slots hash. ARGV: now, ttlMs, then (slotId, node, user) triples.
+const REFRESH = `
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+for i = 3, #ARGV, 3 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1] .. '\\t' .. ARGV[i + 2] .. '\\t' .. tostring(now + ttl))
+end
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`;
+
+// KEYS: slots hash. ARGV: now. Returns node, count pairs of live slots.
+const COUNT = `${PARSE}
+local now = tonumber(ARGV[1])
+local counts = {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local slotNode, _, expires = parse(entries[i + 1])
+  if expires > now then counts[slotNode] = (counts[slotNode] or 0) + 1 end
+end
+local out = {}
+for slotNode, count in pairs(counts) do out[#out + 1] = slotNode; out[#out + 1] = count end
+return out
+`;
+
+interface SlotRedis extends Redis {
+  flexiSlotTake(...args: (string | number)[]): Promise<[string, number]>;
+  flexiSlotRefresh(...args: (string | number)[]): Promise<number>;
+  flexiSlotCount(...args: (string | number)[]): Promise<(string | number)[]>;
+}
+
+const slotsKey = (model: string) => `slots:${model}`;
+const waitingKey = (model: string) => `slots-waiting:${model}`;
+
+/** Slot leases in Redis, shared by every replica that points at the same server and key prefix. */
+export class RedisSlotStore implements SlotStore {
+  private readonly redis: SlotRedis;
+
+  constructor(url: string, options: { keyPrefix?: string } = {}) {
+    this.redis = new Redis(url, { keyPrefix: options.keyPrefix ?? 'flexi:', maxRetriesPerRequest: 2, enableOfflineQueue: true }) as SlotRedis;
+    // Errors surface on the commands that fail; without a listener ioredis would also print them.
+    this.redis.on('error', () => undefined);
+    this.redis.defineCommand('flexiSlotTake', { lua: TAKE, numberOfKeys: 2 });
+    this.redis.defineCommand('flexiSlotRefresh', { lua: REFRESH, numberOfKeys: 1 });
+    this.redis.defineCommand('flexiSlotCount', { lua: COUNT, numberOfKeys: 1 });
+  }
+
+  async take(spec: SlotTakeSpec): Promise<SlotTakeResult> {
+    const [kind, heldOnNode] = await this.call(() => this.redis.flexiSlotTake(
+      slotsKey(spec.model), waitingKey(spec.model), Math.round(spec.nowMs), Math.round(spec.ttlMs), spec.node, spec.limit, spec.reserve,
+      spec.slotId, Math.round(spec.waitTtlMs), ...spec.users,
+    ));
+    if (kind === 'ok') return { ok: true, heldOnNode: Number(heldOnNode) };
+    return { ok: false, reason: kind === 'full' ? 'full' : 'reserved', heldOnNode: Number(heldOnNode) };
+  }
+
+  async release(model: string, slotIds: readonly string[]): Promise<void> {
+    if (slotIds.length === 0) return;
+    await this.call(() => this.redis.hdel(slotsKey(model), ...slotIds));
+  }
+
+  async refresh(model: string, slots: readonly HeldSlot[], nowMs: number, ttlMs: number): Promise<void> {
+    if (slots.length === 0) return;
+    const args = slots.flatMap((s) => [s.slotId, s.node, s.user]);
+    await this.call(() => this.redis.flexiSlotRefresh(slotsKey(model), Math.round(nowMs), Math.round(ttlMs), ...args));
+  }
+
+  async heldPerNode(model: string, nowMs: number): Promise<Record<string, number>> {
+    const flat = await this.call(() => this.redis.flexiSlotCount(slotsKey(model), Math.round(nowMs)));
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < flat.length; i += 2) counts[String(flat[i])] = Number(flat[i + 1]);
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** A connection failure becomes a 503 `store_unavailable` (the budget cannot be proven without Redis). */
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: error });
+    }
+  }
+}
