@@ -1,5 +1,4 @@
 import { readEvalFile, LETTERS, type EvalItem, type EvalTask } from '../eval/eval-data.js';
-import { loglikRequests } from '../eval/eval-prompts.js';
 import { createRng } from './prng.js';
 import type { SimModelProfile } from './profile.js';
 
@@ -40,7 +39,7 @@ export class SimEvalOracle {
 
   constructor(private readonly seed: number, items: readonly EvalItem[]) {
     for (const item of items) {
-      const endings = item.task === 'gsm8k' ? [] : loglikRequests(item, []).map((r) => `${r.context}${r.continuation}`);
+      const endings = item.task === 'gsm8k' ? [] : item.choices.map((_, c) => `${item.contexts![c]}${continuationOf(item, c)}`);
       const known = { item, endings };
       this.byStem.set(stemKey(item.question), known);
       endings.forEach((ending, choice) => {
@@ -105,8 +104,7 @@ export class SimEvalOracle {
     const hit = (this.byTail.get(tailKey(prompt)) ?? []).find((c) => prompt.endsWith(c.known.endings[c.choice]!));
     if (hit) {
       const { item } = hit.known;
-      const pair = loglikRequests(item, [])[hit.choice]!;
-      const start = prompt.length - pair.continuation.length;
+      const start = prompt.length - continuationOf(item, hit.choice).length;
       const decided = this.decide(model, item).choice;
       const perChar = decided === hit.choice ? PREFERRED_LOGPROB_PER_CHAR : OTHER_LOGPROB_PER_CHAR;
       tokens.forEach((token, i) => {
@@ -115,6 +113,13 @@ export class SimEvalOracle {
     }
     return { tokens, offsets, logprobs };
   }
+}
+
+/** What a log-likelihood prompt scores after the context (the harness's rule, written out here on purpose). */
+function continuationOf(item: EvalItem, choice: number): string {
+  if (item.task === 'mmlu') return ` ${LETTERS[choice]}`;
+  if (item.task === 'winogrande') return ` ${item.continuation}`;
+  return ` ${item.choices[choice]}`;
 }
 
 function stemKey(text: string): string {
