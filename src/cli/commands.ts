@@ -12,6 +12,7 @@ import { registerPrivacyCommand } from './privacy.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 import { registerEvalCommand } from './eval.command.js';
+import { registerProbeCommand } from './probe.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerUsageCommand(program);
   registerPrivacyCommand(program);
   registerEvalCommand(program);
+  registerProbeCommand(program);
 }

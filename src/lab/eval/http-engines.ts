@@ -33,6 +33,8 @@ interface HttpOptions {
   target: Target;
   model: string;
   timeoutMs: number;
+  /** Sampling temperature of generation (default 0: greedy, with a fixed seed). */
+  temperature?: number;
 }
 
 async function postJson(options: HttpOptions, path: string, body: unknown, signal: AbortSignal): Promise<unknown> {
@@ -76,21 +78,24 @@ export function chatEngine(options: HttpOptions): EvalEngine {
   const { target, model } = options;
   return {
     method: 'generate',
-    description: `generation through ${target.protocol === 'ollama' ? '/api/chat' : '/v1/chat/completions'} (temperature 0), strict answer parsing`,
+    description: `generation through ${target.protocol === 'ollama' ? '/api/chat' : '/v1/chat/completions'} (temperature ${options.temperature ?? 0}), strict answer parsing`,
     async generate(prompt, { stop, maxTokens }, signal) {
       const messages = [{ role: 'user', content: prompt }];
+      const temperature = options.temperature ?? 0;
+      // A fixed seed makes greedy runs repeatable; sampled ones (several generations) must differ.
+      const seed = temperature === 0 ? { seed: 1234 } : {};
       // The harness sends at most four stop strings (reference §4.4).
       const stops = stop?.slice(0, 4);
       if (target.protocol === 'ollama') {
         const body = await postJson(options, '/api/chat', {
-          model, messages, stream: false, options: { temperature: 0, seed: 1234, num_predict: maxTokens, ...(stops ? { stop: stops } : {}) },
+          model, messages, stream: false, options: { temperature, ...seed, num_predict: maxTokens, ...(stops ? { stop: stops } : {}) },
         }, signal);
         const content = (body as { message?: { content?: unknown } }).message?.content;
         if (typeof content !== 'string') throw new EvalRequestError('reply has no message.content', 'malformed');
         return content;
       }
       const body = await postJson(options, '/v1/chat/completions', {
-        model, messages, stream: false, temperature: 0, seed: 1234, max_tokens: maxTokens, ...(stops ? { stop: stops } : {}),
+        model, messages, stream: false, temperature, ...seed, max_tokens: maxTokens, ...(stops ? { stop: stops } : {}),
       }, signal);
       const content = (body as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
       if (typeof content !== 'string') throw new EvalRequestError('reply has no choices[0].message.content', 'malformed');
