@@ -31,7 +31,12 @@ async function httpEngine(flags: EvalFlags, method: string, task: EvalTask, firs
   if (!flags.url) throw new CliError('give --url (a server) or --gguf (a model file for the embedded engine)');
   if (!flags.model) throw new CliError('--model is required with --url');
   const dispatcher = createDispatcher();
-  const info = await probeTarget({ url: flags.url, apiKey: flags.key, protocol: parseProtocol(flags.protocol), dispatcher });
+  let info = await probeTarget({ url: flags.url, apiKey: flags.key, protocol: parseProtocol(flags.protocol), dispatcher });
+  // A server that speaks both (Flexi, flexi sim) is asked through /v1: only it can return prompt logprobs.
+  if (info.protocol === 'ollama' && parseProtocol(flags.protocol) === 'auto') {
+    const openai = await probeTarget({ url: flags.url, apiKey: flags.key, protocol: 'openai', dispatcher }).catch(() => undefined);
+    if (openai?.models) info = openai;
+  }
   if (info.models && !info.models.some((m) => m === flags.model || m === `${flags.model}:latest` || m.replace(/:latest$/, '') === flags.model)) {
     throw new CliError(`${info.baseUrl} does not list model "${flags.model}" (it lists ${info.models.slice(0, 10).join(', ') || 'none'})`);
   }
