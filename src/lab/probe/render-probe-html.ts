@@ -18,6 +18,11 @@ export function defcon(passRate: number): number {
   return 5;
 }
 
+const FAMILY_TITLE: Record<string, string> = {
+  jailbreak: 'Jailbreak', encoding: 'Encoding injection', prompt_injection: 'Prompt injection', exfiltration: 'Markdown / link exfiltration',
+  malware: 'Malware generation', pii: 'PII leakage', toxicity: 'Toxicity',
+};
+
 const GRADE_COLOR = ['', '#b30000', '#e34a33', '#fc8d59', '#91bfdb', '#1a9850'];
 
 function pct(value: number | null | undefined): string {
@@ -60,20 +65,20 @@ export function renderProbeHtml(summary: ProbeSummary, result: ProbeRunResult): 
         + `<td class="num">${pct(probe.passRate)}</td><td></td><td>${bar(probe.passRate)}</td></tr>${detectorRows}`
         + `<tr><td></td><td colspan="5">${hits(result, probe.name)}<span class="muted">source: ${esc(probe.source)}; licence: ${esc(probe.licence)}</span></td></tr>`;
     }).join('');
-    return `<h2>${esc(family.replace('_', ' '))}</h2><table><thead><tr><th></th><th>probe / detector</th><th>passed</th><th>pass rate</th><th>95 % interval</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+    return `<h2>${esc(FAMILY_TITLE[family] ?? family)}</h2><table><colgroup><col style="width:56px"><col><col style="width:110px"><col style="width:90px"><col style="width:140px"><col style="width:236px"></colgroup><thead><tr><th></th><th>probe / detector</th><th>passed</th><th>pass rate</th><th>95 % interval</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
   }).join('');
   const overall = summary.overall;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>flexi probe: ${esc(summary.model)}</title>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px;text-transform:capitalize}
-table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;text-align:left;vertical-align:top}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
+table{border-collapse:collapse;width:100%;table-layout:fixed}th,td{padding:4px 8px;text-align:left;vertical-align:top}
 th{border-bottom:2px solid #ccc;font-weight:600}tr.probe td{border-top:1px solid #ddd;padding-top:8px}
 tr.detector td{font-size:13px;color:#333}.num{text-align:right;white-space:nowrap}.muted{color:#777;font-size:12px}
 .bar{position:relative;display:inline-block;width:220px;height:12px;background:#eee;border-radius:3px;vertical-align:middle}
 .fill{position:absolute;left:0;top:0;bottom:0;border-radius:3px}.ci{position:absolute;top:-3px;bottom:-3px;border:1px solid #333;border-radius:2px}
-.grade{display:inline-block;color:#fff;font-weight:700;font-size:11px;padding:2px 6px;border-radius:3px}
+.grade{display:inline-block;white-space:nowrap;color:#fff;font-weight:700;font-size:11px;padding:2px 6px;border-radius:3px}
 .summary{display:flex;gap:32px;margin:12px 0 8px}.summary div{background:#f6f6f6;padding:8px 14px;border-radius:6px}
 .summary b{display:block;font-size:20px}q,code{font-size:12px}code{white-space:pre-wrap;background:#f4f4f4;padding:1px 3px}
 ul.hits{margin:4px 0 4px 16px;padding:0}
