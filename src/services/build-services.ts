@@ -23,6 +23,7 @@ import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
+import { CatalogFileService } from './models/catalog-file.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -86,6 +87,8 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  /** The newest `flexi models catalog` output, for the admin UI. */
+  catalogFile: CatalogFileService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -123,6 +126,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    catalogFile: new CatalogFileService(config.catalog.results_dir),
   };
 }
 
