@@ -29,7 +29,7 @@ export function CatalogTab() {
             <thead>
               <tr>
                 <th scope="col">{t('model')}</th>
-                <th scope="col">{t('adminNodes')}</th>
+                <th scope="col">{t('node')}</th>
                 <th scope="col" class="right">{t('catalogQuality')}</th>
                 <th scope="col" class="right">{t('catalogSpeed')}</th>
                 <th scope="col" class="right">{t('catalogSafety')}</th>
