@@ -12,7 +12,7 @@ import { CliError } from './cli-error.js';
 
 interface EvalFlags {
   url?: string; key?: string; model?: string; task: string; data: string; shots?: string; limit?: string; method?: string;
-  gguf?: string; concurrency?: string; timeoutS?: string; maxTokens?: string; protocol?: string; compare?: string; json?: boolean; out?: string;
+  shotsFrom?: string; gguf?: string; concurrency?: string; timeoutS?: string; maxTokens?: string; protocol?: string; compare?: string; json?: boolean; out?: string;
 }
 
 /** The Open LLM Leaderboard's shots per task (reference §4.3). */
@@ -95,6 +95,15 @@ async function runEvalCommand(flags: EvalFlags): Promise<void> {
     throw error;
   }
   if (limit !== undefined) items = items.slice(0, limit);
+  let shotPool: EvalItem[] | undefined;
+  if (flags.shotsFrom) {
+    try {
+      shotPool = readEvalFile(flags.shotsFrom, task);
+    } catch (error) {
+      if (error instanceof EvalDataError) throw new CliError(`--shots-from: ${error.message}`);
+      throw error;
+    }
+  }
 
   let opened: { engine: EvalEngine; close(): Promise<void> };
   try {
@@ -126,7 +135,7 @@ async function runEvalCommand(flags: EvalFlags): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await runEval({ model, task, items, shots, engine, concurrency, done: folder.doneIds(), maxTokens }, {
+    const result = await runEval({ model, task, items, shots, shotPool, engine, concurrency, done: folder.doneIds(), maxTokens }, {
       signal: controller.signal,
       onRecord: (record) => folder.append(record),
       onProgress: (p) => {
@@ -169,7 +178,8 @@ export function registerEvalCommand(program: Command): void {
     .option('--gguf <file>', 'evaluate a GGUF file on the embedded engine in this process (log-likelihood)')
     .requiredOption('--task <task>', `one of ${EVAL_TASKS.join(', ')}`)
     .requiredOption('--data <file>', 'the benchmark as JSONL in its Hugging Face format (see docs/evals.md)')
-    .option('--shots <k>', 'few-shot examples per prompt, from the start of the file (default: the Leaderboard\'s)')
+    .option('--shots <k>', 'few-shot examples per prompt (default: the Leaderboard\'s)')
+    .option('--shots-from <file>', 'take few-shot examples from this file (the dataset\'s dev or train split; default: the start of --data)')
     .option('--limit <n>', 'evaluate only the first n items')
     .option('--method <m>', 'auto | loglik (choice log-likelihood, the Leaderboard\'s method) | generate (letter/number parsing)', 'auto')
     .option('--concurrency <n>', 'requests in flight (sent as scheduler class batch)', '4')

@@ -29,8 +29,10 @@ export interface EvalRunOptions {
   model: string;
   task: EvalTask;
   items: readonly EvalItem[];
-  /** Few-shot examples per prompt, taken from the start of the file (never the item itself). */
+  /** Few-shot examples per prompt, taken from the start of `shotPool` (never the item itself). */
   shots: number;
+  /** Where few-shot examples come from (a dev or train split); default the evaluated items. */
+  shotPool?: readonly EvalItem[];
   engine: EvalEngine;
   concurrency: number;
   /** Items already scored by an earlier run into the same folder: skipped. */
@@ -60,14 +62,14 @@ function fewShots(items: readonly EvalItem[], item: EvalItem, shots: number): Ev
   const out: EvalItem[] = [];
   for (const candidate of items) {
     if (out.length >= shots) break;
-    if (candidate.id !== item.id) out.push(candidate);
+    if (candidate.id !== item.id && candidate.question !== item.question) out.push(candidate);
   }
   return out;
 }
 
 async function evaluateItem(options: EvalRunOptions, item: EvalItem, signal: AbortSignal): Promise<EvalRecord> {
   const { engine, model, task } = options;
-  const shots = fewShots(options.items, item, options.shots);
+  const shots = fewShots(options.shotPool ?? options.items, item, options.shots);
   const base = { id: item.id, line: item.line, task, model, method: engine.method, gold: item.target ?? item.gold };
   if (engine.method === 'loglik') {
     if (task === 'gsm8k') throw new EvalRequestError('GSM8K is scored by generation; use --method generate', 'unsupported');
