@@ -62,7 +62,7 @@ function fewShots(items: readonly EvalItem[], item: EvalItem, shots: number): Ev
   const out: EvalItem[] = [];
   for (const candidate of items) {
     if (out.length >= shots) break;
-    if (candidate.id !== item.id && candidate.question !== item.question) out.push(candidate);
+    if (candidate !== item && candidate.question !== item.question) out.push(candidate);
   }
   return out;
 }
