@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,23 @@ describe('flexi eval and flexi probe (built CLI)', { timeout: 180_000 }, () => {
     expect(rows.filter((r) => r.entry_type === 'attempt')).toHaveLength(8);
     expect(rows.filter((r) => r.entry_type === 'eval')).toHaveLength(3);
     expect(files.some((f) => f.endsWith('.hitlog.jsonl'))).toBe(true);
+  });
+
+  it('prints the catalog with Table 4 beside this deployment\'s measured throughput', async () => {
+    const bench = await flexi(['bench', '--url', sim.url, '--models', 'phi3,gemma', '--max-tokens', '30', '--save', 'evidence/bench/b.json', '--json']);
+    expect(bench.code, bench.stderr).toBe(0);
+    writeFileSync(join(dir, 'flexi.yaml'), `nodes:\n  - { name: simnode, type: sim, url: "${sim.url}" }\ncatalog:\n  results_dir: evidence\n`);
+    const text = await flexi(['models', 'catalog', '-c', 'flexi.yaml', '--compare', 'paper']);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[0]).toMatch(/^MODEL\s+ARC\s+HS\s+MMLU\s+TQA\s+WG\s+GSM8K\s+AVG\s+PAPER TOK\/S\s+HERE TOK\/S/);
+    expect(lines.find((l) => l.startsWith('phi3 '))).toMatch(/\s127\s+\d+\.\d\s+phi3/);
+    expect(text.stdout).toMatch(/interactive_chat \(quality 0.4, speed 0.4/);
+    const json = await flexi(['models', 'catalog', '-c', 'flexi.yaml', '--json']);
+    const catalog = JSON.parse(json.stdout) as { schema: string; models: { model: string; deployed: boolean; nodes: string[]; throughput: { measured: boolean } | null }[] };
+    expect(catalog.schema).toBe('flexi.catalog/1');
+    expect(catalog.models.find((m) => m.model === 'phi3')).toMatchObject({ deployed: true, nodes: ['simnode'], throughput: { measured: true } });
+    expect(JSON.parse(readFileSync(join(dir, 'evidence', 'catalog.json'), 'utf8'))).toMatchObject({ schema: 'flexi.catalog/1' });
   });
 
   it('lists the probe sets', async () => {
