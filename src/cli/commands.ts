@@ -11,6 +11,8 @@ import { registerNodesCommand } from './nodes.command.js';
 import { registerPrivacyCommand } from './privacy.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
+import { registerEvalCommand } from './eval.command.js';
+import { registerProbeCommand } from './probe.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -26,4 +28,6 @@ export function registerCommands(program: Command): void {
   registerGroupsCommand(program);
   registerUsageCommand(program);
   registerPrivacyCommand(program);
+  registerEvalCommand(program);
+  registerProbeCommand(program);
 }

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createBackend } from '../backends/factory.js';
 import { loadConfigFromDisk } from '../config/load.js';
@@ -11,6 +12,9 @@ import { buildModelManager } from '../services/build-services.js';
 import type { PullProgress } from '../services/models/model-file-download.js';
 import type { ModelManagerService } from '../services/models/model-manager.service.js';
 import { CliError } from './cli-error.js';
+import { buildCatalog, type DeployedModel } from '../lab/catalog/build-catalog.js';
+import { renderCatalog, renderPaperComparison } from '../lab/catalog/render-catalog.js';
+import { readStoredResults } from '../lab/catalog/stored-results.js';
 import { formatTable } from './table.js';
 
 /** A node that does not answer within this is reported as a warning, not waited for. */
@@ -98,6 +102,14 @@ export function registerModelsCommand(program: Command): void {
       });
     })));
 
+  models.command('catalog')
+    .description('per model: size, quantization, context, licence and openness, languages, quality, throughput, latency, safety, memory — and a recommendation per use case (config catalog.use_cases)')
+    .option('-c, --config <file>', 'config file').option('--json', 'print JSON')
+    .option('--results <dir>', 'folder of stored flexi eval/probe/bench/loadtest results (default: catalog.results_dir)')
+    .option('--compare <what>', '"paper": print the paper\'s Table 4 beside this deployment\'s throughput and quality')
+    .option('--offline', 'do not ask the nodes for their models (stored results and the paper only)')
+    .action((options: CommonOptions & { results?: string; compare?: string; offline?: boolean }) => run(() => runCatalog(options)));
+
   models.command('show').argument('<name>', 'model name, e.g. qwen2.5-0.5b or qwen2.5-0.5b:latest')
     .description('details of a model from the first node that has it: architecture, parameters, context, quantization, licence, chat template')
     .option('-c, --config <file>', 'config file').option('--json', 'print JSON')
@@ -148,6 +160,33 @@ export function registerModelsCommand(program: Command): void {
         progress?.stop();
       }
     })));
+}
+
+async function runCatalog(options: CommonOptions & { results?: string; compare?: string; offline?: boolean }): Promise<void> {
+  if (options.compare !== undefined && options.compare !== 'paper') throw new CliError(`--compare only knows "paper", got "${options.compare}"`);
+  const config = loadConfigFromDisk({ path: options.config });
+  const resultsDir = options.results ?? config.catalog.results_dir;
+  let deployed: DeployedModel[] = [];
+  let warnings: string[] = [];
+  if (!options.offline) {
+    const listed = await withManager(options, ({ manager }) => manager.list(AbortSignal.timeout(LIST_TIMEOUT_MS)));
+    deployed = listed.models.filter((m) => !m.capabilities?.includes('embedding') || m.capabilities.includes('completion')).map((m) => ({
+      name: toDisplayModelName(m.name), node: m.node, parameterSize: m.parameterSize, quantization: m.quantization, contextLength: m.contextLength, sizeBytes: m.sizeBytes,
+    }));
+    warnings = listed.errors.map((e) => `warning: node ${e.node}: ${e.message}\n`);
+  }
+  const useCases = Object.fromEntries(Object.entries(config.catalog.use_cases).map(([name, w]) => [name, {
+    quality: w.quality, speed: w.speed, safety: w.safety, german: w.german, openness: w.openness, minTokensPerS: w.min_tokens_per_s,
+  }]));
+  const catalog = buildCatalog({ deployed, results: readStoredResults(resultsDir), useCases, includePaperModels: options.compare === 'paper' });
+  // The admin UI shows the last catalog an operator built.
+  try {
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, 'catalog.json'), `${JSON.stringify(catalog, null, 2)}\n`);
+  } catch (error) {
+    warnings.push(`warning: could not write ${join(resultsDir, 'catalog.json')}: ${(error as Error).message}\n`);
+  }
+  print(options.json, catalog, () => `${options.compare === 'paper' ? `${renderPaperComparison(catalog)}\n` : ''}${renderCatalog(catalog)}${warnings.join('')}`);
 }
 
 function createProgressBar(): { update: (progress: PullProgress) => void; stop: () => void } {

@@ -5,6 +5,8 @@ import { calibrationRows, summarizeCalibration } from '../lab/sim/calibration.js
 import { BUILTIN_PROFILES } from '../lab/sim/profiles.js';
 import { SIM_DEFAULT_PORT, startSimServer, withParallel } from '../lab/sim/sim-server.js';
 import { CliError } from './cli-error.js';
+import { EVAL_TASKS, EvalDataError, isEvalTask } from '../lab/eval/eval-data.js';
+import type { SimAnswerKey } from '../lab/sim/sim-evals.js';
 
 interface SimOptions {
   host: string;
@@ -18,6 +20,17 @@ interface SimOptions {
   parallel?: string;
   calibration?: boolean;
   json?: boolean;
+  evalData: SimAnswerKey[];
+}
+
+/** `--eval-data task=FILE`: a benchmark file whose answers the sim knows. */
+function parseAnswerKey(value: string, previous: SimAnswerKey[]): SimAnswerKey[] {
+  const at = value.indexOf('=');
+  const task = at > 0 ? value.slice(0, at) : '';
+  if (!isEvalTask(task)) throw new CliError(`--eval-data must be TASK=FILE with TASK one of ${EVAL_TASKS.join(', ')}, got "${value}"`);
+  const path = value.slice(at + 1);
+  if (!existsSync(path)) throw new CliError(`--eval-data: ${path} does not exist`);
+  return [...previous, { task, path }];
 }
 
 export function registerSimCommand(program: Command): void {
@@ -35,6 +48,7 @@ export function registerSimCommand(program: Command): void {
     .option('--parallel <n>', "requests per model running at once, the rest wait FIFO inside the sim like OLLAMA_NUM_PARALLEL (default: the profile's slots per model)")
     .option('--calibration', "print the profile's fit to the paper's Appendix A (1/10/30 CQ) and exit")
     .option('--json', 'print JSON (the start-up line, or the calibration rows)')
+    .option('--eval-data <task=file>', 'a benchmark file (flexi eval format) whose items the models answer with their accuracy; repeatable', parseAnswerKey, [])
     .action(async (options: SimOptions) => {
       const parallel = options.parallel === undefined ? undefined : parseNumber(options.parallel, '--parallel', { integer: true, min: 1, max: 4096 });
       const profile = withParallel(await resolveProfile(options.profile), parallel);
@@ -53,7 +67,9 @@ export function registerSimCommand(program: Command): void {
           hangRate: parseRate(options.hangRate, '--hang-rate'),
           dropRate: parseRate(options.dropRate, '--drop-rate'),
         },
+        answerKeys: options.evalData,
       }).catch((error: NodeJS.ErrnoException) => {
+        if (error instanceof EvalDataError) throw new CliError(`--eval-data: ${error.message}`);
         if (error.code === 'EADDRINUSE') throw new CliError(`port ${options.port} is in use; pick another with --port`);
         throw error;
       });

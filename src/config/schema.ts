@@ -148,6 +148,22 @@ const agreementSchema = z.object({
   }).strict().prefault({}).describe('Agreement text per language.'),
 }).strict();
 
+const useCaseSchema = z.object({
+  quality: z.number().min(0).default(0).describe('Weight of the mean benchmark score (measured by `flexi eval`, else published).'),
+  speed: z.number().min(0).default(0).describe('Weight of decode tokens/s relative to the fastest model (measured by `flexi bench`, else published).'),
+  safety: z.number().min(0).default(0).describe('Weight of the `flexi probe` pass rate.'),
+  german: z.number().min(0).default(0).describe('Weight of German support (1 when the model card lists German).'),
+  openness: z.number().min(0).default(0).describe('Weight of openness: 1 for an OSI-approved licence, 0.5 for a model-specific one.'),
+  min_tokens_per_s: z.number().min(0).default(0).describe('Models slower than this are not recommended for the use case.'),
+}).strict();
+
+const DEFAULT_USE_CASES = {
+  interactive_chat: { quality: 0.4, speed: 0.4, safety: 0.2, german: 0, openness: 0, min_tokens_per_s: 15 },
+  course_bot: { quality: 0.35, speed: 0.2, safety: 0.3, german: 0.15, openness: 0, min_tokens_per_s: 10 },
+  api_batch: { quality: 0.6, speed: 0.3, safety: 0, german: 0, openness: 0.1, min_tokens_per_s: 0 },
+  german_language: { quality: 0.3, speed: 0.2, safety: 0.1, german: 0.4, openness: 0, min_tokens_per_s: 10 },
+};
+
 export const configSchema = z.object({
   server: z.object({
     host: z.string().default('127.0.0.1').describe('Address to listen on. Use 0.0.0.0 behind an ingress.'),
@@ -260,6 +276,11 @@ export const configSchema = z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
     format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('`json`: one JSON object per line (for log shippers); `pretty`: `time LEVEL message key=value` lines; `auto`: pretty when stdout is a terminal, else JSON.'),
   }).strict().prefault({}).describe('Logging.'),
+  catalog: z.object({
+    results_dir: z.string().default('./data/evidence').describe('Folder where `flexi eval`, `flexi probe` (and `flexi bench --save`, `flexi loadtest --out` when pointed there) store results; `flexi models catalog` and the admin catalog page read it.'),
+    use_cases: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-"'), useCaseSchema).default(DEFAULT_USE_CASES)
+      .describe('Use cases the catalog recommends models for, each with weights of its factors (quality, speed, safety, german, openness; normalised to 0–1 and averaged by weight) and a minimum decode rate.'),
+  }).strict().prefault({}).describe('Model catalog (`flexi models catalog`): where stored evidence lives and how recommendations weigh it.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));

@@ -7,6 +7,8 @@ import type { ModelDetails } from '../core/types.js';
 import type { PullProgress } from '../services/models/model-file-download.js';
 import type { ModelListEntry, ModelManagerService } from '../services/models/model-manager.service.js';
 import type { Principal } from '../services/identity/access-control.service.js';
+import type { AdminCatalogReply } from '../api/admin-catalog.js';
+import type { CatalogFileService } from '../services/models/catalog-file.service.js';
 
 export interface AdminModelRouteDeps {
   manager: ModelManagerService;
@@ -21,6 +23,8 @@ export interface AdminModelRouteDeps {
   onModelsChanged?: () => unknown;
   /** How long listing one node may take. */
   listTimeoutMs?: number;
+  /** The stored model catalog (`GET /admin/v1/catalog`); the route is absent without it. */
+  catalog?: CatalogFileService;
 }
 
 function defaultIsAdmin(request: FastifyRequest): boolean {
@@ -99,6 +103,9 @@ export function registerAdminModelRoutes(app: FastifyInstance, deps: AdminModelR
   });
 
   app.post('/admin/v1/models/pull', { onRequest: guard }, (request, reply) => pull(request, reply, deps));
+
+  const catalog = deps.catalog;
+  if (catalog) app.get('/admin/v1/catalog', { onRequest: guard }, async (): Promise<AdminCatalogReply> => catalog.read());
 }
 
 /** The folder a pull writes to: the named embedded node's, or the first. */

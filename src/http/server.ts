@@ -182,6 +182,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     manager: modelManager,
     isAdmin: (request) => request.principal?.policy.admin === true,
     onModelsChanged: () => registry.refresh(),
+    catalog: deps.services.catalogFile,
   });
   registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
   registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });

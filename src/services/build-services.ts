@@ -26,6 +26,7 @@ import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
 import { SharedSlotBudget } from './inference/shared-slot-budget.js';
+import { CatalogFileService } from './models/catalog-file.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -98,6 +99,8 @@ export interface Services extends IdentityServices {
   nodeAdmin?: NodeAdminService;
   /** This replica's side of the shared slot budget, when `options.slots` was given. */
   slotBudget?: SharedSlotBudget;
+  /** The newest `flexi models catalog` output, for the admin UI. */
+  catalogFile: CatalogFileService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -147,6 +150,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor, slotBudget,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    catalogFile: new CatalogFileService(config.catalog.results_dir),
   };
 }
 

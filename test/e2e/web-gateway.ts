@@ -65,6 +65,8 @@ export interface WebGatewayOptions {
   auth?: string;
   /** Reach the server as http://<hostName>:<port> (Chromium maps the name to 127.0.0.1): not a secure context like 127.0.0.1. */
   hostName?: string;
+  /** YAML appended to the config (whole top-level sections, e.g. `catalog:`). */
+  extraConfig?: string;
 }
 
 /** Lets a test hold a scripted answer after its first word, then let it go on. */
@@ -104,7 +106,8 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
   writeTinyLlamaGguf(join(dir, 'slow.gguf'), {
     chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 2, embd: 512, layers: 8, heads: 8, ff: 1024, vocabSize: 512, contextLength: 2048,
   });
-  const config = loadConfig({ fileText: options.auth === undefined ? CONFIG : CONFIG.replace('auth:\n  cookie_secure: false\n', options.auth) });
+  const base = options.auth === undefined ? CONFIG : CONFIG.replace('auth:\n  cookie_secure: false\n', options.auth);
+  const config = loadConfig({ fileText: options.extraConfig ? `${base}\n${options.extraConfig}\n` : base });
   const answers = new AnswerGate();
   const scripted = new ScriptedBackend({ name: 'scripted', models: ['tiny:latest'], words: SCRIPTED_ANSWER, gate: answers.beforeWord });
   const backend = new EmbeddedBackend({

@@ -27,6 +27,12 @@ export interface TinyModelOptions {
   chatTemplate?: string;
   /** Omit `output.weight` (tied to the embedding). */
   tiedOutput?: boolean;
+  /**
+   * A vocabulary piece the model predicts next after any input (probability near 1): every
+   * token's embedding carries a large constant in dimension 0 that survives the layers, and only
+   * this piece's output row reads that dimension. For tests whose answer is forced by construction.
+   */
+  forceToken?: string;
 }
 
 export interface TinyModelSummary {
@@ -47,6 +53,9 @@ export const LLAMA2_CHAT_TEMPLATE =
 const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8 } as const;
 const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7 } as const;
 const ALIGNMENT = 32;
+/** forceToken: the constant in embedding dimension 0 (others have sd 1) and the forced row's weight on it. */
+const FORCE_EMBEDDING = 8;
+const FORCE_OUTPUT = 4;
 
 enum ValueType { U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9 }
 
@@ -208,6 +217,10 @@ export function writeTinyLlamaGguf(path: string, options: TinyModelOptions = {})
   if (weightType === 'Q8_0' && (embd % 32 !== 0 || ff % 32 !== 0)) throw new Error('Q8_0 needs embd and ff multiples of 32');
 
   const vocab = buildVocabulary(vocabSize);
+  const forced = options.forceToken === undefined ? -1 : vocab.tokens.indexOf(options.forceToken);
+  if (options.forceToken !== undefined && (forced < 0 || options.tiedOutput)) {
+    throw new Error(`forceToken "${options.forceToken}" needs an untied output and a piece of the vocabulary`);
+  }
   const meta: [string, MetaValue][] = [
     ['general.architecture', { type: ValueType.String, value: 'llama' }],
     ['general.name', { type: ValueType.String, value: options.name ?? 'tiny-test' }],
@@ -290,6 +303,11 @@ export function writeTinyLlamaGguf(path: string, options: TinyModelOptions = {})
         // Uniform on [-a, a] has sd a/√3; scale so sd equals the planned value.
         const a = tensor.fill * Math.sqrt(3);
         for (let i = 0; i < elements; i++) values[i] = (random() * 2 - 1) * a;
+      }
+      if (forced >= 0 && tensor.name === 'token_embd.weight') for (let t = 0; t < vocabSize; t++) values[t * embd] = FORCE_EMBEDDING;
+      if (forced >= 0 && tensor.name === 'output.weight') {
+        for (let t = 0; t < vocabSize; t++) values[t * embd] = 0;
+        values[forced * embd] = FORCE_OUTPUT;
       }
       const padding = dataStart + offsets[index]! - written;
       if (padding > 0) written += writeSync(fd, Buffer.alloc(padding));

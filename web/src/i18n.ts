@@ -176,6 +176,17 @@ const en = {
   notAdmin: 'You need an administrator role for this page.',
   genericError: 'Something went wrong: {message}',
   retry: 'Try again',
+  adminCatalog: 'Catalog',
+  catalogEmpty: 'No catalog yet. Run `flexi models catalog` on the server (it reads the stored flexi eval, probe and bench results in {dir}).',
+  catalogGenerated: 'Built {date} from {dir}; * = measured on this deployment.',
+  catalogQuality: 'Quality',
+  catalogSpeed: 'Tokens/s',
+  catalogSafety: 'Safety',
+  catalogLicence: 'Licence',
+  catalogLanguages: 'Languages',
+  catalogRecommendations: 'Recommendations',
+  catalogNoEvidence: 'no evidence for {what}',
+  catalogNotServed: 'not served here',
 };
 
 export type MessageKey = keyof typeof en;
@@ -349,6 +360,17 @@ const de: Dictionary = {
   notAdmin: 'Für diese Seite brauchen Sie eine Administratorrolle.',
   genericError: 'Etwas ist schiefgegangen: {message}',
   retry: 'Erneut versuchen',
+  adminCatalog: 'Katalog',
+  catalogEmpty: 'Noch kein Katalog. Führen Sie `flexi models catalog` auf dem Server aus (er liest die gespeicherten Ergebnisse von flexi eval, probe und bench in {dir}).',
+  catalogGenerated: 'Erstellt {date} aus {dir}; * = auf diesem System gemessen.',
+  catalogQuality: 'Qualität',
+  catalogSpeed: 'Tokens/s',
+  catalogSafety: 'Sicherheit',
+  catalogLicence: 'Lizenz',
+  catalogLanguages: 'Sprachen',
+  catalogRecommendations: 'Empfehlungen',
+  catalogNoEvidence: 'keine Messung für {what}',
+  catalogNotServed: 'hier nicht bereitgestellt',
 };
 
 export type Language = 'en' | 'de';

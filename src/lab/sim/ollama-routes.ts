@@ -231,6 +231,7 @@ function commonOptions(ctx: SimRequestContext, body: Body, model: SimModelProfil
   return {
     model,
     seed: ctx.engine.seed,
+    oracle: ctx.engine.evalOracle,
     maxTokens: numPredict !== undefined && numPredict >= 0 ? Math.floor(numPredict) : undefined,
     requestSeed: optionalNumber(options, 'seed'),
     stop: readStop(options?.stop, 'options.stop'),

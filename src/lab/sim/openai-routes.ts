@@ -89,7 +89,11 @@ export async function handleCompletions(ctx: SimRequestContext, body: Body): Pro
   const model = ctx.engine.findModel(name)!;
   const prompt = Array.isArray(body.prompt) && body.prompt.every((p) => typeof p === 'string') ? body.prompt.join('') : optionalString(body, 'prompt');
   if (prompt === undefined) throw new SimHttpError(400, 'prompt must be a string', 'prompt');
-  const reply = planReply({ ...commonOptions(ctx, body, model), promptText: prompt, lastUserText: prompt });
+  const echo = body.echo === true;
+  const logprobs = optionalNumber(body, 'logprobs');
+  if (logprobs !== undefined && (!Number.isInteger(logprobs) || logprobs < 0 || logprobs > 20)) throw new SimHttpError(400, 'logprobs must be an integer 0…20', 'logprobs');
+  if (echo && body.stream === true) throw new SimHttpError(400, 'echo is not supported with stream', 'echo');
+  const reply = planReply({ ...commonOptions(ctx, body, model), promptText: prompt, lastUserText: echo ? '' : prompt });
   const head = { id: `cmpl-${randomId(24)}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: body.model, system_fingerprint: SIM_SYSTEM_FINGERPRINT };
   const finish = reply.finishReason === 'length' ? 'length' : 'stop';
   if (body.stream === true) {
@@ -117,7 +121,40 @@ export async function handleCompletions(ctx: SimRequestContext, body: Body): Pro
     onGarbage: () => writeGarbage(ctx, false),
   });
   if (!stats) return;
-  sendJson(ctx, 200, { ...head, choices: [{ text, index: 0, finish_reason: finish, logprobs: null }], usage: usage(reply) });
+  const choiceLogprobs = logprobs === undefined ? null : completionLogprobs(ctx, model, echo ? prompt : '', reply.tokens);
+  sendJson(ctx, 200, { ...head, choices: [{ text: echo ? `${prompt}${text}` : text, index: 0, finish_reason: finish, logprobs: choiceLogprobs }], usage: usage(reply) });
+}
+
+/**
+ * vLLM's completions `logprobs` object: with `echo` the prompt's own tokens come first (the
+ * first without a logprob), scored by the eval oracle when the prompt is a known benchmark
+ * choice — what log-likelihood evaluation (lm-evaluation-harness `local-completions`) reads.
+ */
+function completionLogprobs(ctx: SimRequestContext, model: SimModelProfile, echoed: string, generated: string[]): Body {
+  const scored = echoed === '' ? { tokens: [], offsets: [], logprobs: [] }
+    : ctx.engine.evalOracle?.promptLogprobs(model, echoed) ?? defaultLogprobs(echoed);
+  const tokens = [...scored.tokens, ...generated];
+  const offsets = [...scored.offsets];
+  let at = echoed.length;
+  for (const token of generated) {
+    offsets.push(at);
+    at += token.length;
+  }
+  const tokenLogprobs = [...scored.logprobs, ...generated.map(() => -0.5)];
+  return {
+    tokens, token_logprobs: tokenLogprobs, text_offset: offsets,
+    top_logprobs: tokens.map((token, i) => (tokenLogprobs[i] === null ? null : { [token]: tokenLogprobs[i] })),
+  };
+}
+
+function defaultLogprobs(prompt: string): { tokens: string[]; offsets: number[]; logprobs: Array<number | null> } {
+  const tokens: string[] = [];
+  const offsets: number[] = [];
+  for (const match of prompt.matchAll(/\s*\S+|\s+$/g)) {
+    tokens.push(match[0]);
+    offsets.push(match.index);
+  }
+  return { tokens, offsets, logprobs: tokens.map((_, i) => (i === 0 ? null : -1)) };
 }
 
 export async function handleEmbeddings(ctx: SimRequestContext, body: Body): Promise<void> {
@@ -166,7 +203,7 @@ function commonOptions(ctx: SimRequestContext, body: Body, model: SimModelProfil
   if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 0)) {
     throw new SimHttpError(400, 'max_tokens must be a non-negative integer', 'max_tokens');
   }
-  return { model, seed: ctx.engine.seed, maxTokens, requestSeed: optionalNumber(body, 'seed'), stop: readStop(body.stop, 'stop') };
+  return { model, seed: ctx.engine.seed, oracle: ctx.engine.evalOracle, maxTokens, requestSeed: optionalNumber(body, 'seed'), stop: readStop(body.stop, 'stop') };
 }
 
 function readResponseFormat(value: unknown): boolean | Body | undefined {

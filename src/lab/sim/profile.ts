@@ -37,6 +37,8 @@ export const simModelSchema = z.object({
   maxQueue: z.number().int().min(0).optional().describe('Bound on the per-model slot queue (503 beyond); unbounded if absent, as in Ollama.'),
   contention: contentionSchema.default({ alpha: 0.3, exponent: 1 }),
   outputTokens: outputTokensSchema,
+  quality: z.record(z.string(), z.number().min(0).max(1)).default({})
+    .describe('Accuracy per benchmark column (arc, hellaswag, mmlu, truthfulqa, winogrande, gsm8k): items of a known benchmark are answered correctly with this probability.'),
 });
 
 const faultsSchema = z.object({

@@ -1,3 +1,4 @@
+import { loadPaperTable4 } from '../data/paper.js';
 import { parseSimProfile, type SimModelProfile, type SimProfile, type SimProfileInput } from './profile.js';
 
 /** The five prompts of the paper's Appendix A load test. */
@@ -27,7 +28,15 @@ function calibrate({ base, oneCqSeconds }: PaperModel): ModelInput {
     tokens: Math.max(1, Math.round((oneCqSeconds[i]! - (base.ttftMs ?? 100) / 1000) * base.decodeTokensPerSecond)),
   }));
   const mean = Math.round(byPrompt.reduce((sum, entry) => sum + entry.tokens, 0) / byPrompt.length);
-  return { ...base, outputTokens: { mean, spread: 0.3, byPrompt } };
+  return { ...base, outputTokens: { mean, spread: 0.3, byPrompt }, quality: paperQuality(base.name) };
+}
+
+/** The model's Table 4 leaderboard scores, which the sim answers benchmark items with. */
+function paperQuality(name: string): Record<string, number> {
+  const row = loadPaperTable4().find((r) => r.model === name);
+  if (!row) return {};
+  const { arc, hellaswag, mmlu, truthfulqa, winogrande, gsm8k } = row;
+  return { arc, hellaswag, mmlu, truthfulqa, winogrande, gsm8k };
 }
 
 /*

@@ -3,6 +3,7 @@ import { toCanonicalModelName } from '../../core/model-name.js';
 import { createRng, type Rng } from './prng.js';
 import { prefillMs, tokenDelayMs } from './performance.js';
 import type { SimModelProfile, SimProfile } from './profile.js';
+import type { SimEvalOracle } from './sim-evals.js';
 import {
   SimBusyError, SimMemoryError, abortable, paceTokens, round, sleepReal, type SimCounters, type SimFaultKind, type SimInfo, type ModelStatus,
 } from './sim-state.js';
@@ -40,6 +41,8 @@ export interface SimEngineOptions {
   /** Time scale: every simulated delay is divided by this. */
   speed: number;
   seed: number;
+  /** Answer keys of benchmark files: known items are answered with each model's accuracy. */
+  evalOracle?: SimEvalOracle;
 }
 
 /** One request's hold on a model slot; `release()` exactly once. */
@@ -61,6 +64,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
   readonly profile: SimProfile;
   readonly speed: number;
   readonly seed: number;
+  readonly evalOracle?: SimEvalOracle;
   readonly counters: SimCounters = {
     requests: 0, completed: 0, disconnects: 0, rejected: 0, pacedStreams: 0, pacingLagMs: 0, faults: { error: 0, hang: 0, drop: 0, garbage: 0 },
   };
@@ -76,6 +80,7 @@ export class SimEngine extends EventEmitter<{ change: [] }> {
     this.profile = options.profile;
     this.speed = options.speed;
     this.seed = options.seed;
+    this.evalOracle = options.evalOracle;
     this.faultRng = createRng(options.seed, 'faults');
     for (const profile of options.profile.models) {
       this.models.set(profile.name, {

@@ -1,6 +1,7 @@
 import { countTokens, outputLength } from './performance.js';
 import { createRng, generateTokens, type Rng } from './prng.js';
 import type { SimModelProfile } from './profile.js';
+import type { SimEvalOracle } from './sim-evals.js';
 
 /** A tool the client offers, in either protocol's shape reduced to what the sim needs. */
 export interface SimTool {
@@ -16,6 +17,8 @@ export interface SimReplyRequest {
   promptText: string;
   /** The last user message (or the generate prompt): matched against calibrated prompts. */
   lastUserText: string;
+  /** Answer keys of benchmark files: a known item's reply is the model's answer to it. */
+  oracle?: SimEvalOracle;
   /** Extra prompt tokens a chat template adds per message. */
   templateTokens?: number;
   maxTokens?: number;
@@ -51,6 +54,12 @@ export function planReply(request: SimReplyRequest): SimReply {
     const args = toolArguments(tool, rng);
     const evalCount = Math.min(cap, Math.max(8, countTokens(JSON.stringify(args)) + 6));
     return { promptTokens, tokens: [], evalCount, finishReason: 'tool_calls', toolCall: { name: tool.name, arguments: args } };
+  }
+
+  const evalAnswer = request.json ? undefined : request.oracle?.answerChat(model, request.lastUserText);
+  if (evalAnswer !== undefined) {
+    const tokens = (evalAnswer.match(/\s*\S+/g) ?? []).slice(0, cap);
+    return { promptTokens, tokens, evalCount: tokens.length, finishReason: 'stop' };
   }
 
   let tokens = request.json ? splitJson(jsonContent(request.json, rng, Math.min(wanted, 12))) : generateTokens(rng, Math.min(wanted, cap));

@@ -8,6 +8,7 @@ import {
 import { handleChatCompletions, handleCompletions, handleEmbeddings, handleGetModel, handleListModels } from './openai-routes.js';
 import { wasDropped } from './sim-generation.js';
 import { SimEngine } from './sim-engine.js';
+import { SimEvalOracle, type SimAnswerKey } from './sim-evals.js';
 import { SIM_FAULT_KINDS, type SimFaultKind } from './sim-state.js';
 import { SimHttpError, readJsonBody, sendError, sendJson, type SimRequestContext } from './sim-http.js';
 import type { SimFaults, SimProfile } from './profile.js';
@@ -27,6 +28,8 @@ export interface SimServerOptions {
   faults?: Partial<SimFaults>;
   /** Override every model's `slots`: requests of a model running at once; more wait FIFO inside the sim (like OLLAMA_NUM_PARALLEL). */
   parallel?: number;
+  /** Benchmark files the sim knows the answers of (`flexi eval` against the sim scores each model's quality). */
+  answerKeys?: SimAnswerKey[];
 }
 
 export interface SimServer {
@@ -41,7 +44,9 @@ export interface SimServer {
 export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
   const base = withParallel(options.profile ?? PAPER_SERVER_B, options.parallel);
   const profile: SimProfile = options.faults ? { ...base, faults: { ...base.faults, ...definedOnly(options.faults) } } : base;
-  const engine = new SimEngine({ profile, speed: options.speed ?? 1, seed: options.seed ?? 0 });
+  const seed = options.seed ?? 0;
+  const evalOracle = options.answerKeys && options.answerKeys.length > 0 ? SimEvalOracle.fromFiles(seed, options.answerKeys) : undefined;
+  const engine = new SimEngine({ profile, speed: options.speed ?? 1, seed, evalOracle });
   const server = createServer((req, res) => {
     void handleRequest(engine, req, res);
   });

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { FlexiError } from '../../core/errors.js';
 import type { UserRecord } from '../../core/identity-records.js';
-import { matchesAny, parseScopes, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
+import { matchesAny, parseScopes, requestedPriority, type EffectivePolicy, type KeyScopes, type PolicyService, type PriorityClass } from './policy.service.js';
 import type { QuotaService } from './quota.service.js';
 import { CSRF_HEADER, SESSION_COOKIE, type SessionService } from './session.service.js';
 
@@ -108,6 +108,9 @@ export function extractApiKey(headers: IncomingHttpHeaders): string | undefined 
   return undefined;
 }
 
+/** A request may ask for a lower scheduler class than its role's (e.g. `batch` for `flexi eval`). */
+export const PRIORITY_HEADER = 'x-flexi-priority';
+
 /**
  * The one place that decides who is asking and whether they may: API keys and session
  * cookies become a Principal with its effective policy; `admit` checks model, endpoint,
@@ -125,6 +128,12 @@ export class AccessControl implements Admission {
    * session's CSRF token in X-CSRF-Token (API-key requests are not exposed to CSRF).
    */
   async authenticate(headers: IncomingHttpHeaders, cookies: Record<string, string | undefined>, method = 'GET'): Promise<Principal> {
+    const principal = await this.identify(headers, cookies, method);
+    const priorityClass = requestedPriority(principal.priorityClass, headers[PRIORITY_HEADER]);
+    return priorityClass === principal.priorityClass ? principal : { ...principal, priorityClass };
+  }
+
+  private async identify(headers: IncomingHttpHeaders, cookies: Record<string, string | undefined>, method: string): Promise<Principal> {
     const key = extractApiKey(headers);
     if (key !== undefined) return this.fromApiKey(key);
     const token = cookies[SESSION_COOKIE];

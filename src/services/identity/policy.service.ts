@@ -107,6 +107,16 @@ function modelNames(model: string): string[] {
 /** Lower is served first; must list every class of the config's PRIORITY_CLASSES. */
 const PRIORITY_RANK: Record<PriorityClass, number> = { interactive: 0, standard: 1, batch: 2 };
 
+/**
+ * The class a request runs in when it asks for one (`x-flexi-priority`): a client may lower its
+ * own priority (an evaluation as `batch`), never raise it; unknown names are ignored.
+ */
+export function requestedPriority(own: PriorityClass, requested: string | string[] | undefined): PriorityClass {
+  const name = Array.isArray(requested) ? requested[0] : requested;
+  if (name === undefined || !Object.hasOwn(PRIORITY_RANK, name)) return own;
+  return PRIORITY_RANK[name as PriorityClass] > PRIORITY_RANK[own] ? (name as PriorityClass) : own;
+}
+
 /** Most permissive of two limits, where null means unlimited. */
 function wider(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : Math.max(a, b);
