@@ -7,6 +7,7 @@ import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
 import type { ChatService } from './services/chat.service.js';
+import type { EnergyServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
@@ -49,6 +50,8 @@ export interface App {
   /** Web chats and the user agreement. */
   chats: ChatService;
   agreement: AgreementService;
+  /** GPU telemetry, energy attribution and the energy report. */
+  energy: EnergyServices;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -70,7 +73,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
     processMetrics: deps.processMetrics, logError,
   });
-  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement } = services;
+  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, energy } = services;
   // Serve only once revocations made by other replicas are heard.
   await identity.keys.listening;
   const server = await createHttpServer({
@@ -95,6 +98,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   }
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
+  energy.start();
   return {
     server,
     registry,
@@ -106,6 +110,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     privacy,
     chats,
     agreement,
+    energy,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();
@@ -116,6 +121,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       server.server.closeAllConnections();
       await closing;
+      // After the last request: the meter hands its held usage entries to the recorder, which the caller closes next.
+      await energy.close();
       scheduler?.close();
       await Promise.all(deps.backends.map((backend) => backend.close().catch(() => undefined)));
       await identity.close();

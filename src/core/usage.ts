@@ -18,6 +18,8 @@ export interface UsageEntry {
   ttftMs?: number;
   durationMs: number;
   queueMs?: number;
+  /** GPU energy attributed to the request (Wh), when its node reports telemetry (set by the energy meter). */
+  energyWh?: number;
   /** Scheduler priority class the request ran in (metrics only; not stored). */
   priorityClass?: string;
 }

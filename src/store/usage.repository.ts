@@ -21,6 +21,8 @@ export interface NewUsageRecord {
   ttftMs?: number | null;
   durationMs: number;
   queueMs?: number | null;
+  /** GPU energy attributed to the request (Wh). */
+  energyWh?: number | null;
 }
 
 /** Totals of one model on one UTC day. */
@@ -35,7 +37,7 @@ export interface UsageDaySummary {
   completionTokens: number;
 }
 
-// 16 columns × 1000 rows stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+// 17 columns × 1000 rows stays under SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 const ROWS_PER_STATEMENT = 1000;
 
 export class UsageRepository {
@@ -60,6 +62,7 @@ export class UsageRepository {
       ttft_ms: r.ttftMs == null ? null : Math.round(r.ttftMs),
       duration_ms: Math.round(r.durationMs),
       queue_ms: r.queueMs == null ? null : Math.round(r.queueMs),
+      energy_wh: r.energyWh ?? null,
     }));
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
