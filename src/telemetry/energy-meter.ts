@@ -200,10 +200,12 @@ export class EnergyMeter implements UsageSink {
       for (const entry of shares) entry[1] = Math.max(Math.min(b, entry[0].done?.endMs ?? b) - Math.max(a, entry[0].startMs), 1);
       total = shares.reduce((sum, [, share]) => sum + share, 0);
     }
+    // The time no request ran in is idle even inside an interval with requests (a DCGM scrape spans seconds).
+    const busyJoules = interval.joules * busyFraction(shares.map(([m]) => [Math.max(a, m.startMs), Math.min(b, m.done?.endMs ?? b)]), a, b);
     let idle = interval.joules;
     if (total > 0) {
       for (const [metered, share] of shares) {
-        const joules = interval.joules * (share / total);
+        const joules = busyJoules * (share / total);
         metered.joules += joules;
         idle -= joules;
       }
@@ -230,6 +232,23 @@ export class EnergyMeter implements UsageSink {
     }
     return current;
   }
+}
+
+/** Share of [a, b) covered by the union of `spans`; an instant request (no length) counts as covering all of it. */
+function busyFraction(spans: [number, number][], a: number, b: number): number {
+  if (b <= a) return 1;
+  const sorted = spans.filter(([from, to]) => to > from).sort((x, y) => x[0] - y[0]);
+  if (sorted.length === 0) return spans.length > 0 ? 1 : 0;
+  let covered = 0;
+  let [from, to] = sorted[0]!;
+  for (const [start, end] of sorted.slice(1)) {
+    if (start > to) {
+      covered += to - from;
+      [from, to] = [start, end];
+    } else to = Math.max(to, end);
+  }
+  covered += to - from;
+  return Math.min(1, covered / (b - a));
 }
 
 /** Weighted tokens a finished request processed in [a, b): each phase's work spread evenly over its time. */
