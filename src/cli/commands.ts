@@ -11,6 +11,7 @@ import { registerNodesCommand } from './nodes.command.js';
 import { registerPrivacyCommand } from './privacy.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
+import { registerAgentCommand } from './agent.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerGroupsCommand(program);
   registerUsageCommand(program);
   registerPrivacyCommand(program);
+  registerAgentCommand(program);
 }
