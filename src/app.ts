@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Backend } from './backends/backend.js';
 import type { Config, NodeConfig } from './config/schema.js';
+import type { Clock } from './lib/clock.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { UsageSink } from './core/usage.js';
 import { createHttpServer } from './http/server.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   logError?: (message: string, fields: Record<string, unknown>) => void;
   /** Collect Node process metrics (off in tests that build many apps). */
   processMetrics?: boolean;
+  /** Time of the rules that depend on it (tests move it by hand). */
+  clock?: Clock;
 }
 
 export interface App {
@@ -71,7 +74,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const logError = deps.logError ?? (() => undefined);
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
-    processMetrics: deps.processMetrics, logError,
+    processMetrics: deps.processMetrics, logError, clock: deps.clock,
   });
   const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, energy } = services;
   // Serve only once revocations made by other replicas are heard.

@@ -12,6 +12,7 @@ import { registerPrivacyCommand } from './privacy.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 import { registerAgentCommand } from './agent.command.js';
+import { registerEnergyCommand } from './energy.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerUsageCommand(program);
   registerPrivacyCommand(program);
   registerAgentCommand(program);
+  registerEnergyCommand(program);
 }

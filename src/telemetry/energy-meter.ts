@@ -210,7 +210,8 @@ export class EnergyMeter implements UsageSink {
         idle -= joules;
       }
     }
-    idle = Math.max(0, idle);
+    // What is left after splitting all of it between requests is rounding, not idle time.
+    if (idle < interval.joules * 1e-9) idle = 0;
     this.idleJoules += idle;
     this.options.intervals?.record({ node: state.name, startMs: a, endMs: b, joules: interval.joules, idleJoules: idle, gpus: interval.gpus });
   }

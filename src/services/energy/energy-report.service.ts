@@ -1,3 +1,4 @@
+import type { EnergyFiguresJson, EnergyReportJson } from '../../api/energy.js';
 import type { ApiKeyRecord, UserRecord } from '../../core/identity-records.js';
 import type { NodeEnergyHour, RequestEnergyHour } from '../../store/energy.repository.js';
 import { co2GramsOf, costOf, type EnergyPricing } from '../../telemetry/energy-price.js';
@@ -235,4 +236,55 @@ export function compareWithPaper(total: EnergyTotals, pricing: EnergyPricing): P
       co2KgPerYearMax: (paperMaxYear * p.co2GramsPerKwh) / 1000,
     },
   };
+}
+
+function figuresToJson(f: EnergyFigures): EnergyFiguresJson {
+  return {
+    energy_wh: round(f.energyWh, 4), energy_kwh: round(f.energyWh / 1000, 7), cost: round(f.costAmount, 4), co2_g: round(f.co2Grams, 3),
+    requests: f.requests, tokens: f.tokens, tokens_per_kwh: f.tokensPerKwh === undefined ? null : Math.round(f.tokensPerKwh),
+  };
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const orNull = (value: number | undefined, digits: number) => (value === undefined ? null : round(value, digits));
+
+export function energyReportToJson(report: EnergyReport): EnergyReportJson {
+  const { total, pricing } = report;
+  const json: EnergyReportJson = {
+    since: report.since, until: report.until ?? null, by: report.by, scope: report.scope, idle: report.idle,
+    currency: pricing.currency, price_per_kwh: pricing.pricePerKwh, co2_g_per_kwh: pricing.co2GramsPerKwh,
+    total: { ...figuresToJson(total), idle_wh: round(total.idleWh, 4), attributed_wh: round(total.attributedWh, 4), gpu_days: round(total.gpuDays, 6) },
+    rows: report.rows.map((r) => ({ key: r.key, ...figuresToJson(r), ...(r.idleWh === undefined ? {} : { idle_wh: round(r.idleWh, 4) }) })),
+  };
+  if (report.compare) {
+    const { deployment: d, paper: p } = report.compare;
+    json.compare = {
+      deployment: { kwh_per_gpu_day: orNull(d.kwhPerGpuDay, 4), kwh_per_year: orNull(d.kwhPerYear, 1), cost_per_year: orNull(d.costPerYear, 0), co2_kg_per_year: orNull(d.co2KgPerYear, 1) },
+      paper: {
+        kwh_per_gpu_day: round(p.kwhPerGpuDay, 4), kwh_per_year_measured_rate: round(p.kwhPerYearMeasuredRate, 1), kwh_per_year_max: round(p.kwhPerYearMax, 1),
+        cost_per_year_max: round(p.costPerYearMax, 0), co2_kg_per_year_max: round(p.co2KgPerYearMax, 1),
+      },
+    };
+  }
+  return json;
+}
+
+function csvCell(value: string | number | null | undefined): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  const safe = /^[=+\-@\t\r]/.test(text) && typeof value === 'string' ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function energyReportToCsv(report: EnergyReport): string {
+  const json = energyReportToJson(report);
+  const header = [report.by, 'energy_kwh', 'idle_kwh', `cost_${json.currency.toLowerCase()}`, 'co2_g', 'requests', 'tokens', 'tokens_per_kwh'];
+  const lines = [header.join(',')];
+  for (const r of json.rows) {
+    lines.push([r.key, r.energy_kwh, r.idle_wh === undefined ? '' : round(r.idle_wh / 1000, 7), r.cost, r.co2_g, r.requests, r.tokens, r.tokens_per_kwh].map(csvCell).join(','));
+  }
+  return `${lines.join('\n')}\n`;
 }
