@@ -13,6 +13,7 @@ import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 import { registerAgentCommand } from './agent.command.js';
 import { registerEnergyCommand } from './energy.command.js';
+import { registerCheckmkCommand } from './checkmk.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerPrivacyCommand(program);
   registerAgentCommand(program);
   registerEnergyCommand(program);
+  registerCheckmkCommand(program);
 }

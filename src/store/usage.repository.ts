@@ -135,4 +135,20 @@ export class UsageRepository {
       completionTokens: Number(r.completion_tokens),
     }));
   }
+  /** Per model: requests, failures (status ≥ 500 or a node error) and queue waits since `since` (ISO), for `flexi checkmk`. */
+  async outcomesByModel(since: string): Promise<{ model: string; requests: number; errors: number; queueMs: number[] }[]> {
+    const rows = await this.db.selectFrom('usage_records')
+      .select(['model', 'status', 'queue_ms'])
+      .where('created_at', '>=', since)
+      .execute();
+    const byModel = new Map<string, { model: string; requests: number; errors: number; queueMs: number[] }>();
+    for (const r of rows) {
+      let m = byModel.get(r.model);
+      if (!m) byModel.set(r.model, (m = { model: r.model, requests: 0, errors: 0, queueMs: [] }));
+      m.requests += 1;
+      if (r.status >= 500) m.errors += 1;
+      if (r.queue_ms !== null) m.queueMs.push(Number(r.queue_ms));
+    }
+    return [...byModel.values()].sort((a, b) => a.model.localeCompare(b.model));
+  }
 }
