@@ -170,6 +170,7 @@ export function buildEnergyReport(config: Config, store: Store, identity: Pick<I
     listKeys: () => identity.keys.list(),
     membershipsByUser: () => store.groups.membershipsByUser(),
     pseudonym: identity.pseudonym,
+    sumForSubject: (subject, since) => store.energy.sumForSubject(subject, since),
   }, { pricing: pricingOf(config), idle: config.energy.idle });
 }
 

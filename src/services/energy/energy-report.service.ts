@@ -72,6 +72,7 @@ export interface EnergyReportSources {
   listKeys(): Promise<ApiKeyRecord[]>;
   membershipsByUser(): Promise<Map<string, string[]>>;
   pseudonym(userId: string): string;
+  sumForSubject(subject: string, since: string): Promise<{ energyWh: number; requests: number }>;
 }
 
 export const IDLE_KEY = '(idle)';
@@ -91,6 +92,12 @@ export class EnergyReportService {
     const report: EnergyReport = { since, until, by, idle: this.settings.idle, pricing, scope: ENERGY_SCOPE, total, rows };
     if (options.compare) report.compare = compareWithPaper(total, pricing);
     return report;
+  }
+
+  /** A user's own energy (by their pseudonymous subject) since `since`: attributed only, idle never. */
+  async own(subject: string, since: string): Promise<{ energyWh: number; co2Grams: number; requests: number }> {
+    const { energyWh, requests } = await this.sources.sumForSubject(subject, since);
+    return { energyWh, co2Grams: co2GramsOf(this.settings.pricing, energyWh), requests };
   }
 
   private totals(nodes: readonly NodeEnergyHour[], requests: readonly RequestEnergyHour[]): EnergyTotals {
