@@ -4,6 +4,7 @@ import { api, setUserPassword, type AdminNodeReply as NodeRow, type AdminSchedul
 import { Icon } from '../components/icon';
 import { KeyTable } from '../components/key-table';
 import { UsageCharts } from '../components/usage-charts';
+import { EnergyDashboard } from '../components/energy-dashboard';
 import { formatDate, t, type MessageKey } from '../i18n';
 import { linkHandler } from '../router';
 
@@ -12,6 +13,7 @@ const TABS: { id: string; label: MessageKey }[] = [
   { id: 'keys', label: 'adminKeys' },
   { id: 'nodes', label: 'adminNodes' },
   { id: 'usage', label: 'adminUsage' },
+  { id: 'energy', label: 'adminEnergy' },
 ];
 
 export function AdminPage({ me, tab, onOpenMenu }: { me: MeResponse; tab: string; onOpenMenu: () => void }) {
@@ -35,6 +37,7 @@ export function AdminPage({ me, tab, onOpenMenu }: { me: MeResponse; tab: string
         {active === 'keys' && <KeysTab />}
         {active === 'nodes' && <NodesTab />}
         {active === 'usage' && <UsageCharts />}
+        {active === 'energy' && <EnergyDashboard />}
       </div>
     </div>
   );
