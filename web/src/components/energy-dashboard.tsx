@@ -116,16 +116,17 @@ export function EnergyDashboard() {
   const dayData: uPlot.AlignedData = [filled.map((r) => Date.parse(`${r.key}T00:00:00Z`) / 1000), filled.map((r) => r.energy_wh / 1000), filled.map((r) => r.co2_g / 1000)];
   const models = (byModel?.rows ?? []).filter((r) => r.key !== '(idle)' || r.energy_wh > 0);
   const currency = byDay?.currency ?? 'EUR';
-  const modelChart = (label: string, values: number[], format: (v: number) => string) => (
-    <Chart label={label} data={[models.map((_, i) => i), values]} options={(width) => ({
+  const measured = models.filter((m) => m.key !== '(idle)');
+  const modelChart = (label: string, rows: typeof models, values: number[], format: (v: number) => string) => (
+    <Chart label={label} data={[rows.map((_, i) => i), values]} options={(width) => ({
       width, height: 240, legend: { show: false },
       series: [{}, { label, stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false } }],
       axes: [
         { ...axes(), rotate: -30, size: (self, v, i, cycle) => Math.min(160, fitLabels(self, v, i, cycle) * 0.5 + 30),
-          values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(models[i]?.key ?? '') : '')) },
+          values: (_, ticks) => ticks.map((i) => (Number.isInteger(i) ? String(rows[i]?.key ?? '') : '')) },
         { ...axes(), size: fitLabels, values: (_, ticks) => ticks.map(format) },
       ],
-      scales: { x: { time: false, range: [-0.5, models.length - 0.5] }, y: { range: (_, _min, max) => [0, Math.max(0.001, max * 1.1)] } },
+      scales: { x: { time: false, range: [-0.5, rows.length - 0.5] }, y: { range: (_, _min, max) => [0, Math.max(0.001, max * 1.1)] } },
     })} />
   );
 
@@ -198,9 +199,9 @@ export function EnergyDashboard() {
         {models.length === 0 && byModel && <p class="muted">{t('noUsage')}</p>}
         {models.length > 0 && (
           <>
-            {modelChart(t('energyPerModel'), models.map((m) => m.energy_wh / 1000), (v) => `${formatNumber(v)} kWh`)}
+            {modelChart(t('energyPerModel'), models, models.map((m) => m.energy_wh / 1000), (v) => `${formatNumber(v)} kWh`)}
             <h3>{t('tokensPerKwh')}</h3>
-            {modelChart(t('tokensPerKwh'), models.map((m) => m.tokens_per_kwh ?? 0), (v) => formatNumber(v))}
+            {measured.length > 0 && modelChart(t('tokensPerKwh'), measured, measured.map((m) => m.tokens_per_kwh ?? 0), (v) => formatNumber(v))}
             <div class="table-wrap">
               <table>
                 <thead><tr>
