@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/lib/clock.js';
+import type { NodeEnergyRecord } from '../../src/store/energy.repository.js';
 import type { Store } from '../../src/store/store.js';
+import type { NewUsageRecord } from '../../src/store/usage.repository.js';
 import { GpuAgent } from '../../src/telemetry/gpu-agent.js';
 import { NvidiaSmiReader } from '../../src/telemetry/nvidia-smi-reader.js';
 import { openTestStore } from '../helpers/db.js';
@@ -64,8 +66,8 @@ describe.skipIf(!hasChromium)('energy dashboard in Chromium', { timeout: 180_000
     await app.identity.admin.addUser('test', { email: 'ops@uni.example', roles: ['admin'], password: PASSWORD });
     const student = await app.identity.admin.addUser('test', { email: 'student@uni.example', roles: ['student'], password: PASSWORD });
     // Two weeks: a node's measured energy per hour (idle at night) and the requests that carried most of it.
-    const hours = [];
-    const records = [];
+    const hours: NodeEnergyRecord[] = [];
+    const records: NewUsageRecord[] = [];
     const models = [['llama3.1:8b', 0.5, 900], ['mixtral:8x22b', 0.3, 260], ['qwen2.5:32b', 0.2, 420]] as const;
     for (let day = 13; day >= 0; day--) {
       for (let hour = 0; hour < 24; hour += 1) {
