@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Backend } from './backends/backend.js';
 import type { Config, NodeConfig } from './config/schema.js';
+import type { Clock } from './lib/clock.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { UsageSink } from './core/usage.js';
 import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
 import type { ChatService } from './services/chat.service.js';
+import type { EnergyServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
@@ -37,6 +39,8 @@ export interface AppDeps {
   /** Shared slot budget of several replicas (Redis); absent: this process counts alone. */
   slots?: SlotStore;
   replicaId?: string;
+  /** Time of the rules that depend on it (tests move it by hand). */
+  clock?: Clock;
 }
 
 export interface App {
@@ -53,6 +57,8 @@ export interface App {
   /** Web chats and the user agreement. */
   chats: ChatService;
   agreement: AgreementService;
+  /** GPU telemetry, energy attribution and the energy report. */
+  energy: EnergyServices;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -74,9 +80,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const logError = deps.logError ?? (() => undefined);
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
-    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId,
+    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock,
   });
-  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget } = services;
+  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy } = services;
   // Serve only once revocations made by other replicas are heard.
   await identity.keys.listening;
   const server = await createHttpServer({
@@ -101,6 +107,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   }
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
+  energy.start();
   return {
     server,
     registry,
@@ -112,6 +119,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     privacy,
     chats,
     agreement,
+    energy,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();
@@ -126,6 +134,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       server.server.closeAllConnections();
       await closing;
+      // After the last request: the meter hands its held usage entries to the recorder, which the caller closes next.
+      await energy.close();
       scheduler?.close();
       // Requests have ended or were cut: the slots this replica still holds go back to the other replicas now, not after their TTL.
       await slotBudget?.close();

@@ -13,6 +13,9 @@ import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 import { registerEvalCommand } from './eval.command.js';
 import { registerProbeCommand } from './probe.command.js';
+import { registerAgentCommand } from './agent.command.js';
+import { registerEnergyCommand } from './energy.command.js';
+import { registerCheckmkCommand } from './checkmk.command.js';
 
 /** Every `flexi` subcommand is registered here, one line each. */
 export function registerCommands(program: Command): void {
@@ -30,4 +33,7 @@ export function registerCommands(program: Command): void {
   registerPrivacyCommand(program);
   registerEvalCommand(program);
   registerProbeCommand(program);
+  registerAgentCommand(program);
+  registerEnergyCommand(program);
+  registerCheckmkCommand(program);
 }

@@ -25,6 +25,11 @@ export const nodeSchema = z.object({
   slots: z.number().int().min(1).max(1024).optional().describe('Most requests per model Flexi sends to this node at once, and where it starts. Without it Flexi learns the limit per model from time to first token and token rate (up to 64; it starts at what the node reports, else 1 for Ollama and 4 for sim, and at 64 for OpenAI-type servers, which batch continuously). The embedded engine uses `embedded.default_slots`.'),
   timeout_ms: z.number().int().min(1000).optional().describe('Longest wait for the first byte from this node before the request fails (default: `upstream.first_byte_timeout_ms`).'),
   models: z.array(z.string()).optional().describe('Restrict the node to these models (Flexi still discovers the rest but does not route to them).'),
+  telemetry: z.object({
+    url: z.url({ protocol: /^https?$/ }).optional().describe('Base URL of the `flexi agent` on this node\'s host, e.g. `http://gpu1:9400`.'),
+    dcgm_url: z.url({ protocol: /^https?$/ }).optional().describe('A DCGM exporter\'s (or any Prometheus text with DCGM names) metrics URL instead, e.g. `http://gpu1:9400/metrics`.'),
+  }).strict().refine((t) => (t.url === undefined) !== (t.dcgm_url === undefined), { message: 'give exactly one of url (flexi agent) and dcgm_url (DCGM exporter)' })
+    .optional().describe('Where Flexi reads this node\'s GPU power, utilization and memory (docs/energy.md). Without it the node\'s requests carry no energy.'),
 }).strict();
 
 export const priorityClassSchema = z.object({
@@ -163,6 +168,43 @@ const DEFAULT_USE_CASES = {
   api_batch: { quality: 0.6, speed: 0.3, safety: 0, german: 0, openness: 0.1, min_tokens_per_s: 0 },
   german_language: { quality: 0.3, speed: 0.2, safety: 0.1, german: 0.4, openness: 0, min_tokens_per_s: 10 },
 };
+const thresholds = (description: string, warn: number, crit: number) => z.object({
+  warn: z.number().min(0).default(warn).describe('WARN at or above this value.'),
+  crit: z.number().min(0).default(crit).describe('CRIT at or above this value.'),
+}).strict().prefault({}).describe(description);
+
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+export const energyConfigSchema = z.object({
+  price_per_kwh: z.number().min(0).default(0.30).describe('Electricity price per kWh (in `currency`) outside any tariff window.'),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR').default('EUR').describe('Currency of the prices (ISO 4217).'),
+  co2_g_per_kwh: z.number().min(0).default(380).describe('Grid carbon intensity, g CO2 per kWh (Germany 2023: about 380).'),
+  timezone: z.string().default('UTC').refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'an IANA time zone such as Europe/Berlin').describe('Time zone of the tariff windows.'),
+  tariffs: z.array(z.object({
+    from: z.string().regex(TIME_OF_DAY, 'HH:MM').describe('Start of the window, local time (`timezone`).'),
+    to: z.string().regex(TIME_OF_DAY, 'HH:MM').describe('End of the window (exclusive); before `from` means it runs past midnight.'),
+    price_per_kwh: z.number().min(0).describe('Price per kWh inside the window.'),
+  }).strict()).default([]).describe('Time-of-day prices, e.g. `[{from: "22:00", to: "06:00", price_per_kwh: 0.22}]`; the first window that holds a time wins.'),
+  idle: z.enum(['apart', 'spread']).default('apart').describe('Energy while no request ran on a node: `apart` reports it as its own line (idle); `spread` adds it to the day\'s requests in proportion to their own energy.'),
+  prefill_token_weight: z.union([z.number().min(0).max(100), z.literal('auto')]).default('auto').describe('Cost of a prompt token relative to a generated one when a node\'s energy is split between its requests; `auto` measures it per model from time to first token and decode time.'),
+  scrape_interval_ms: z.number().int().min(200).default(5000).describe('How often the gateway reads every node\'s telemetry.'),
+  max_hold_ms: z.number().int().min(1000).default(60_000).describe('Longest a finished request\'s usage record waits for the telemetry that covers it; after that it is written with the energy known so far.'),
+  checkmk: z.object({
+    gpu_temperature_celsius: thresholds('GPU temperature, °C.', 83, 90),
+    gpu_power_ratio: thresholds('GPU power draw as a share of its power limit.', 0.95, 1.0),
+    gpu_memory_ratio: thresholds('GPU memory in use as a share of the total.', 0.95, 0.99),
+    queue_wait_p95_s: thresholds('95th percentile of a model\'s queue wait over `window_ms`, seconds.', 10, 30),
+    error_ratio: thresholds('Share of a model\'s requests that failed over `window_ms`.', 0.05, 0.2),
+    window_ms: z.number().int().min(1000).default(300_000).describe('Window of the usage records that queue wait and error ratio are computed over.'),
+  }).strict().prefault({}).describe('Thresholds of `flexi checkmk` (docs/energy.md).'),
+}).strict().prefault({}).describe('Energy accounting: price, carbon intensity, how idle energy is reported, Checkmk thresholds.');
 
 export const configSchema = z.object({
   server: z.object({
@@ -281,6 +323,7 @@ export const configSchema = z.object({
     use_cases: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, "_" and "-"'), useCaseSchema).default(DEFAULT_USE_CASES)
       .describe('Use cases the catalog recommends models for, each with weights of its factors (quality, speed, safety, german, openness; normalised to 0–1 and averaged by weight) and a minimum decode rate.'),
   }).strict().prefault({}).describe('Model catalog (`flexi models catalog`): where stored evidence lives and how recommendations weigh it.'),
+  energy: energyConfigSchema,
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));
@@ -319,3 +362,4 @@ function refineNodes(nodes: readonly NodeConfig[], ctx: z.core.$RefinementCtx): 
 export type Config = z.infer<typeof configSchema>;
 export type NodeConfig = z.infer<typeof nodeSchema>;
 export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
+export type EnergyConfig = z.infer<typeof energyConfigSchema>;

@@ -20,6 +20,8 @@ export interface UsageEntry {
   queueMs?: number;
   /** The group (course) the request was made for, when it was made for one. */
   groupId?: string;
+  /** GPU energy attributed to the request (Wh), when its node reports telemetry (set by the energy meter). */
+  energyWh?: number;
   /** Scheduler priority class the request ran in (metrics only; not stored). */
   priorityClass?: string;
 }

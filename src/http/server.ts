@@ -17,6 +17,7 @@ import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } fr
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
+import { registerEnergyRoutes } from './energy.route.js';
 import { registerSystemRoutes, type MetricsAccess } from './system.route.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } from './route-access.js';
@@ -189,6 +190,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
   registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
+  registerEnergyRoutes(app, { energy: deps.services.energy });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

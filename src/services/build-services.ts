@@ -9,6 +9,12 @@ import { RedisCounterStore } from '../store/redis-counter-store.js';
 import type { SlotStore } from '../store/slot-store.js';
 import type { Store } from '../store/store.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
+import { EnergyMeter } from '../telemetry/energy-meter.js';
+import { registerEnergyMetrics } from '../telemetry/energy-metrics.js';
+import type { EnergyPricing } from '../telemetry/energy-price.js';
+import { TelemetryScraper } from '../telemetry/telemetry-scraper.js';
+import { EnergyReportService } from './energy/energy-report.service.js';
+import { EnergyWriter } from './energy/energy-writer.js';
 import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
@@ -101,6 +107,8 @@ export interface Services extends IdentityServices {
   slotBudget?: SharedSlotBudget;
   /** The newest `flexi models catalog` output, for the admin UI. */
   catalogFile: CatalogFileService;
+  /** GPU telemetry, energy attribution and the energy report. */
+  energy: EnergyServices;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -136,11 +144,15 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   });
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  const energy = buildEnergyServices(config, store, identityServices.identity, {
+    nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
+  });
+  registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   // Names no node serves, planned into requests for real models: one provider per prefix.
   const virtualModelProviders: VirtualModelProvider[] = [];
   const inference = new InferenceService({
-    registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
-    retryBeforeFirstByte: config.upstream.retry_before_first_byte,
+    registry, dispatcher, admission: identityServices.identity.access, usage: energy.meter ?? options.usage, observer: metrics,
+    retryBeforeFirstByte: config.upstream.retry_before_first_byte, energy: energy.meter,
     virtualModels: new VirtualModels(virtualModelProviders),
   });
   const readiness = new ReadinessService({
@@ -151,6 +163,70 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
     catalogFile: new CatalogFileService(config.catalog.results_dir),
+    energy,
+  };
+}
+
+/** Telemetry of the nodes that have it, the meter between the inference path and the usage recorder, the report. */
+export interface EnergyServices {
+  /** Absent when no node has `telemetry`. */
+  meter?: EnergyMeter;
+  scraper?: TelemetryScraper;
+  writer?: EnergyWriter;
+  report: EnergyReportService;
+  pricing: EnergyPricing;
+  /** Starts scraping (the gateway, after it listens). */
+  start(): void;
+  /** Stops scraping, hands held usage entries on and writes the node energy left. */
+  close(): Promise<void>;
+}
+
+export function pricingOf(config: Config): EnergyPricing {
+  const e = config.energy;
+  return {
+    pricePerKwh: e.price_per_kwh, currency: e.currency, co2GramsPerKwh: e.co2_g_per_kwh, timezone: e.timezone,
+    tariffs: e.tariffs.map((t) => ({ from: t.from, to: t.to, pricePerKwh: t.price_per_kwh })),
+  };
+}
+
+/** The energy report alone (`flexi energy report`, the admin API). */
+export function buildEnergyReport(config: Config, store: Store, identity: Pick<Identity, 'pseudonym' | 'keys'>): EnergyReportService {
+  return new EnergyReportService({
+    nodeHours: (since, until) => store.energy.nodeHours(since, until),
+    requestHours: (since, until) => store.energy.requestHours(since, until),
+    listUsers: () => store.users.listAll(),
+    listKeys: () => identity.keys.list(),
+    membershipsByUser: () => store.groups.membershipsByUser(),
+    pseudonym: identity.pseudonym,
+    sumForSubject: (subject, since) => store.energy.sumForSubject(subject, since),
+  }, { pricing: pricingOf(config), idle: config.energy.idle });
+}
+
+export function buildEnergyServices(
+  config: Config, store: Store, identity: Pick<Identity, 'pseudonym' | 'keys'>,
+  options: { nodes: readonly NodeConfig[]; usage?: UsageSink; clock?: Clock; warn?: (message: string, details?: Record<string, unknown>) => void },
+): EnergyServices {
+  const report = buildEnergyReport(config, store, identity);
+  const pricing = pricingOf(config);
+  const sources = options.nodes.flatMap((n) => (n.telemetry ? [{ node: n.name, url: n.telemetry.url, dcgmUrl: n.telemetry.dcgm_url }] : []));
+  if (sources.length === 0) return { report, pricing, start: () => {}, close: async () => {} };
+  const writer = new EnergyWriter(store.energy, { flushIntervalMs: 60_000, warn: options.warn });
+  const usage = options.usage ?? { record: () => {} };
+  const meter = new EnergyMeter({
+    usage, intervals: writer, nodes: sources.map((s) => s.node), clock: options.clock,
+    maxHoldMs: config.energy.max_hold_ms, prefillTokenWeight: config.energy.prefill_token_weight,
+  });
+  const scraper = new TelemetryScraper({
+    sources, intervalMs: config.energy.scrape_interval_ms, sink: meter, afterRound: () => meter.tick(), clock: options.clock,
+  });
+  return {
+    meter, scraper, writer, report, pricing,
+    start: () => scraper.start(),
+    close: async () => {
+      await scraper.stop();
+      meter.close();
+      await writer.close();
+    },
   };
 }
 

@@ -46,6 +46,8 @@ export interface UsageRecordsTable {
   queue_ms: number | null;
   /** The group (course) the request was made for, when it was made for one. */
   group_id: string | null;
+  /** GPU energy attributed to the request (Wh); null without telemetry on its node. */
+  energy_wh: number | null;
 }
 
 export interface UsersTable {
@@ -154,6 +156,16 @@ export interface NodeModelsTable {
   last_seen_at: string;
 }
 
+/** A node's measured GPU energy over [started_at, ended_at), and the part no request ran in. */
+export interface NodeEnergyTable {
+  node: string;
+  started_at: string;
+  ended_at: string;
+  energy_joules: number;
+  idle_joules: number;
+  gpus: number;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -167,6 +179,7 @@ export interface Database {
   chat_messages: ChatMessagesTable;
   agreement_acceptances: AgreementAcceptancesTable;
   node_models: NodeModelsTable;
+  node_energy: NodeEnergyTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

@@ -23,6 +23,8 @@ export interface NewUsageRecord {
   queueMs?: number | null;
   /** The group (course) the request was made for: a course bot, a key acting for a course. */
   groupId?: string | null;
+  /** GPU energy attributed to the request (Wh). */
+  energyWh?: number | null;
 }
 
 /** Totals of one model on one UTC day. */
@@ -63,6 +65,7 @@ export class UsageRepository {
       duration_ms: Math.round(r.durationMs),
       queue_ms: r.queueMs == null ? null : Math.round(r.queueMs),
       group_id: r.groupId ?? null,
+      energy_wh: r.energyWh ?? null,
     }));
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
@@ -136,5 +139,21 @@ export class UsageRepository {
       promptTokens: Number(r.prompt_tokens),
       completionTokens: Number(r.completion_tokens),
     }));
+  }
+  /** Per model: requests, failures (status ≥ 500 or a node error) and queue waits since `since` (ISO), for `flexi checkmk`. */
+  async outcomesByModel(since: string): Promise<{ model: string; requests: number; errors: number; queueMs: number[] }[]> {
+    const rows = await this.db.selectFrom('usage_records')
+      .select(['model', 'status', 'queue_ms'])
+      .where('created_at', '>=', since)
+      .execute();
+    const byModel = new Map<string, { model: string; requests: number; errors: number; queueMs: number[] }>();
+    for (const r of rows) {
+      let m = byModel.get(r.model);
+      if (!m) byModel.set(r.model, (m = { model: r.model, requests: 0, errors: 0, queueMs: [] }));
+      m.requests += 1;
+      if (r.status >= 500) m.errors += 1;
+      if (r.queue_ms !== null) m.queueMs.push(Number(r.queue_ms));
+    }
+    return [...byModel.values()].sort((a, b) => a.model.localeCompare(b.model));
   }
 }

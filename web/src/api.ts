@@ -3,6 +3,7 @@ import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiP
 import type { AdminApiKey as ApiKey, CreatedApiKey } from '../../src/api/admin.js';
 
 export type { AgreementResponse, MeResponse, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
+export type { EnergyLiveJson, EnergyReportJson, OwnEnergyJson } from '../../src/api/energy.js';
 export type { AdminApiKey as ApiKey, AdminNode, AdminNodeReply, AdminSchedulerReply, CreatedApiKey } from '../../src/api/admin.js';
 
 export class ApiError extends Error {

@@ -71,6 +71,8 @@ export interface InferenceServiceOptions {
   observer?: GenerationObserver;
   /** Retry once on another node when a request failed before its first byte. */
   retryBeforeFirstByte: boolean;
+  /** Told when a request starts on a node (the energy meter: which requests share a GPU's energy). Synchronous and cheap. */
+  energy?: { started(requestId: string, node: string): void };
 }
 
 /** Failures that are the node's fault: they count against its health and may move the request. */
@@ -154,6 +156,7 @@ export class InferenceService {
   ): Promise<EmbeddingResult & { model: string; node: string; rateLimit: Record<string, string> }> {
     let lease = await this.acquire(entry, context, ticket);
     for (;;) {
+      this.options.energy?.started(context.requestId, lease.backend.name);
       try {
         const result = await lease.backend.embed(req, context.signal);
         lease.release({ ok: true });
@@ -201,6 +204,7 @@ export class InferenceService {
   ): Promise<StartedGeneration> {
     let lease = await this.acquire(entry, context, admitted.ticket);
     for (;;) {
+      this.options.energy?.started(context.requestId, lease.backend.name);
       const iterator = invoke(lease.backend, req, context.signal)[Symbol.asyncIterator]();
       let first: IteratorResult<ChatEvent>;
       try {

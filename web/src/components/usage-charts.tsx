@@ -16,7 +16,7 @@ interface UsageRow {
 
 const DAY_MS = 86_400_000;
 
-function cssVar(name: string): string {
+export function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888';
 }
 
@@ -33,7 +33,7 @@ function fillDays(rows: UsageRow[], days: number): { day: string; tokens: number
   return out;
 }
 
-function Chart({ options, data, label }: { options: (width: number) => uPlot.Options; data: uPlot.AlignedData; label: string }) {
+export function Chart({ options, data, label }: { options: (width: number) => uPlot.Options; data: uPlot.AlignedData; label: string }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const host = ref.current;
@@ -53,7 +53,7 @@ function Chart({ options, data, label }: { options: (width: number) => uPlot.Opt
  * Width (or height) an axis needs for its longest label: a fixed size cut "1,200,000" short, and
  * German numbers are wider. uPlot calls this again after laying the labels out (cycle > 1).
  */
-function fitLabels(self: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+export function fitLabels(self: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
   const axis = self.axes[axisIdx]!;
   if (cycleNum > 1) return (axis as { _size?: number })._size ?? 40;
   const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
@@ -65,7 +65,7 @@ function fitLabels(self: uPlot, values: string[] | null, axisIdx: number, cycleN
   return Math.ceil(size);
 }
 
-function axes(): Pick<uPlot.Axis, 'stroke' | 'grid' | 'ticks'> {
+export function axes(): Pick<uPlot.Axis, 'stroke' | 'grid' | 'ticks'> {
   const grid = cssVar('--border');
   return { stroke: cssVar('--muted'), grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
 }
@@ -74,7 +74,7 @@ function axes(): Pick<uPlot.Axis, 'stroke' | 'grid' | 'ticks'> {
  * The x axis of the per-day chart: ticks on the data's own days (UTC midnights; uPlot's would fall
  * on local midnights), about one per 64 px, labelled in the UI language (uPlot's are US-style, `12/6`).
  */
-const dayAxis: Pick<uPlot.Axis, 'splits' | 'values'> = {
+export const dayAxis: Pick<uPlot.Axis, 'splits' | 'values'> = {
   splits: (self) => {
     const days = Array.from(self.data[0]);
     const fit = Math.max(1, Math.floor(self.bbox.width / devicePixelRatio / 64));

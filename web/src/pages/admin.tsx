@@ -5,6 +5,7 @@ import { Icon } from '../components/icon';
 import { KeyTable } from '../components/key-table';
 import { UsageCharts } from '../components/usage-charts';
 import { CatalogTab } from '../components/catalog-tab';
+import { EnergyDashboard } from '../components/energy-dashboard';
 import { formatDate, t, type MessageKey } from '../i18n';
 import { linkHandler } from '../router';
 
@@ -14,6 +15,7 @@ const TABS: { id: string; label: MessageKey }[] = [
   { id: 'nodes', label: 'adminNodes' },
   { id: 'usage', label: 'adminUsage' },
   { id: 'catalog', label: 'adminCatalog' },
+  { id: 'energy', label: 'adminEnergy' },
 ];
 
 export function AdminPage({ me, tab, onOpenMenu }: { me: MeResponse; tab: string; onOpenMenu: () => void }) {
@@ -38,6 +40,7 @@ export function AdminPage({ me, tab, onOpenMenu }: { me: MeResponse; tab: string
         {active === 'nodes' && <NodesTab />}
         {active === 'usage' && <UsageCharts />}
         {active === 'catalog' && <CatalogTab />}
+        {active === 'energy' && <EnergyDashboard />}
       </div>
     </div>
   );

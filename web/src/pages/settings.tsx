@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { changePassword, createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type UiBudget } from '../api';
+import { api, changePassword, createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type OwnEnergyJson, type UiBudget } from '../api';
 import type { Workspace } from '../workspace';
 import { Icon } from '../components/icon';
 import { KeyTable } from '../components/key-table';
@@ -32,6 +32,7 @@ export function SettingsPage({ workspace, onOpenMenu }: { workspace: Workspace; 
         <section class="card" aria-labelledby="usage-title">
           <h2 id="usage-title">{t('usage')}</h2>
           {me.budgets.length === 0 ? <p class="muted">{t('noBudgets')}</p> : me.budgets.map((b) => <BudgetBar key={b.period} budget={b} />)}
+          <OwnEnergy />
         </section>
         <PasswordChange />
         {me.policy.api_keys && <ApiKeys />}
@@ -42,6 +43,22 @@ export function SettingsPage({ workspace, onOpenMenu }: { workspace: Workspace; 
         <YourData workspace={workspace} />
       </div>
     </div>
+  );
+}
+
+/** The user's own GPU energy and CO2 over the last 30 days: a number, not a lecture. */
+function OwnEnergy() {
+  const [own, setOwn] = useState<OwnEnergyJson | undefined>(undefined);
+  useEffect(() => {
+    api<OwnEnergyJson>('GET', '/ui/v1/me/energy').then(setOwn, () => setOwn(undefined));
+  }, []);
+  if (!own) return null;
+  return (
+    <p class="muted small" data-testid="own-energy">
+      <strong>{t('yourEnergy')}:</strong> {t('yourEnergyValue', {
+        wh: formatNumber(Math.round(own.energy_wh * 100) / 100), co2: formatNumber(Math.round(own.co2_g * 10) / 10), requests: formatNumber(own.requests),
+      })}
+    </p>
   );
 }
 
