@@ -175,7 +175,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerSystemRoutes(app, { metrics, readiness, metricsAccess: deps.metricsAccess });
   registerOllamaVersionRoute(app);
   const isModelVisible = (principal: Principal | undefined, model: string) => access.isModelVisible(principal, model);
-  registerOpenAiRoutes(app, { inference, registry, isModelVisible });
+  registerOpenAiRoutes(app, { inference, registry, isModelVisible, imageUrls: deps.services.imageUrls });
   registerOllamaRoutes(app, { inference, registry, isModelVisible });
   registerAdminNodeRoutes(app, { nodeAdmin, dispatcher, registry });
   registerAdminModelRoutes(app, {

@@ -13,6 +13,7 @@ import { ChatService } from './chat.service.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
+import { ImageUrlFetcher } from './inference/image-url-fetcher.js';
 import { pullPolicyOf } from './models/model-download.js';
 import { ModelManagerService } from './models/model-manager.service.js';
 import { ModelRegistry } from './inference/model-registry.service.js';
@@ -86,6 +87,8 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  /** Fetches http(s) image URLs of chat requests when `chat.fetch_image_urls` allows it. */
+  imageUrls: ImageUrlFetcher;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -115,6 +118,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
+    images: { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models },
   });
   const readiness = new ReadinessService({
     registry, store, scheduler, redis: options.counters instanceof RedisCounterStore ? options.counters : undefined,
@@ -123,6 +127,9 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    imageUrls: new ImageUrlFetcher({
+      enabled: config.chat.fetch_image_urls, policy: { ...pullPolicyOf(config), allowHosts: ['*'] }, maxImageBytes: config.chat.max_image_bytes, timeoutMs: 30_000,
+    }),
   };
 }
 

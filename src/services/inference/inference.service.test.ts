@@ -5,7 +5,7 @@ import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import type { UsageEntry } from '../../core/usage.js';
 import type { Admission, AdmissionTicket, AdmitRequest, Principal } from '../identity/access-control.service.js';
 import type { AcquireArgs, Dispatcher, ReleaseOutcome } from './dispatcher.js';
-import { InferenceService, type QueueNotice, type RequestContext } from './inference.service.js';
+import { DEFAULT_IMAGE_RULES, InferenceService, type QueueNotice, type RequestContext } from './inference.service.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 
 const DONE: ChatEvent = {
@@ -67,7 +67,7 @@ function setup(script: (ChatEvent | (() => never))[], options: { refusal?: Flexi
     inFlight: () => new Map(),
   };
   const { admission, admitted, ends } = recordingAdmission(options.refusal);
-  const service = new InferenceService({ registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false });
+  const service = new InferenceService({ registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false, images: DEFAULT_IMAGE_RULES });
   const controller = new AbortController();
   const principal = { subject: 'u', priorityClass: 'interactive', policy: { maxConcurrent: 2 } } as unknown as Principal;
   const context: RequestContext = {
