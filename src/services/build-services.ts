@@ -10,6 +10,8 @@ import type { Store } from '../store/store.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
+import { ChatAnswerService } from './chat-answer.service.js';
+import { ChatKeyService } from './chat-key.service.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
@@ -48,6 +50,8 @@ export interface IdentityServices {
   /** Web chats. */
   chats: ChatService;
   agreement: AgreementService;
+  /** Data keys of chats encrypted at rest (`privacy.encrypt_chats`). */
+  chatKeys: ChatKeyService;
 }
 
 export function buildIdentityServices(config: Config, store: Store, options: IdentityServiceOptions = {}): IdentityServices {
@@ -55,8 +59,9 @@ export function buildIdentityServices(config: Config, store: Store, options: Ide
   return {
     identity,
     privacy: createPrivacyService({ config, store, identity, clock: options.clock, flushUsage: options.flushUsage }),
-    chats: new ChatService(store.chats),
+    chats: new ChatService(store.chats, { clock: options.clock, encrypt: config.privacy.encrypt_chats }),
     agreement: new AgreementService(store.agreements, config.agreement),
+    chatKeys: new ChatKeyService(store.chatKeys, { enabled: config.privacy.encrypt_chats, clock: options.clock }),
   };
 }
 
@@ -89,6 +94,8 @@ export interface Services extends IdentityServices {
   nodeAdmin?: NodeAdminService;
   /** Fetches http(s) image URLs of chat requests when `chat.fetch_image_urls` allows it. */
   imageUrls: ImageUrlFetcher;
+  /** Web-UI answers written by the server (they survive a closed tab). */
+  answers: ChatAnswerService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -115,10 +122,11 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   });
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  const imageRules = { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models };
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
-    images: { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models },
+    images: imageRules,
   });
   const readiness = new ReadinessService({
     registry, store, scheduler, redis: options.counters instanceof RedisCounterStore ? options.counters : undefined,
@@ -127,6 +135,9 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    answers: new ChatAnswerService(identityServices.chats, inference, {
+      timeoutMs: config.chat.answer_timeout_ms, images: imageRules, onError: (message, details) => logError(message, details),
+    }),
     imageUrls: new ImageUrlFetcher({
       enabled: config.chat.fetch_image_urls, policy: { ...pullPolicyOf(config), allowHosts: ['*'] }, maxImageBytes: config.chat.max_image_bytes, timeoutMs: 30_000,
     }),

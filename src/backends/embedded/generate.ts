@@ -97,8 +97,11 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     if (job.input.kind === 'chat') {
       const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: model.chatWrapper, autoDisposeSequence: false });
       runner = chat;
-      const functions = job.tools?.kind === 'functions' ? { functions: job.tools.functions } : {};
-      finished = chat.generateResponse(job.input.history, { ...common, ...functions })
+      // Functions and a grammar exclude each other in node-llama-cpp: with tools offered, the tools win.
+      const options = job.tools?.kind === 'functions'
+        ? { ...common, grammar: undefined, functions: job.tools.functions, documentFunctionParams: true }
+        : common;
+      finished = chat.generateResponse(job.input.history, options)
         .then((result) => {
           stopReason = result.metadata.stopReason;
           toolCalls = fromFunctionCalls(result.functionCalls);

@@ -26,11 +26,11 @@ function parametersOf(tool: ToolDefinition): Record<string, unknown> {
 export async function toolModeFor(llama: Llama, tools: readonly ToolDefinition[] | undefined, choice: ToolChoice | undefined): Promise<ToolMode | undefined> {
   if (!tools || tools.length === 0 || choice === 'none') return undefined;
   if (choice === undefined || choice === 'auto') {
-    const functions: ChatModelFunctions = {};
+    const functions: Record<string, { description?: string; params: GbnfJsonSchema }> = {};
     tools.forEach((tool, i) => {
       functions[tool.name] = { description: tool.description, params: checkedSchema(parametersOf(tool), `tools[${i}].function.parameters`) };
     });
-    return { kind: 'functions', functions };
+    return { kind: 'functions', functions: functions as ChatModelFunctions };
   }
   const allowed = choice === 'required' ? tools : tools.filter((tool) => tool.name === choice.name);
   if (allowed.length === 0) {
@@ -41,7 +41,7 @@ export async function toolModeFor(llama: Llama, tools: readonly ToolDefinition[]
   }));
   const schema = variants.length === 1 ? variants[0]! : { oneOf: variants };
   try {
-    return { kind: 'forced', grammar: await llama.createGrammarForJsonSchema(schema as GbnfJsonSchema), tools: allowed };
+    return { kind: 'forced', grammar: await llama.createGrammarForJsonSchema(schema as Parameters<Llama['createGrammarForJsonSchema']>[0]), tools: allowed };
   } catch (error) {
     throw new FlexiError('invalid_request', `tools: a parameter schema cannot be turned into a grammar: ${(error as Error).message}`, { param: 'tools', cause: error });
   }
