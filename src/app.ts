@@ -6,6 +6,7 @@ import type { UsageSink } from './core/usage.js';
 import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
+import type { ChatAnswerService } from './services/chat-answer.service.js';
 import type { ChatService } from './services/chat.service.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
@@ -49,6 +50,8 @@ export interface App {
   /** Web chats and the user agreement. */
   chats: ChatService;
   agreement: AgreementService;
+  /** Web-UI answers the server writes (they survive a closed tab). */
+  answers: ChatAnswerService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -106,6 +109,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     privacy,
     chats,
     agreement,
+    answers: services.answers,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();
