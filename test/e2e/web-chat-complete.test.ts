@@ -170,6 +170,14 @@ describe.skipIf(!hasChromium)('chats encrypted at rest, in Chromium', { timeout:
       expect(bytes.includes(Buffer.from('A typo:')), file).toBe(false);
       expect(bytes.includes(Buffer.from('area of a circle')), file).toBe(false);
     }
+
+    // Settings say the chats are encrypted and make a recovery key, shown once.
+    await page.goto('/settings');
+    await page.getByRole('heading', { name: 'Chat encryption' }).waitFor();
+    expect(await page.getByText('Your chats are encrypted').count()).toBe(1);
+    await page.getByRole('button', { name: 'Create a recovery key' }).click();
+    expect(await page.getByTestId('recovery-key').textContent()).toMatch(/^[A-Z2-9]{5}(-[A-Z2-9]{5}){7}$/);
+    await page.getByText('You have a recovery key.').waitFor();
     await page.context().close();
   });
 });
