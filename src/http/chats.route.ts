@@ -123,6 +123,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     const who = await owner(request);
     const id = chatId(request);
     const body = parseBody(appendMessagesRequestSchema, request.body);
+    answers.checkImages(body.messages);
     if (answers.withLiveState(await chats.get(who, id)).messages.some((m) => m.streaming)) {
       throw new FlexiError('conflict', 'An answer is being written in this chat: wait for it or stop it first.');
     }

@@ -40,6 +40,7 @@ const DATA_URL = /^data:image\/[a-z0-9.+-]+;base64,/i;
  */
 export class ChatAnswerService {
   private readonly live = new Map<string, LiveAnswer>();
+  private readonly starting = new Set<string>();
 
   constructor(private readonly chats: ChatService, private readonly inference: InferenceService, private readonly options: ChatAnswerOptions) {}
 
@@ -60,16 +61,28 @@ export class ChatAnswerService {
    * as events. `listener` gets every event of this answer until it is done.
    */
   async start(owner: ChatOwner, principal: Principal, chatId: string, input: StartAnswerRequest, requestId: string, listener: AnswerListener): Promise<UiChat> {
-    if (this.live.has(chatId)) throw new FlexiError('conflict', 'An answer is being written in this chat: wait for it or stop it first.');
-    await this.checkInput(input);
-    const turns = input.message ? [{ role: 'user' as const, content: input.message.content, images: input.message.images }] : [];
-    const chat = await this.chats.append(owner, chatId, [...turns, { role: 'assistant', content: '', model: input.model, finish: null }], input.replace_from);
+    if (this.live.has(chatId) || this.starting.has(chatId)) throw new FlexiError('conflict', 'An answer is being written in this chat: wait for it or stop it first.');
+    // Reserved across the awaits below: two starts at once must not both append their turns.
+    this.starting.add(chatId);
+    let chat: UiChat;
+    try {
+      await this.checkInput(input);
+      const turns = input.message ? [{ role: 'user' as const, content: input.message.content, images: input.message.images }] : [];
+      chat = await this.chats.append(owner, chatId, [...turns, { role: 'assistant', content: '', model: input.model, finish: null }], input.replace_from);
+    } finally {
+      this.starting.delete(chatId);
+    }
     const answer = chat.messages.at(-1)!;
-    if (this.live.has(chatId)) throw new FlexiError('conflict', 'An answer is being written in this chat: wait for it or stop it first.');
     const live: LiveAnswer = { chatId, userId: owner.userId, messageId: answer.id, content: '', listeners: new Set([listener]), controller: new AbortController() };
     this.live.set(chatId, live);
     void this.run(live, owner, principal, toChatRequest(chat, input.model), requestId);
     return this.withLiveState(chat);
+  }
+
+  /** Images stored with turns the browser appends itself: the same checks as images sent to a model. */
+  checkImages(messages: readonly { images?: readonly string[] }[]): void {
+    checkMessageImages(messages.map((m) => ({ images: (m.images ?? []).map((url) => url.replace(DATA_URL, '')) })), this.options.images,
+      (i, j) => `messages[${i}].images[${j}]`);
   }
 
   private async checkInput(input: StartAnswerRequest): Promise<void> {

@@ -190,6 +190,10 @@ describe.each(testDialects())('chats, complete, on %s', (dialect) => {
     expect((await call<UiChat>(gateway, session, 'GET', `/ui/v1/chats/${id}`)).body.messages).toEqual([]);
     const fake = await answer(gateway, session, id, { model: 'llava', message: { content: 'Look', images: ['data:image/png;base64,AAAA'] } });
     expect(fake.status).toBe(400);
+    // Turns the browser stores itself get the same check.
+    const stored = await call<{ error: { param: string } }>(gateway, session, 'POST', `/ui/v1/chats/${id}/messages`, { messages: [{ role: 'user', content: 'x', images: ['data:image/gif;base64,AAAA'] }] });
+    expect(stored.status).toBe(400);
+    expect(stored.body.error.param).toBe('messages[0].images[0]');
     const events = await readEvents(await answer(gateway, session, id, { model: 'llava', message: { content: 'Look', images: [image] } }));
     expect(events.at(-1)!.type).toBe('done');
     const request = backend.seen.at(-1) as { messages: { images?: string[] }[] };
