@@ -13,7 +13,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;
 
-/** scrypt cost: N = 2^15 (about 32 MiB and 50–100 ms per derivation); r 8, p 1 (OWASP's floor). */
+/** scrypt cost: N = 2^15, r 8, p 1 (OWASP's floor; 32 MiB, 50–100 ms per derivation on an idle core; bench:chat-crypto). */
 const SCRYPT: ScryptOptions = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const SALT_BYTES = 16;
 
