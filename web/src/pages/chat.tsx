@@ -109,7 +109,7 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
    * Follows an answer the server writes: a new one (`body` given) or the one in progress. The
    * server keeps writing when this page goes away; it is stored when done.
    */
-  const follow = useCallback(async (current: UiChat, body: unknown | undefined, soFar = '') => {
+  const follow = useCallback(async (current: UiChat, body: unknown | undefined, soFar = '', attempt = 0): Promise<void> => {
     controller.current?.abort();
     const abort = new AbortController();
     controller.current = abort;
@@ -139,10 +139,11 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
       frame ||= requestAnimationFrame(flush);
     };
     let last: UiAnswerEvent | undefined;
+    let failure: Error | undefined;
     try {
       last = await followAnswer(current.id, body, onEvent, abort.signal);
     } catch (e) {
-      if (!abort.signal.aborted) setError((e as Error).message);
+      if (!abort.signal.aborted) failure = e as Error;
     }
     if (frame) cancelAnimationFrame(frame);
     if (abort.signal.aborted && controller.current !== abort) return;
@@ -150,8 +151,15 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
     const final = last && (last.type === 'done' || last.type === 'error') ? last.chat : undefined;
     if (final && chatRef.current?.id === final.id) setChat(final);
     else if (!abort.signal.aborted) {
-      // The connection broke before the end: the server goes on; show what is stored now.
-      await getChat(current.id).then((c) => chatRef.current?.id === c.id && setChat(c), () => undefined);
+      // The connection broke before the end (network, proxy): the server goes on. Show what is
+      // stored and attach again while it is still being written; a refusal shows its message.
+      const reloaded = await getChat(current.id).catch(() => undefined);
+      if (reloaded && chatRef.current?.id === reloaded.id) {
+        setChat(reloaded);
+        const live = reloaded.messages.find((m) => m.streaming);
+        if (live && attempt < 5) return follow(reloaded, undefined, live.content, attempt + 1);
+      }
+      if (failure) setError(failure.message);
     }
     setPending(undefined);
     if (last?.type === 'error') {
