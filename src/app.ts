@@ -7,6 +7,7 @@ import type { UsageSink } from './core/usage.js';
 import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
+import type { ChatAnswerService } from './services/chat-answer.service.js';
 import type { ChatService } from './services/chat.service.js';
 import type { EnergyServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
@@ -59,6 +60,8 @@ export interface App {
   agreement: AgreementService;
   /** GPU telemetry, energy attribution and the energy report. */
   energy: EnergyServices;
+  /** Web-UI answers the server writes (they survive a closed tab). */
+  answers: ChatAnswerService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -120,6 +123,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     chats,
     agreement,
     energy,
+    answers: services.answers,
     async close(options = {}) {
       clearInterval(refreshTimer);
       monitor?.stop();

@@ -285,6 +285,8 @@ export interface OllamaGenerateBody extends Omit<OllamaChatBody, 'messages' | 't
   suffix?: string;
   system?: string;
   raw?: boolean;
+  /** Base64 images without a data-URL prefix (vision models). */
+  images?: string[];
 }
 
 /** The sampling options Flexi passes to a node (`options`). */

@@ -132,6 +132,11 @@ export interface OpenAiModel {
   object: 'model';
   created: number;
   owned_by: string;
+  /**
+   * Flexi's addition: what the model can do, as Ollama names it (`completion`, `tools`, `vision`,
+   * `embedding`); `vision` marks the models that take images. Clients ignore unknown fields.
+   */
+  capabilities?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,14 +21,30 @@ export const updateChatRequestSchema = createChatRequestSchema;
 
 export const MESSAGE_MAX_CHARS = 500_000;
 
+/** An image the user attached, as a data: URL (the server sniffs the bytes; the type named here is not trusted). */
+const imageDataUrl = z.string().max(24 * 1024 * 1024).regex(/^data:image\/[a-z0-9.+-]+;base64,[A-Za-z0-9+/]*={0,2}$/i, 'a base64 data: URL of an image')
+  .describe('An attached image as a data: URL (`data:image/png;base64,…`).');
+const images = z.array(imageDataUrl).max(16).describe('Images attached to a user turn (vision models only).');
+
 export const appendMessagesRequestSchema = z.object({
   messages: z.array(z.object({
     role: z.enum(['user', 'assistant']),
     content: z.string().max(MESSAGE_MAX_CHARS),
     model: modelName.nullable().optional().describe('Model that wrote an assistant turn.'),
     finish: z.enum(['stop', 'length', 'stopped', 'error']).nullable().optional().describe('How an assistant turn ended; `stopped`: the user pressed stop.'),
+    images: images.optional(),
   }).strict()).max(4),
   replace_from: z.string().min(1).max(64).optional().describe('Id of a message of this chat: it and every later message are replaced (edit and resend, regenerate).'),
+}).strict();
+
+/** POST /ui/v1/chats/:id/answer: the server writes the answer and keeps it when the browser leaves. */
+export const startAnswerRequestSchema = z.object({
+  model: modelName,
+  message: z.object({
+    content: z.string().max(MESSAGE_MAX_CHARS).describe('The user\'s new turn.'),
+    images: images.optional(),
+  }).strict().optional().describe('A new user turn to append first; left out to answer the conversation as it is (regenerate).'),
+  replace_from: z.string().min(1).max(64).optional().describe('Id of a message of this chat: it and every later message are replaced first (edit and resend, regenerate).'),
 }).strict();
 
 export const acceptAgreementRequestSchema = z.object({
@@ -38,6 +54,7 @@ export const acceptAgreementRequestSchema = z.object({
 export type CreateChatRequest = z.infer<typeof createChatRequestSchema>;
 export type UpdateChatRequest = z.infer<typeof updateChatRequestSchema>;
 export type AppendMessagesRequest = z.infer<typeof appendMessagesRequestSchema>;
+export type StartAnswerRequest = z.infer<typeof startAnswerRequestSchema>;
 
 export type FinishReason = 'stop' | 'length' | 'stopped' | 'error';
 
@@ -50,6 +67,8 @@ export interface UiModel {
   parameter_size: string | null;
   quantization: string | null;
   context_length: number | null;
+  /** Whether the model takes images (the composer offers an attach button only then). */
+  vision: boolean;
 }
 
 export interface UiChatSummary {
@@ -69,11 +88,31 @@ export interface UiChatMessage {
   model: string | null;
   finish: FinishReason | null;
   created_at: string;
+  /** Images attached to a user turn, as data: URLs. */
+  images: string[];
+  /** The server is writing this answer now (GET /ui/v1/chats/:id/answer attaches to it). */
+  streaming: boolean;
 }
 
 export interface UiChat extends UiChatSummary {
   messages: UiChatMessage[];
 }
+
+/**
+ * The events of an answer the server writes (`POST /ui/v1/chats/:id/answer`, `GET …/answer`),
+ * one JSON object per SSE `data:` line.
+ */
+export type UiAnswerEvent =
+  /** The chat with the new user turn and the (empty) answer being written. */
+  | { type: 'started'; chat: UiChat }
+  /** Attached to an answer in progress: what it has so far. */
+  | { type: 'snapshot'; message_id: string; content: string }
+  | { type: 'queued'; position: number; eta_ms: number | null }
+  | { type: 'delta'; content: string }
+  /** The answer is stored; the chat as it is now. */
+  | { type: 'done'; chat: UiChat }
+  /** The answer failed; it is stored as failed (with what arrived before). */
+  | { type: 'error'; status: number; code: string; message: string; chat: UiChat | null };
 
 /** GET /auth/agreement. */
 export interface AgreementResponse {

@@ -84,6 +84,26 @@ export function describeBackendConformance(label: string, setup: () => Promise<C
       await target?.close();
     });
 
+    it('a forced tool call (tool_choice names it) arrives whole: one call, JSON arguments fitting the schema, finish tool_calls', async () => {
+      // Bounded strings and enums: a grammar-forced random model (embedded) must be able to finish.
+      const weather = {
+        name: 'get_weather', description: 'Current weather in a city',
+        parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['C', 'F'] } }, required: ['city', 'unit'] },
+      };
+      const other = { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string', maxLength: 8 } }, required: ['zone'] } };
+      const { events, done } = await collect(backend.chat(chatRequest({
+        messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: [weather, other], toolChoice: { name: 'get_weather' },
+        options: { maxTokens: 200, temperature: 0 },
+      }), never()));
+      const calls = events.flatMap((e) => (e.type === 'delta' ? e.toolCalls ?? [] : []));
+      expect(done.finishReason).toBe('tool_calls');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.name).toBe('get_weather');
+      expect(calls[0]!.id).not.toBe('');
+      const args = JSON.parse(calls[0]!.arguments) as Record<string, unknown>;
+      expect(typeof args.city).toBe('string');
+      expect(['C', 'F']).toContain(args.unit);
+    });
     it('lists models under canonical names with a tag', async () => {
       const models = await backend.listModels();
       expect(models.length).toBeGreaterThan(0);

@@ -94,6 +94,7 @@ export function toOllamaGenerateBody(request: CompletionRequest): OllamaGenerate
   if (request.suffix !== undefined) body.suffix = request.suffix;
   if (request.system !== undefined) body.system = request.system;
   if (request.raw !== undefined) body.raw = request.raw;
+  if (request.images !== undefined && request.images.length > 0) body.images = request.images;
   return withCommon(body, request);
 }
 

@@ -144,6 +144,8 @@ export function fromOpenAiModel(model: UpstreamModel): ModelInfo {
   const info: ModelInfo = { name: toCanonicalModelName(model.id) };
   if (typeof model.created === 'number' && model.created > 0) info.modifiedAt = new Date(model.created * 1000);
   if (typeof model.max_model_len === 'number') info.contextLength = model.max_model_len;
+  // A Flexi or `flexi sim` upstream says what the model can do; other servers do not.
+  if (Array.isArray(model.capabilities) && model.capabilities.every((c) => typeof c === 'string')) info.capabilities = [...model.capabilities];
   return info;
 }
 

@@ -35,6 +35,12 @@ export class OpenAiBackend implements Backend {
   }
 
   complete(request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChatEvent> {
+    // `/completions` takes no images: a prompt with images (Ollama generate) goes as one chat turn.
+    if (request.images !== undefined && request.images.length > 0) {
+      const messages: ChatRequest['messages'] = request.system ? [{ role: 'system', content: request.system }] : [];
+      messages.push({ role: 'user', content: request.prompt, images: request.images });
+      return this.chat({ model: request.model, messages, options: request.options, responseFormat: request.responseFormat }, signal);
+    }
     return this.stream('/completions', request.model, (model) => toOpenAiCompletionBody(request, model), signal,
       () => estimatePromptTokens([request.prompt]));
   }
@@ -65,7 +71,7 @@ export class OpenAiBackend implements Backend {
     const wanted = toCanonicalModelName(model);
     const found = (await this.listModels(signal)).find((m) => m.name === wanted);
     if (found === undefined) throw new FlexiError('model_not_found', `model "${model}" not found on node "${this.name}"`, { param: 'model' });
-    return { ...found, capabilities: ['completion'] };
+    return { ...found, capabilities: found.capabilities ?? ['completion'] };
   }
 
   /** These servers load their models at start and offer no residency control. */

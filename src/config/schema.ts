@@ -270,6 +270,7 @@ export const configSchema = z.object({
     controller: z.string().optional().describe('Name and address of the controller, printed in the record of processing activities (`flexi privacy record`).'),
     dpo_contact: z.string().optional().describe('Contact of the data-protection officer, printed in the record of processing activities.'),
     erase_vacuum: z.enum(['plain', 'full']).default('plain').describe('PostgreSQL only: how the tables an erasure touched are vacuumed afterwards. `plain` (`VACUUM`) frees the erased rows\' space for reuse without locking, but their bytes stay in the data files until overwritten; `full` (`VACUUM FULL`) rewrites the tables so no erased byte is left in them, holding an exclusive lock on each table while it runs (docs/security.md).'),
+    encrypt_chats: z.boolean().default(false).describe('Encrypt the titles and messages of new web chats at rest (AES-256-GCM) with a per-user key that only the user\'s password (or the session it unlocked, or the user\'s recovery key) opens: an administrator with the database cannot read them, and a forgotten password loses them unless the user saved a recovery key (docs/privacy.md). Chats written before stay as they are.'),
   }).strict().prefault({}).describe('Data protection.'),
   agreement: agreementSchema.prefault({}).describe('The user agreement every browser user accepts before using Flexi (again whenever `version` changes).'),
   nodes: z.array(nodeSchema).optional().describe('Inference servers. Missing: an embedded node over `./models`, plus an Ollama at 127.0.0.1:11434 if one answers.'),
@@ -324,6 +325,13 @@ export const configSchema = z.object({
       .describe('Use cases the catalog recommends models for, each with weights of its factors (quality, speed, safety, german, openness; normalised to 0–1 and averaged by weight) and a minimum decode rate.'),
   }).strict().prefault({}).describe('Model catalog (`flexi models catalog`): where stored evidence lives and how recommendations weigh it.'),
   energy: energyConfigSchema,
+  chat: z.object({
+    max_image_bytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('Largest image (decoded bytes) a chat message may carry; larger ones get 400. A request must also fit `server.body_limit_bytes` (base64 adds a third). The web UI downscales images before sending.'),
+    max_images_per_request: z.number().int().min(0).default(8).describe('Most images in one request, over all its messages. 0 refuses every image.'),
+    fetch_image_urls: z.boolean().default(false).describe('Fetch `http(s)` image URLs in OpenAI `image_url` parts from the gateway (public addresses only, as model pulls; `models.pull.allow_networks` opens internal ones). Off: only `data:` URLs are taken and a URL gets 400 (nothing is fetched).'),
+    vision_models: z.array(z.string().min(1).max(200)).default([]).describe('Models that take images although their node does not say so (OpenAI-compatible servers such as vLLM list no capabilities), as glob patterns (`llava*`, `*-vl*`). Ollama and sim nodes report vision themselves.'),
+    answer_timeout_ms: durationMs('Longest a web-UI answer may run on the server after the browser is gone (tab closed, network down) before it is stopped and stored as it is.', 15 * 60_000),
+  }).strict().prefault({}).describe('Web chat and images sent to vision models.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));

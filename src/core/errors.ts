@@ -153,6 +153,16 @@ export const ERROR_CATALOG = {
     message: 'The inference server did not answer in time.',
     description: 'The node accepted the request but did not produce output within the node timeout.',
   },
+  model_without_vision: {
+    status: 400, openaiType: 'invalid_request_error', retryable: false,
+    message: 'The model does not take images.',
+    description: 'A message carries an image but the model has no vision capability (`GET /v1/models` and `/api/show` list capabilities; the embedded engine takes text only). Send text only or pick a vision model. Nothing reached a node.',
+  },
+  chats_locked: {
+    status: 403, openaiType: 'permission_error', retryable: false,
+    message: 'Your chats are encrypted and locked: sign in again with your password (or unlock them with your recovery key).',
+    description: 'Chats are encrypted at rest (`privacy.encrypt_chats`) and this session holds no key for them: after an administrator reset the password, or a session that began before encryption. Sign in again, or unlock with the recovery key.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -84,6 +84,8 @@ export interface CompletionRequest extends GenerationCommon {
   system?: string;
   /** Send the prompt without a template (Ollama raw). */
   raw?: boolean;
+  /** Base64-encoded images (Ollama generate with a vision model). */
+  images?: string[];
 }
 
 export interface EmbeddingRequest {

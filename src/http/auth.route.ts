@@ -7,6 +7,7 @@ import type { Principal } from '../services/identity/access-control.service.js';
 import type { Identity } from '../services/identity/identity.js';
 import type { OidcTransaction } from '../services/identity/oidc.service.js';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../services/identity/session.service.js';
+import type { ChatKeyService } from '../services/chat-key.service.js';
 import { keyToJson, policyToJson, userToJson } from './identity-json.js';
 import { publicRoute } from './route-access.js';
 
@@ -19,6 +20,8 @@ export interface AuthRouteDeps {
   /** `auto`: Secure when the request came over HTTPS (Fastify's `request.protocol`, which honours trust_proxy). */
   cookieSecure: boolean | 'auto';
   sessionTtlMs: number;
+  /** Opens the user's chat key at sign-in (encrypted chats). */
+  chatKeys: ChatKeyService;
 }
 
 /** Only local paths: `/chat`, never `//evil.example` or `https://…` (no open redirect). */
@@ -40,8 +43,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     path: '/', httpOnly, secure: deps.cookieSecure, sameSite: 'lax', maxAge: Math.floor(deps.sessionTtlMs / 1000),
   });
 
-  async function startSession(reply: FastifyReply, userId: string): Promise<string> {
+  /** `password`: the one the user signed in with (opens their chat key); undefined for single sign-on. */
+  async function startSession(reply: FastifyReply, userId: string, password?: string): Promise<string> {
     const { token, session } = await sessions!.create(userId);
+    if (password !== undefined) await deps.chatKeys.onPasswordLogin(userId, password, { id: session.id, token });
+    else await deps.chatKeys.onSsoLogin(userId, { id: session.id, token });
     reply.setCookie(SESSION_COOKIE, token, cookieOptions(true));
     reply.setCookie(CSRF_COOKIE, session.csrfToken, cookieOptions(false));
     return session.csrfToken;
@@ -65,7 +71,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       throw new FlexiError('unauthorized', 'Wrong e-mail or password.');
     }
     await identity.loginThrottle.succeeded(body.email, request.ip);
-    const csrfToken = await startSession(reply, user.id);
+    const csrfToken = await startSession(reply, user.id, body.password);
     return { user: userToJson(user), csrf_token: csrfToken };
   });
 
@@ -107,6 +113,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       throw error;
     }
     await identity.loginThrottle.succeeded(user.email, request.ip);
+    // The chat key is at hand in this session: wrap it with the new password (the old one no longer opens it).
+    const token = request.cookies[SESSION_COOKIE];
+    const chatKey = token ? await deps.chatKeys.keyOf(user.id, { id: principal.sessionId, token }) : undefined;
+    await deps.chatKeys.onPasswordChanged(user.id, chatKey, body.new_password);
     await sessions.revokeAllOf(user.id, { except: principal.sessionId });
     await identity.audit.record(`user:${user.id}`, 'user.change_password', { type: 'user', id: user.id });
     return reply.code(204).send();

@@ -4,13 +4,20 @@ import { parseBody } from '../api/validation.js';
 import { FlexiError } from '../core/errors.js';
 import { toCanonicalModelName, toDisplayModelName } from '../core/model-name.js';
 import type { ModelInfo } from '../core/types.js';
+import type { ChatAnswerService } from '../services/chat-answer.service.js';
+import type { ChatKeyService } from '../services/chat-key.service.js';
 import type { ChatService, ChatSettings, ExportFormat } from '../services/chat.service.js';
+import type { InferenceService } from '../services/inference/inference.service.js';
 import type { ModelRegistry } from '../services/inference/model-registry.service.js';
 import type { Principal } from '../services/identity/access-control.service.js';
+import { ownerOf, userOf } from './chat-owner.js';
 import { publicRoute } from './route-access.js';
 
 export interface ChatRouteDeps {
   chats: ChatService;
+  chatKeys: ChatKeyService;
+  answers: ChatAnswerService;
+  inference: InferenceService;
   registry: ModelRegistry;
   isModelVisible: (principal: Principal | undefined, model: string) => boolean;
   /** Config `models.descriptions`. */
@@ -29,16 +36,7 @@ function descriptionOf(id: string, info: ModelInfo, descriptions: Readonly<Recor
   return descriptions[id] ?? descriptions[toCanonicalModelName(id)] ?? descriptions[toDisplayModelName(info.name)] ?? describeModel(info);
 }
 
-/** The signed-in user of a browser session; the chats API is not for API keys. */
-function userOf(request: FastifyRequest): string {
-  const principal = request.principal;
-  if (!principal?.userId || principal.via !== 'session') {
-    throw new FlexiError('permission_denied', 'The chats API is for signed-in browser sessions.');
-  }
-  return principal.userId;
-}
-
-function chatId(request: FastifyRequest): string {
+export function chatId(request: FastifyRequest): string {
   const id = (request.params as { id: string }).id;
   // Ids are random base62; anything else cannot exist (and must not reach a LIKE or a log unbounded).
   if (!/^[A-Za-z0-9]{1,64}$/.test(id)) throw new FlexiError('not_found', 'No such chat.');
@@ -65,7 +63,8 @@ async function sendExport(reply: FastifyReply, file: { body: string; fileName: s
  * (checked by the auth hook), and the agreement must be accepted (agreement hook).
  */
 export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): void {
-  const { chats } = deps;
+  const { chats, answers } = deps;
+  const owner = (request: FastifyRequest) => ownerOf(request, deps.chatKeys);
 
   // Read by the login page, before anyone signed in.
   app.get('/ui/config', publicRoute(), async (): Promise<UiPublicConfig> => ({ sso: deps.sso }));
@@ -76,6 +75,7 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     const add = (id: string, info: ModelInfo) => data.push({
       id, description: descriptionOf(id, info, deps.modelDescriptions), family: info.family ?? null,
       parameter_size: info.parameterSize ?? null, quantization: info.quantization ?? null, context_length: info.contextLength ?? null,
+      vision: deps.inference.capabilitiesOf(id, info).includes('vision'),
     });
     for (const entry of deps.registry.list()) {
       if (entry.info.capabilities?.includes('embedding') && !entry.info.capabilities.includes('completion')) continue;
@@ -90,26 +90,26 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
 
   app.get('/ui/v1/chats', async (request) => {
     const q = (request.query as Record<string, unknown>).q;
-    return { data: await chats.list(userOf(request), typeof q === 'string' ? q : undefined) };
+    return { data: await chats.list(await owner(request), typeof q === 'string' ? q : undefined) };
   });
 
   app.post('/ui/v1/chats', async (request, reply) => {
-    const userId = userOf(request);
+    const who = await owner(request);
     const body = parseBody(createChatRequestSchema, request.body ?? {});
-    return reply.code(201).send(await chats.create(userId, toPatch(body)));
+    return reply.code(201).send(await chats.create(who, toPatch(body)));
   });
 
   app.delete('/ui/v1/chats', async (request) => ({ deleted: await chats.deleteAll(userOf(request)) }));
 
-  app.get('/ui/v1/chats/export', async (request, reply) => sendExport(reply, await chats.export(userOf(request), undefined, exportFormat(request))));
+  app.get('/ui/v1/chats/export', async (request, reply) => sendExport(reply, await chats.export(await owner(request), undefined, exportFormat(request))));
 
-  app.get('/ui/v1/chats/:id', async (request) => chats.get(userOf(request), chatId(request)));
+  app.get('/ui/v1/chats/:id', async (request) => answers.withLiveState(await chats.get(await owner(request), chatId(request))));
 
   app.patch('/ui/v1/chats/:id', async (request) => {
-    const userId = userOf(request);
+    const who = await owner(request);
     const id = chatId(request);
     const body = parseBody(updateChatRequestSchema, request.body);
-    return chats.update(userId, id, toPatch(body));
+    return answers.withLiveState(await chats.update(who, id, toPatch(body)));
   });
 
   app.delete('/ui/v1/chats/:id', async (request, reply) => {
@@ -117,12 +117,16 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     return reply.code(204).send();
   });
 
-  app.get('/ui/v1/chats/:id/export', async (request, reply) => sendExport(reply, await chats.export(userOf(request), chatId(request), exportFormat(request))));
+  app.get('/ui/v1/chats/:id/export', async (request, reply) => sendExport(reply, await chats.export(await owner(request), chatId(request), exportFormat(request))));
 
   app.post('/ui/v1/chats/:id/messages', async (request) => {
-    const userId = userOf(request);
+    const who = await owner(request);
     const id = chatId(request);
     const body = parseBody(appendMessagesRequestSchema, request.body);
-    return chats.append(userId, id, body.messages, body.replace_from);
+    answers.checkImages(body.messages);
+    if (answers.withLiveState(await chats.get(who, id)).messages.some((m) => m.streaming)) {
+      throw new FlexiError('conflict', 'An answer is being written in this chat: wait for it or stop it first.');
+    }
+    return chats.append(who, id, body.messages, body.replace_from);
   });
 }

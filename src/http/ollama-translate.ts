@@ -73,6 +73,7 @@ export function fromOllamaGenerate(body: OllamaGenerateRequest): CompletionReque
   if (body.suffix) request.suffix = body.suffix;
   if (body.system) request.system = body.system;
   if (body.raw) request.raw = true;
+  if (body.images && body.images.length > 0) request.images = body.images;
   const format = formatFromOllama(body.format);
   if (format) request.responseFormat = format;
   const keepAlive = keepAliveFromOllama(body.keep_alive);

@@ -196,7 +196,7 @@ export function registerOllamaRoutes(app: FastifyInstance, deps: OllamaRouteDeps
       license: details.license ?? '',
       details: toOllamaModelDetails({ ...entry.info, ...details }),
       model_info: details.modelInfo ?? {},
-      capabilities: details.capabilities ?? entry.info.capabilities ?? ['completion'],
+      capabilities: inference.capabilitiesOf(entry.name, { ...entry.info, ...details }, details.capabilities ?? entry.info.capabilities),
       modified_at: (details.modifiedAt ?? entry.info.modifiedAt ?? new Date(0)).toISOString(),
     };
   });

@@ -91,10 +91,15 @@ function fromOpenAiMessage(message: OpenAiMessage, index: number): ChatMessage {
   }
 }
 
-/** Only data: URLs. Fetching remote URLs from the gateway would be a server-side request forgery risk. */
+/**
+ * Only data: URLs: an http(s) URL arrives here only when fetching is off (the route inlines it
+ * otherwise), since fetching what a client names is a server-side request forgery risk.
+ */
 function imageFromUrl(url: string, param: string): string {
   const match = /^data:image\/[a-z0-9.+-]+;base64,(.+)$/i.exec(url);
-  if (!match) throw invalidRequest(param, `'${param}' must be a base64 data URL (data:image/...;base64,...); remote image URLs are not fetched.`);
+  if (!match) {
+    throw invalidRequest(param, `'${param}' must be a base64 data URL (data:image/...;base64,...); remote image URLs are not fetched on this server (the operator can allow it with chat.fetch_image_urls).`);
+  }
   return match[1]!;
 }
 

@@ -7,6 +7,8 @@ import { parseBody } from '../api/validation.js';
 import { toDisplayModelName } from '../core/model-name.js';
 import { randomId } from '../lib/ids.js';
 import type { InferenceService } from '../services/inference/inference.service.js';
+import { modelWithoutVision } from '../core/images.js';
+import type { ImageUrlFetcher } from '../services/inference/image-url-fetcher.js';
 import type { ModelEntry, ModelRegistry } from '../services/inference/model-registry.service.js';
 import {
   fromOpenAiChat, fromOpenAiCompletion, fromOpenAiEmbedding, toOpenAiAnnotations, toOpenAiFinishReason, toOpenAiToolCalls, toOpenAiUsage,
@@ -21,6 +23,8 @@ import type { VirtualModelInfo } from '../services/inference/virtual-models.js';
 
 export interface OpenAiRouteDeps {
   inference: InferenceService;
+  /** Inlines http(s) image URLs when the operator allows fetching them. */
+  imageUrls: ImageUrlFetcher;
   registry: ModelRegistry;
   /** Models the request's principal may see; all when absent. */
   isModelVisible?: (principal: Principal | undefined, model: string) => boolean;
@@ -49,9 +53,9 @@ async function streamWithQueueComments(
   await writeStream(reply, started, encoder, generationHeaders(request, started), pending);
 }
 
-function toOpenAiModel(id: string, entry: ModelEntry): OpenAiModel {
+function toOpenAiModel(id: string, entry: ModelEntry, inference: InferenceService): OpenAiModel {
   const created = entry.info.modifiedAt ? Math.floor(entry.info.modifiedAt.getTime() / 1000) : 0;
-  return { id, object: 'model', created, owned_by: entry.nodes[0]?.name ?? 'flexi' };
+  return { id, object: 'model', created, owned_by: entry.nodes[0]?.name ?? 'flexi', capabilities: inference.capabilitiesOf(entry.name, entry.info) };
 }
 
 function toVirtualOpenAiModel(model: VirtualModelInfo): OpenAiModel {
@@ -69,8 +73,14 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const canonical = fromOpenAiChat(body);
     const context = requestContext(request, reply, '/v1/chat/completions', 'openai');
+    if (deps.imageUrls.enabled && deps.imageUrls.countRemote(body) > 0) {
+      // Fetch nothing for a model that would refuse the images anyway.
+      const entry = await inference.resolveModel(body.model);
+      if (!inference.capabilitiesOf(entry.name, entry.info).includes('vision')) throw modelWithoutVision(body.model, 'messages');
+      await deps.imageUrls.inline(body, context.signal);
+    }
+    const canonical = fromOpenAiChat(body);
     const id = `chatcmpl-${randomId(24)}`;
     const created = Math.floor(Date.now() / 1000);
     if (body.stream) {
@@ -152,10 +162,10 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
   app.get('/v1/models', async (request): Promise<ModelList> => {
     const data: OpenAiModel[] = [];
     for (const entry of registry.list()) {
-      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(entry.name), entry, inference));
     }
     for (const { alias, entry } of registry.aliasEntries()) {
-      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry));
+      if (visible(request, entry.name)) data.push(toOpenAiModel(toDisplayModelName(alias), entry, inference));
     }
     for (const model of await virtualModels(request)) data.push(toVirtualOpenAiModel(model));
     return { object: 'list', data };
@@ -171,6 +181,6 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
     if (!entry || !visible(request, entry.name)) {
       throw new FlexiError('model_not_found', `The model '${id}' does not exist.`, { param: 'model' });
     }
-    return toOpenAiModel(id, entry);
+    return toOpenAiModel(id, entry, inference);
   });
 }

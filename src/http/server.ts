@@ -10,6 +10,7 @@ import { registerAdminModelRoutes } from './admin-models.route.js';
 import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
+import { registerChatAnswerRoutes } from './chat-answers.route.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import type { Services } from '../services/build-services.js';
@@ -176,7 +177,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerSystemRoutes(app, { metrics, readiness, metricsAccess: deps.metricsAccess });
   registerOllamaVersionRoute(app);
   const isModelVisible = (principal: Principal | undefined, model: string) => access.isModelVisible(principal, model);
-  registerOpenAiRoutes(app, { inference, registry, isModelVisible });
+  registerOpenAiRoutes(app, { inference, registry, isModelVisible, imageUrls: deps.services.imageUrls });
   registerOllamaRoutes(app, { inference, registry, isModelVisible });
   registerAdminNodeRoutes(app, { nodeAdmin, dispatcher, registry });
   registerAdminModelRoutes(app, {
@@ -185,12 +186,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     onModelsChanged: () => registry.refresh(),
     catalog: deps.services.catalogFile,
   });
-  registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs });
+  registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs, chatKeys: deps.services.chatKeys });
   registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
-  registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
   registerEnergyRoutes(app, { energy: deps.services.energy });
+  registerChatRoutes(app, {
+    chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso,
+    chatKeys: deps.services.chatKeys, answers: deps.services.answers, inference,
+  });
+  registerChatAnswerRoutes(app, { answers: deps.services.answers, chatKeys: deps.services.chatKeys });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

@@ -17,10 +17,13 @@ import { EnergyReportService } from './energy/energy-report.service.js';
 import { EnergyWriter } from './energy/energy-writer.js';
 import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
+import { ChatAnswerService } from './chat-answer.service.js';
+import { ChatKeyService } from './chat-key.service.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
 import { VirtualModels, type VirtualModelProvider } from './inference/virtual-models.js';
+import { ImageUrlFetcher } from './inference/image-url-fetcher.js';
 import { pullPolicyOf } from './models/model-download.js';
 import { ModelManagerService } from './models/model-manager.service.js';
 import { ModelRegistry } from './inference/model-registry.service.js';
@@ -57,6 +60,8 @@ export interface IdentityServices {
   /** Web chats. */
   chats: ChatService;
   agreement: AgreementService;
+  /** Data keys of chats encrypted at rest (`privacy.encrypt_chats`). */
+  chatKeys: ChatKeyService;
 }
 
 export function buildIdentityServices(config: Config, store: Store, options: IdentityServiceOptions = {}): IdentityServices {
@@ -64,8 +69,9 @@ export function buildIdentityServices(config: Config, store: Store, options: Ide
   return {
     identity,
     privacy: createPrivacyService({ config, store, identity, clock: options.clock, flushUsage: options.flushUsage }),
-    chats: new ChatService(store.chats),
+    chats: new ChatService(store.chats, { clock: options.clock, encrypt: config.privacy.encrypt_chats }),
     agreement: new AgreementService(store.agreements, config.agreement),
+    chatKeys: new ChatKeyService(store.chatKeys, { enabled: config.privacy.encrypt_chats, clock: options.clock }),
   };
 }
 
@@ -109,6 +115,10 @@ export interface Services extends IdentityServices {
   catalogFile: CatalogFileService;
   /** GPU telemetry, energy attribution and the energy report. */
   energy: EnergyServices;
+  /** Fetches http(s) image URLs of chat requests when `chat.fetch_image_urls` allows it. */
+  imageUrls: ImageUrlFetcher;
+  /** Web-UI answers written by the server (they survive a closed tab). */
+  answers: ChatAnswerService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -144,6 +154,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   });
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  const imageRules = { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models };
   const energy = buildEnergyServices(config, store, identityServices.identity, {
     nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
   });
@@ -154,6 +165,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     registry, dispatcher, admission: identityServices.identity.access, usage: energy.meter ?? options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte, energy: energy.meter,
     virtualModels: new VirtualModels(virtualModelProviders),
+    images: imageRules,
   });
   const readiness = new ReadinessService({
     registry, store, scheduler, redis: options.counters instanceof RedisCounterStore ? options.counters : undefined,
@@ -164,6 +176,12 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     modelManager: buildModelManager(config, registry.backends),
     catalogFile: new CatalogFileService(config.catalog.results_dir),
     energy,
+    answers: new ChatAnswerService(identityServices.chats, inference, {
+      timeoutMs: config.chat.answer_timeout_ms, images: imageRules, onError: (message, details) => logError(message, details),
+    }),
+    imageUrls: new ImageUrlFetcher({
+      enabled: config.chat.fetch_image_urls, policy: { ...pullPolicyOf(config), allowHosts: ['*'] }, maxImageBytes: config.chat.max_image_bytes, timeoutMs: 30_000,
+    }),
   };
 }
 

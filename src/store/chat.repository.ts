@@ -23,6 +23,8 @@ export interface ChatMessageRecord {
   model: string | null;
   finish: string | null;
   createdAt: string;
+  /** As stored: a JSON array of data: URLs, or a sealed value (encrypted chats); null without images. */
+  images: string | null;
 }
 
 export interface NewChatMessage {
@@ -30,6 +32,8 @@ export interface NewChatMessage {
   content: string;
   model?: string | null;
   finish?: string | null;
+  /** As stored (see ChatMessageRecord.images). */
+  images?: string | null;
 }
 
 export type ChatPatch = Partial<Pick<ChatRecord, 'title' | 'model' | 'systemPrompt' | 'temperature'>>;
@@ -44,7 +48,7 @@ function toChat(row: Selectable<ChatsTable>): ChatRecord {
 function toMessage(row: Selectable<ChatMessagesTable>): ChatMessageRecord {
   return {
     id: row.id, chatId: row.chat_id, userId: row.user_id, position: Number(row.position), role: row.role as ChatMessageRecord['role'],
-    content: row.content, model: row.model, finish: row.finish, createdAt: row.created_at,
+    content: row.content, model: row.model, finish: row.finish, createdAt: row.created_at, images: row.images ?? null,
   };
 }
 
@@ -129,6 +133,20 @@ export class ChatRepository {
     return rows.map(toMessage);
   }
 
+  /** Sets the text and end of one message (an answer the server finished writing); false if it is gone. */
+  async finishMessage(chat: Pick<ChatRecord, 'id' | 'userId'>, messageId: string, values: { content: string; finish: string; now: string }): Promise<boolean> {
+    const result = await this.db.updateTable('chat_messages').set({ content: values.content, finish: values.finish })
+      .where('id', '=', messageId).where('chat_id', '=', chat.id).where('user_id', '=', chat.userId).executeTakeFirst();
+    await this.db.updateTable('chats').set({ updated_at: values.now }).where('id', '=', chat.id).where('user_id', '=', chat.userId).execute();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Every chat of a user with all its messages' text (search over encrypted chats happens after decrypting). */
+  async listAll(userId: string): Promise<ChatRecord[]> {
+    const rows = await this.db.selectFrom('chats').selectAll().where('user_id', '=', userId).orderBy('updated_at', 'desc').orderBy('id').execute();
+    return rows.map(toChat);
+  }
+
   /**
    * Appends messages to a chat the user owns. With `fromPosition`, the messages from that
    * position on are replaced first (edit and resend, regenerate). One transaction.
@@ -144,12 +162,12 @@ export class ChatRepository {
       let position = last?.max === null || last?.max === undefined ? 0 : Number(last.max) + 1;
       const records: ChatMessageRecord[] = messages.map((m) => ({
         id: randomId(20), chatId: chat.id, userId: chat.userId, position: position++, role: m.role, content: m.content,
-        model: m.model ?? null, finish: m.finish ?? null, createdAt: options.now,
+        model: m.model ?? null, finish: m.finish ?? null, createdAt: options.now, images: m.images ?? null,
       }));
       if (records.length > 0) {
         await trx.insertInto('chat_messages').values(records.map((r) => ({
           id: r.id, chat_id: r.chatId, user_id: r.userId, position: r.position, role: r.role, content: r.content,
-          model: r.model, finish: r.finish, created_at: r.createdAt,
+          model: r.model, finish: r.finish, created_at: r.createdAt, images: r.images,
         }))).execute();
       }
       const values: Partial<ChatsTable> = { updated_at: options.now };

@@ -103,6 +103,8 @@ export interface SessionsTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /** The user's chat data key, wrapped by a key derived from the cookie value (encrypted chats). */
+  chat_key: string | null;
 }
 
 export interface AuditLogTable {
@@ -139,9 +141,21 @@ export interface ChatMessagesTable {
   role: string;
   content: string;
   model: string | null;
-  /** `stop`, `length`, `stopped`, `error`; null for user turns. */
+  /** `stop`, `length`, `stopped`, `error`; null for user turns and an answer still being written. */
   finish: string | null;
   created_at: string;
+  /** JSON array of data: URLs (or, encrypted, one sealed value holding it); null without images. */
+  images: string | null;
+}
+
+export interface ChatKeysTable {
+  user_id: string;
+  /** The data key sealed with a key derived from the password (scrypt); null for single sign-on users. */
+  password_wrapped: string | null;
+  /** The data key sealed with a key derived from the recovery key, if the user saved one. */
+  recovery_wrapped: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface AgreementAcceptancesTable {
@@ -180,6 +194,7 @@ export interface Database {
   agreement_acceptances: AgreementAcceptancesTable;
   node_models: NodeModelsTable;
   node_energy: NodeEnergyTable;
+  chat_keys: ChatKeysTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

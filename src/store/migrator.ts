@@ -6,6 +6,7 @@ import { chatsMigration } from './migrations/0003-chats.js';
 import { nodeModelsMigration } from './migrations/0004-node-models.js';
 import { usageGroupMigration } from './migrations/0005-usage-group.js';
 import { energyMigration } from './migrations/0010-energy.js';
+import { chatsCompleteMigration } from './migrations/0012-chats.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -18,6 +19,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-node-models': nodeModelsMigration,
   '0005-usage-group': usageGroupMigration,
   '0010-energy': energyMigration,
+  '0012-chats': chatsCompleteMigration,
 };
 
 export const migrationProvider: MigrationProvider = {
@@ -32,7 +34,9 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const migrationTableSchema = dialectOf(db) === 'postgres'
     ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
     : undefined;
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema });
+  // Unordered: migrations are numbered when a change is planned and may land out of order (parallel work);
+  // each still runs once, and all of them only add.
+  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error')?.migrationName;

@@ -3,6 +3,7 @@ import { AgreementRepository } from './agreement.repository.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { AuditRepository } from './audit.repository.js';
 import { ChatRepository } from './chat.repository.js';
+import { ChatKeyRepository } from './chat-key.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { EnergyRepository } from './energy.repository.js';
 import { GroupRepository } from './group.repository.js';
@@ -31,6 +32,8 @@ export interface Store {
   readonly personalData: PersonalDataRepository;
   /** Measured node energy and the energy of usage records. */
   readonly energy: EnergyRepository;
+  /** Wrapped data keys of encrypted chats. */
+  readonly chatKeys: ChatKeyRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -65,6 +68,7 @@ export async function openDatabase(url: string): Promise<Store> {
     nodeModels: new NodeModelRepository(db),
     personalData: new PersonalDataRepository(db),
     energy: new EnergyRepository(db),
+    chatKeys: new ChatKeyRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

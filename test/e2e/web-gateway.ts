@@ -9,7 +9,7 @@ import { createApp, type App } from '../../src/app.js';
 import { EmbeddedBackend } from '../../src/backends/embedded/embedded.backend.js';
 import { loadConfig } from '../../src/config/load.js';
 import { UsageRecorder } from '../../src/services/inference/usage-recorder.js';
-import type { Store } from '../../src/store/store.js';
+import { openDatabase, type Store } from '../../src/store/store.js';
 import { openTestStore } from '../helpers/db.js';
 import { LLAMA2_CHAT_TEMPLATE, writeTinyLlamaGguf } from '../helpers/gguf-writer.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
@@ -57,6 +57,8 @@ export interface WebGateway {
   browser: Browser;
   /** Holds `tiny`'s next answer after its first word until `release()` (to see it streaming). */
   answers: AnswerGate;
+  /** The scripted node (`tiny`, and `llava` with `vision`): records every request it saw. */
+  scripted: ScriptedBackend;
   close(): Promise<void>;
 }
 
@@ -65,8 +67,12 @@ export interface WebGatewayOptions {
   auth?: string;
   /** Reach the server as http://<hostName>:<port> (Chromium maps the name to 127.0.0.1): not a secure context like 127.0.0.1. */
   hostName?: string;
-  /** YAML appended to the config (whole top-level sections, e.g. `catalog:`). */
+  /** Also serve `llava` (scripted, listed as a vision model through `chat.vision_models`). */
+  vision?: boolean;
+  /** YAML appended to the config (whole top-level sections, e.g. `catalog:` or `privacy:`). */
   extraConfig?: string;
+  /** A SQLite file (instead of memory), for tests that read the database files. */
+  sqliteFile?: string;
 }
 
 /** Lets a test hold a scripted answer after its first word, then let it go on. */
@@ -106,14 +112,18 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
   writeTinyLlamaGguf(join(dir, 'slow.gguf'), {
     chatTemplate: LLAMA2_CHAT_TEMPLATE, seed: 2, embd: 512, layers: 8, heads: 8, ff: 1024, vocabSize: 512, contextLength: 2048,
   });
-  const base = options.auth === undefined ? CONFIG : CONFIG.replace('auth:\n  cookie_secure: false\n', options.auth);
-  const config = loadConfig({ fileText: options.extraConfig ? `${base}\n${options.extraConfig}\n` : base });
+  let fileText = options.auth === undefined ? CONFIG : CONFIG.replace('auth:\n  cookie_secure: false\n', options.auth);
+  if (options.vision) fileText += 'chat:\n  vision_models: ["llava*"]\n';
+  if (options.extraConfig) fileText += `\n${options.extraConfig}\n`;
+  const config = loadConfig({ fileText });
   const answers = new AnswerGate();
-  const scripted = new ScriptedBackend({ name: 'scripted', models: ['tiny:latest'], words: SCRIPTED_ANSWER, gate: answers.beforeWord });
+  const models = options.vision ? ['tiny:latest', 'llava:latest'] : ['tiny:latest'];
+  const scripted = new ScriptedBackend({ name: 'scripted', models, words: SCRIPTED_ANSWER, gate: answers.beforeWord });
   const backend = new EmbeddedBackend({
     name: 'local', modelsDir: dir, slots: 1, contextSize: 2048, gpu: 'cpu', threads: 1, keepAliveSeconds: -1, memoryBudgetBytes: 1 << 30, ignoreEos: true,
   });
-  const store = await openTestStore('sqlite');
+  const store = options.sqliteFile ? await openDatabase(options.sqliteFile) : await openTestStore('sqlite');
+  if (options.sqliteFile) await store.migrate();
   const recorder = new UsageRecorder(store.usage, { flushIntervalMs: 200, batchSize: 100 });
   const app = await createApp({
     config, backends: [backend, scripted], nodes: [{ name: 'local', type: 'embedded', slots: 1 }], store, webRoot: WEB_ROOT,
@@ -133,7 +143,7 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
     throw error;
   });
   return {
-    app, store, url, browser, answers,
+    app, store, url, browser, answers, scripted,
     close: async () => {
       await browser.close();
       await app.close();

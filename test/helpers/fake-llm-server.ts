@@ -7,7 +7,8 @@ export type FakeBehaviour = 'ok' | 'refuse' | 'malformed' | 'mid_stream_error' |
 export interface FakeServerOptions {
   /** Which protocols it answers: `ollama` adds /api/*, `openai` /v1/*. */
   protocols: ('ollama' | 'openai')[];
-  models: Record<string, { tokens: number; behaviour?: FakeBehaviour }>;
+  /** `families` go into /api/tags details (Ollama lists `clip` for vision models there). */
+  models: Record<string, { tokens: number; behaviour?: FakeBehaviour; families?: string[] }>;
   apiKey?: string;
   /** Sent as x-sim-speed on every response. */
   simSpeed?: number;
@@ -101,9 +102,22 @@ export async function startFakeLlmServer(options: FakeServerOptions): Promise<Fa
         return json(401, isOpenAi ? { error: { message: 'Invalid API key.', type: 'authentication_error' } } : { error: 'Invalid API key.' });
       }
       if (path === '/api/version') return json(200, { version: '0.0.0-fake' });
-      if (path === '/api/tags') return json(200, { models: Object.keys(options.models).map((name) => ({ name, model: name })) });
+      if (path === '/api/tags') {
+        return json(200, {
+          models: Object.entries(options.models).map(([name, m]) => ({ name, model: name, ...(m.families ? { details: { family: m.families[0], families: m.families } } : {}) })),
+        });
+      }
       if (path === '/v1/models') return json(200, { object: 'list', data: Object.keys(options.models).map((id) => ({ id, object: 'model' })) });
-      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      if (path === '/api/ps') return json(200, { models: [] });
+      const text = await readBody(req);
+      // GETs and probes without a body (a node monitor) are no chat requests.
+      if (text === '') return json(404, { error: 'not found' });
+      const body = JSON.parse(text) as Record<string, unknown>;
+      if (path === '/api/show') {
+        const shown = options.models[String(body.model ?? body.name).replace(/:latest$/, '')];
+        if (!shown) return json(404, { error: 'model not found' });
+        return json(200, { details: { families: shown.families ?? [] }, capabilities: shown.families?.includes('clip') ? ['completion', 'vision'] : ['completion'] });
+      }
       requests.push({ path, body });
       const model = String(body.model);
       const spec = options.models[model] ?? options.models[model.replace(/:latest$/, '')];

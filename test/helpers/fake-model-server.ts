@@ -64,6 +64,21 @@ function promptTokens(body: Record<string, unknown>): number {
   return Math.max(1, text.split(/\s+/).filter(Boolean).length);
 }
 
+type FakeTool = { function: { name: string; parameters?: { properties?: Record<string, { type?: string; enum?: unknown[] }> } } };
+
+/** The tool a request asks for (tool_choice by name, else the first offered) and arguments fitting its schema. */
+function toolCallFor(body: Record<string, unknown>): { name: string; arguments: Record<string, unknown> } | undefined {
+  const tools = Array.isArray(body.tools) ? (body.tools as FakeTool[]) : [];
+  if (tools.length === 0 || body.tool_choice === 'none') return undefined;
+  const named = (body.tool_choice as { function?: { name?: string } } | undefined)?.function?.name;
+  const tool = tools.find((t) => t.function.name === named) ?? tools[0]!;
+  const args: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(tool.function.parameters?.properties ?? {})) {
+    args[key] = schema.enum?.[0] ?? (schema.type === 'number' || schema.type === 'integer' ? 1 : schema.type === 'boolean' ? true : 'fake');
+  }
+  return { name: tool.function.name, arguments: args };
+}
+
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(value));
@@ -101,6 +116,12 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
       return sendJson(res, 200, { model, response: '', done: true, done_reason: body.keep_alive === 0 ? 'unload' : 'load' });
     }
     const options = (body.options ?? {}) as { seed?: number; num_predict?: number; stop?: string[] };
+    const call = chat ? toolCallFor(body) : undefined;
+    if (call) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const message = { role: 'assistant', content: '', tool_calls: [{ function: call }] };
+      return void stream(res, [`${JSON.stringify({ model, message, done: true, done_reason: 'stop', prompt_eval_count: promptTokens(body), eval_count: 9 })}\n`]);
+    }
     const { tokens, finish } = generate(options.seed, options.num_predict, options.stop ?? []);
     const frames = tokens.map((t) => JSON.stringify(chat
       ? { model, message: { role: 'assistant', content: t }, done: false }
@@ -122,6 +143,20 @@ export async function startFakeModelServer(): Promise<FakeModelServer> {
     const stop = typeof body.stop === 'string' ? [body.stop] : (body.stop as string[] | undefined) ?? [];
     const { tokens, finish } = generate(body.seed as number | undefined, body.max_tokens as number | undefined, stop);
     const base = { id: 'fake-1', object: chat ? 'chat.completion.chunk' : 'text_completion', created: 1, model };
+    const call = chat ? toolCallFor(body) : undefined;
+    if (call) {
+      // As vLLM streams a call: name first, the arguments in pieces.
+      const args = JSON.stringify(call.arguments);
+      const deltas = [
+        { tool_calls: [{ index: 0, id: 'call_fake1', type: 'function', function: { name: call.name, arguments: '' } }] },
+        { tool_calls: [{ index: 0, function: { arguments: args.slice(0, 5) } }] },
+        { tool_calls: [{ index: 0, function: { arguments: args.slice(5) } }] },
+      ];
+      const frames = deltas.map((delta) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+      frames.push(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }], usage: { prompt_tokens: promptTokens(body), completion_tokens: 9, total_tokens: promptTokens(body) + 9 } })}\n\n`, 'data: [DONE]\n\n');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      return void stream(res, frames);
+    }
     const choice = (t: string | undefined, finishReason: string | null) => chat
       ? { index: 0, delta: t === undefined ? {} : { content: t }, finish_reason: finishReason }
       : { index: 0, text: t ?? '', finish_reason: finishReason };

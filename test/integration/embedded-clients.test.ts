@@ -148,6 +148,69 @@ describe('openai client → embedded node', () => {
   });
 });
 
+describe('tool calls on the embedded engine', () => {
+  // Bounded strings and an enum: the random model writes inside the grammar until it may stop.
+  const tools: OpenAI.ChatCompletionTool[] = [{
+    type: 'function',
+    function: {
+      name: 'get_weather', description: 'Current weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['C', 'F'] } }, required: ['city', 'unit'] },
+    },
+  }];
+  const question: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'What is the weather in Paris?' };
+
+  it('a round trip through the openai client: a forced call, its result sent back, an answer', async () => {
+    const first = await openai.chat.completions.create({
+      model: 'tiny', messages: [question], tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 200, temperature: 0,
+    });
+    const choice = first.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    const call = choice.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(call.type).toBe('function');
+    expect(call.function.name).toBe('get_weather');
+    const args = JSON.parse(call.function.arguments) as { city: string; unit: string };
+    expect(['C', 'F']).toContain(args.unit);
+    // Without the tools this time: their documentation alone nearly fills the tiny model's 1024-token context.
+    const second = await openai.chat.completions.create({
+      model: 'tiny', max_tokens: 6, temperature: 0,
+      messages: [question, choice.message, { role: 'tool', tool_call_id: call.id, content: JSON.stringify({ temperature: 21, unit: args.unit }) }],
+    });
+    expect(second.choices[0]!.finish_reason).toBe('length');
+    expect(second.choices[0]!.message.content!.length).toBeGreaterThan(0);
+  });
+
+  it('streams the call as OpenAI frames it (tool_calls delta with index, id and name; finish tool_calls) with tool_choice required', async () => {
+    const stream = await openai.chat.completions.create({ model: 'tiny', messages: [question], tools, tool_choice: 'required', max_tokens: 200, temperature: 0, stream: true });
+    const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe('tool_calls');
+    expect(deltas[0]).toMatchObject({ index: 0, type: 'function', function: { name: 'get_weather' } });
+    expect(deltas[0]!.id).toMatch(/^call_/);
+    const args = JSON.parse(deltas.map((d) => d.function?.arguments ?? '').join('')) as { unit: string };
+    expect(['C', 'F']).toContain(args.unit);
+  });
+
+  it('a prompt whose tool documentation overflows the context is a 400, not a failed generation', async () => {
+    const long = 'x'.repeat(600);
+    const error = await openai.chat.completions.create({
+      model: 'tiny', max_tokens: 6, tools: [{ type: 'function', function: { name: 'long_tool', description: long } }], messages: [{ role: 'user', content: long }],
+    }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('context_length_exceeded');
+  });
+
+  it('the ollama client gets the call with object arguments', async () => {
+    // Ollama has no tool_choice: the model decides (functions); a random model may or may not call.
+    const reply = await ollama.chat({ model: 'tiny', messages: [{ role: 'user', content: 'What is the weather in Paris?' }], tools: tools as never, options: { num_predict: 8, temperature: 0 } });
+    expect(reply.done).toBe(true);
+    for (const call of reply.message.tool_calls ?? []) expect(call.function.name).toBe('get_weather');
+  });
+});
+
 describe('ollama client → embedded node', () => {
   it('chat, streaming and not, with Ollama timings', async () => {
     const reply = await ollama.chat({ model: 'tiny', messages: HELLO, options: { num_predict: 5, temperature: 0 } });

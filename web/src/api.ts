@@ -2,8 +2,8 @@
 import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
 import type { AdminApiKey as ApiKey, CreatedApiKey } from '../../src/api/admin.js';
 
-export type { AgreementResponse, MeResponse, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
 export type { EnergyLiveJson, EnergyReportJson, OwnEnergyJson } from '../../src/api/energy.js';
+export type { AgreementResponse, MeResponse, UiAnswerEvent, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
 export type { AdminApiKey as ApiKey, AdminNode, AdminNodeReply, AdminSchedulerReply, CreatedApiKey } from '../../src/api/admin.js';
 
 export class ApiError extends Error {
@@ -78,6 +78,13 @@ export const deleteChat = (id: string) => api<void>('DELETE', `/ui/v1/chats/${en
 export const deleteAllChats = () => api<{ deleted: number }>('DELETE', '/ui/v1/chats');
 export const appendMessages = (id: string, messages: { role: 'user' | 'assistant'; content: string; model?: string | null; finish?: string | null }[], replaceFrom?: string) =>
   api<UiChat>('POST', `/ui/v1/chats/${encodeURIComponent(id)}/messages`, { messages, ...(replaceFrom ? { replace_from: replaceFrom } : {}) });
+
+/** The user's Stop: the server ends the answer and stores it as stopped. */
+export const stopAnswer = (id: string) => api<void>('POST', `/ui/v1/chats/${encodeURIComponent(id)}/answer/stop`);
+export const getChatKeyStatus = () => api<{ enabled: boolean; unlocked: boolean; recovery_key: boolean }>('GET', '/ui/v1/chat-key');
+export const createRecoveryKey = () => api<{ recovery_key: string }>('POST', '/ui/v1/chat-key/recovery');
+export const unlockChats = (recoveryKey: string, password?: string) =>
+  api<void>('POST', '/ui/v1/chat-key/unlock', { recovery_key: recoveryKey, ...(password ? { password } : {}) });
 
 /** A download link for one chat or (without id) all chats. */
 export function exportUrl(format: 'json' | 'markdown', id?: string): string {

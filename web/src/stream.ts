@@ -1,5 +1,6 @@
-// Streams an answer from /v1/chat/completions (OpenAI SSE) with the session cookie.
-import { ApiError, csrfHeader, toApiError } from './api';
+// Streams answers with the session cookie: the server-written answers of /ui/v1/chats/:id/answer
+// (they go on when the page closes) and, for other callers, /v1/chat/completions (OpenAI SSE).
+import { ApiError, csrfHeader, toApiError, type UiAnswerEvent } from './api';
 
 export interface StreamHandlers {
   /** Text as it arrives. */
@@ -85,4 +86,35 @@ export async function streamChat(request: StreamRequest, handlers: StreamHandler
     if (signal.aborted) return { finish: 'stopped' };
     return { finish: 'error', error: error instanceof ApiError ? error : new ApiError(0, 'network_error', (error as Error).message) };
   }
+}
+
+/**
+ * Follows an answer the server writes: `POST /ui/v1/chats/:id/answer` starts one (with `body`),
+ * `GET` attaches to the one in progress. Aborting `signal` only stops following: the server goes
+ * on and stores the answer (the Stop button calls `stopAnswer`). Resolves with the last event
+ * (`done` or `error`), or undefined when the connection ended before it.
+ */
+export async function followAnswer(
+  chatId: string, body: unknown | undefined, onEvent: (event: UiAnswerEvent) => void, signal: AbortSignal,
+): Promise<UiAnswerEvent | undefined> {
+  const response = await fetch(`/ui/v1/chats/${encodeURIComponent(chatId)}/answer`, {
+    method: body === undefined ? 'GET' : 'POST',
+    credentials: 'same-origin',
+    headers: { accept: 'text/event-stream', ...(body === undefined ? {} : { 'content-type': 'application/json', ...csrfHeader() }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok || !response.body) throw await toApiError(response);
+  let last: UiAnswerEvent | undefined;
+  try {
+    for await (const line of sseLines(response.body)) {
+      if (!line.startsWith('data:')) continue;
+      const event = JSON.parse(line.slice(5).trim()) as UiAnswerEvent;
+      onEvent(event);
+      if (event.type === 'done' || event.type === 'error') last = event;
+    }
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+  return last;
 }

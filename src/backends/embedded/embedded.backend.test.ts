@@ -220,9 +220,24 @@ describe('EmbeddedBackend bad input', () => {
     expect(error.message).toContain('memory_budget_bytes');
   });
 
-  it('rejects tools and images with unsupported_parameter', async () => {
-    const tools = await errorOf(collect(backend.chat(chatRequest({ tools: [{ name: 'f' }] }), signal())));
-    expect(tools.code).toBe('unsupported_parameter');
+  it('forces a call to the named tool with arguments that fit its schema', async () => {
+    // A random model wanders inside the grammar: bounded strings let it finish within max_tokens.
+    const weather = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['C', 'F'] } }, required: ['city', 'unit'] } };
+    const events: ChatEvent[] = [];
+    for await (const event of backend.chat(chatRequest({ tools: [{ name: 'other' }, weather], toolChoice: { name: 'get_weather' }, options: { maxTokens: 200, temperature: 0 } }), signal())) events.push(event);
+    const calls = events.flatMap((e) => (e.type === 'delta' ? e.toolCalls ?? [] : []));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.name).toBe('get_weather');
+    const args = JSON.parse(calls[0]!.arguments) as { city: unknown; unit: unknown };
+    expect(typeof args.city).toBe('string');
+    expect(['C', 'F']).toContain(args.unit);
+    expect(events.filter((e) => e.type === 'delta' && e.content)).toHaveLength(0);
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'tool_calls' });
+  });
+
+  it('refuses tool_choice naming a tool that was not offered, and images', async () => {
+    const tools = await errorOf(collect(backend.chat(chatRequest({ tools: [{ name: 'f' }], toolChoice: { name: 'g' } }), signal())));
+    expect(tools.param).toBe('tool_choice');
     const images = await errorOf(collect(backend.chat(chatRequest({ messages: [{ role: 'user', content: 'x', images: ['AAAA'] }] }), signal())));
     expect(images.param).toBe('messages[0].images');
   });

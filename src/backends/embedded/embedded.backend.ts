@@ -16,6 +16,7 @@ import { modelNameFromFile, readGgufModelFile, type GgufModelFile } from './gguf
 import { getLlamaRuntime, resolveThreads, type EmbeddedGpu } from './llama-runtime.js';
 import { ModelResidency, realTimers, type ModelSlotState, type Timers } from './model-residency.js';
 import { abortError } from './slot-pool.js';
+import { toolModeFor, type ToolMode } from './tool-calls.js';
 
 export const ENGINE_VERSION = 'node-llama-cpp 3.21.1';
 
@@ -74,12 +75,12 @@ export class EmbeddedBackend implements Backend {
   }
 
   async *chat(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatEvent> {
-    if (request.tools?.length && request.toolChoice !== 'none') {
-      throw new FlexiError('unsupported_parameter', 'tools: embedded models do not support tool calls yet.', { param: 'tools' });
-    }
+    const tools = request.tools?.length && request.toolChoice !== 'none'
+      ? await toolModeFor(await this.getLlama(), request.tools, request.toolChoice)
+      : undefined;
     yield* this.generate(request.model, request.keepAliveSeconds, request.responseFormat, () => ({
       kind: 'chat', history: toChatHistory(request.messages), param: 'messages',
-    }), request.options, signal);
+    }), request.options, signal, tools);
   }
 
   async *complete(request: CompletionRequest, signal: AbortSignal): AsyncGenerator<ChatEvent> {
@@ -99,7 +100,7 @@ export class EmbeddedBackend implements Backend {
 
   private async *generate(
     modelName: string, keepAliveSeconds: KeepAliveSeconds | undefined, format: ResponseFormat | undefined,
-    toInput: () => GenerationInput, options: ChatRequest['options'], signal: AbortSignal,
+    toInput: () => GenerationInput, options: ChatRequest['options'], signal: AbortSignal, tools?: ToolMode,
   ): AsyncGenerator<ChatEvent> {
     const startedAtNs = process.hrtime.bigint();
     // A request cancelled before it started must not load a model or take a slot.
@@ -111,7 +112,7 @@ export class EmbeddedBackend implements Backend {
     try {
       const grammar = await this.grammarFor(format);
       for await (const event of runGeneration({
-        model: lease.model, input, options, grammar, ignoreEos: this.options.ignoreEos ?? false,
+        model: lease.model, input, options, grammar, tools, ignoreEos: this.options.ignoreEos ?? false,
         loadNs: lease.loadNs, startedAtNs,
       }, signal)) {
         // The model is released before `done` (see runGeneration): keep_alive starts with the reply's end.

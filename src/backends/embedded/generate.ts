@@ -3,10 +3,11 @@ import {
   type ChatHistoryItem, type LlamaGrammar,
 } from 'node-llama-cpp';
 import { FlexiError, isFlexiError } from '../../core/errors.js';
-import type { ChatEvent, ChatMessage, FinishReason, SamplingOptions } from '../../core/types.js';
+import type { ChatEvent, ChatMessage, FinishReason, SamplingOptions, ToolCall } from '../../core/types.js';
 import { EventChannel } from './event-channel.js';
 import type { LoadedLlamaModel } from './loaded-model.js';
 import { abortError } from './slot-pool.js';
+import { fromFunctionCalls, parseForcedCall, type ToolMode } from './tool-calls.js';
 
 /** What to generate from: a chat history rendered with the model's template, or raw text. */
 export type GenerationInput =
@@ -18,6 +19,8 @@ export interface GenerationJob {
   input: GenerationInput;
   options: SamplingOptions;
   grammar?: LlamaGrammar;
+  /** Tools the model may (functions) or must (forced) call; chat input only. */
+  tools?: ToolMode;
   /** Never sample end-of-sequence (fixed-length output; tests and benchmarks). Ignored with a grammar. */
   ignoreEos: boolean;
   /** Time this request waited for its model to load. */
@@ -40,13 +43,18 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
     switch (message.role) {
       case 'system': history.push({ type: 'system', text: message.content }); break;
       case 'user': history.push({ type: 'user', text: message.content }); break;
-      case 'assistant': history.push({ type: 'model', response: [message.content] }); break;
+      // A call the model made earlier is shown to it as text: the rendered templates have no call syntax.
+      case 'assistant': history.push({ type: 'model', response: [message.content + callsAsText(message.toolCalls)] }); break;
       // Tool results go back as user text: the templates node-llama-cpp renders have no tool role.
       case 'tool': history.push({ type: 'user', text: `Tool result${message.toolName ? ` (${message.toolName})` : ''}: ${message.content}` }); break;
     }
   }
   history.push({ type: 'model', response: [] });
   return history;
+}
+
+function callsAsText(calls: ChatMessage['toolCalls']): string {
+  return (calls ?? []).map((call) => `\n[called ${call.name}(${call.arguments})]`).join('');
 }
 
 function nowNs(): bigint {
@@ -79,14 +87,26 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     const maxTokens = Math.max(1, Math.min(job.options.maxTokens ?? available, available));
     const channel = new EventChannel<string>();
     const outputBefore = sequence.tokenMeter.getState().usedOutputTokens;
-    const common = samplingFor(job, maxTokens, controller.signal, (text) => channel.push(text));
+    // A forced call is JSON for the gateway to parse, not text for the client: collect it.
+    let forcedText = '';
+    const forced = job.tools?.kind === 'forced';
+    const common = samplingFor(job, maxTokens, controller.signal, (text) => (forced ? (forcedText += text) : channel.push(text)));
     let stopReason = 'eogToken';
+    let toolCalls: ToolCall[] = [];
     const generationStartNs = nowNs();
     if (job.input.kind === 'chat') {
       const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: model.chatWrapper, autoDisposeSequence: false });
       runner = chat;
-      finished = chat.generateResponse(job.input.history, common)
-        .then((result) => { stopReason = result.metadata.stopReason; channel.end(); }, (error: unknown) => channel.fail(error));
+      // Functions and a grammar exclude each other in node-llama-cpp: with tools offered, the tools win.
+      const options = job.tools?.kind === 'functions'
+        ? { ...common, grammar: undefined, functions: job.tools.functions, documentFunctionParams: true }
+        : common;
+      finished = chat.generateResponse(job.input.history, options)
+        .then((result) => {
+          stopReason = result.metadata.stopReason;
+          toolCalls = fromFunctionCalls(result.functionCalls);
+          channel.end();
+        }, (error: unknown) => channel.fail(error));
     } else {
       const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
       runner = completion;
@@ -108,10 +128,12 @@ export async function* runGeneration(job: GenerationJob, signal: AbortSignal): A
     }
     // A generation that ran out just as the client left still ends as cancelled, never as done.
     if (signal.aborted) throw abortError();
+    if (forced) toolCalls = [parseForcedCall(forcedText)];
+    if (toolCalls.length > 0) yield { type: 'delta', toolCalls };
     const endNs = nowNs();
     firstChunkNs ??= endNs;
     const completionTokens = sequence.tokenMeter.getState().usedOutputTokens - outputBefore;
-    const finishReason: FinishReason = stopReason === 'maxTokens' ? 'length' : 'stop';
+    const finishReason: FinishReason = toolCalls.length > 0 ? 'tool_calls' : stopReason === 'maxTokens' ? 'length' : 'stop';
     done = {
       type: 'done',
       finishReason,
@@ -143,7 +165,9 @@ function countPromptTokens(job: GenerationJob): number {
   }
   // Rendering the template here lets an over-long prompt fail with context_length_exceeded
   // instead of being silently cut by LlamaChat's context shift.
-  const { contextText } = model.chatWrapper.generateContextState({ chatHistory: job.input.history });
+  // The tools' documentation is part of the prompt the wrapper renders.
+  const availableFunctions = job.tools?.kind === 'functions' ? job.tools.functions : undefined;
+  const { contextText } = model.chatWrapper.generateContextState({ chatHistory: job.input.history, availableFunctions, documentFunctionParams: true });
   return contextText.tokenize(model.model.tokenizer).length;
 }
 
@@ -152,7 +176,8 @@ function samplingFor(job: GenerationJob, maxTokens: number, signal: AbortSignal,
   const stops = (options.stop ?? []).filter((stop) => stop !== '');
   let tokenBias: TokenBias | undefined;
   const eos = model.model.tokens.eos;
-  if (job.ignoreEos && !job.grammar && eos !== null) {
+  const grammar = job.tools?.kind === 'forced' ? job.tools.grammar : job.grammar;
+  if (job.ignoreEos && !grammar && eos !== null) {
     model.assertValidTokens([eos]);
     tokenBias = neverEndBias(model, eos);
   }
@@ -167,7 +192,7 @@ function samplingFor(job: GenerationJob, maxTokens: number, signal: AbortSignal,
     topP: options.topP ?? DEFAULT_TOP_P,
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(stops.length ? { customStopTriggers: stops } : {}),
-    ...(job.grammar ? { grammar: job.grammar } : {}),
+    ...(grammar ? { grammar } : {}),
     ...(tokenBias ? { tokenBias } : {}),
     ...(penalties ? { repeatPenalty: { frequencyPenalty: options.frequencyPenalty, presencePenalty: options.presencePenalty } } : {}),
   };

@@ -104,7 +104,7 @@ export async function readGgufModelFile(path: string, limits: GgufReadLimits = {
     embeddingLength,
     blockCount: archNumber('block_count'),
     kvWidth: kvHeads && headDimK && headDimV ? kvHeads * (headDimK + headDimV) : undefined,
-    capabilities: ['completion', 'embedding'],
+    capabilities: ['completion', 'embedding', 'tools'],
     template: typeof chatTemplate === 'string' ? chatTemplate : undefined,
     license: licenseOf(header.metadata),
     modelInfo,

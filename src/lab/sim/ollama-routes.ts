@@ -1,5 +1,6 @@
 import { embedText } from './prng.js';
 import { countTokens } from './performance.js';
+import { simImageTokens } from './sim-images.js';
 import { acquire, dropConnection, runGeneration, toHttpError, toNs, type GenerationStats } from './sim-generation.js';
 import {
   SimHttpError, contentText, optionalNumber, optionalObject, optionalString, parseKeepAliveMs, readStop, requireModel,
@@ -20,12 +21,13 @@ export async function handleOllamaChat(ctx: SimRequestContext, body: Body): Prom
   const messages = readMessages(body.messages);
   if (messages.length === 0) return loadOrUnload(ctx, body, model, (extra) => ({ message: { role: 'assistant', content: '' }, ...extra }));
   const tools = readOllamaTools(body.tools, model);
+  const imageTokens = simImageTokens(model, body.messages as Body[]);
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   const reply = planReply({
     ...commonOptions(ctx, body, model),
     promptText: messages.map((m) => `${m.role}: ${m.content}`).join('\n'),
     lastUserText: lastUser,
-    templateTokens: 4 * messages.length,
+    templateTokens: 4 * messages.length + imageTokens,
     tools,
   });
   await respond(ctx, body, model, reply, {
@@ -42,9 +44,10 @@ export async function handleOllamaGenerate(ctx: SimRequestContext, body: Body): 
   const name = requireModel(ctx, body);
   const model = ctx.engine.findModel(name)!;
   const prompt = optionalString(body, 'prompt') ?? '';
-  if (prompt === '') return loadOrUnload(ctx, body, model, (extra) => ({ response: '', ...extra }));
+  const imageTokens = simImageTokens(model, [{ images: body.images }]);
+  if (prompt === '' && imageTokens === 0) return loadOrUnload(ctx, body, model, (extra) => ({ response: '', ...extra }));
   const system = optionalString(body, 'system') ?? '';
-  const reply = planReply({ ...commonOptions(ctx, body, model), promptText: `${system}\n${prompt}`, lastUserText: prompt, templateTokens: 8 });
+  const reply = planReply({ ...commonOptions(ctx, body, model), promptText: `${system}\n${prompt}`, lastUserText: prompt, templateTokens: 8 + imageTokens });
   await respond(ctx, body, model, reply, {
     delta: (text) => ({ response: text }),
     final: (content) => ({ response: content }),

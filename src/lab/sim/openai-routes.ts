@@ -1,6 +1,7 @@
 import { randomId } from '../../lib/ids.js';
 import { embedText } from './prng.js';
 import { countTokens } from './performance.js';
+import { simImageTokens } from './sim-images.js';
 import { runEmbedding, writeGarbage } from './ollama-routes.js';
 import { runGeneration } from './sim-generation.js';
 import {
@@ -28,11 +29,12 @@ export async function handleChatCompletions(ctx: SimRequestContext, body: Body):
     return { role: (message as Body).role as string, content: contentText((message as Body).content) };
   });
   const tools = readTools(body.tools, model);
+  const imageTokens = simImageTokens(model, body.messages as Body[]);
   const reply = planReply({
     ...commonOptions(ctx, body, model),
     promptText: messages.map((m) => `${m.role}: ${m.content}`).join('\n'),
     lastUserText: [...messages].reverse().find((m) => m.role === 'user')?.content ?? '',
-    templateTokens: 4 * messages.length,
+    templateTokens: 4 * messages.length + imageTokens,
     tools,
     toolChoice: readToolChoice(body.tool_choice),
     json: readResponseFormat(body.response_format),
@@ -191,7 +193,8 @@ export function handleGetModel(ctx: SimRequestContext, id: string): void {
 }
 
 function toModelObject(model: SimModelProfile): Body {
-  return { id: model.name, object: 'model', created: SIM_MODIFIED_AT_SECONDS, owned_by: 'library' };
+  // `capabilities` is not OpenAI's: Flexi reads it to know which models take images.
+  return { id: model.name, object: 'model', created: SIM_MODIFIED_AT_SECONDS, owned_by: 'library', capabilities: model.capabilities };
 }
 
 function usage(reply: SimReply): Body {

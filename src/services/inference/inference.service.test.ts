@@ -5,7 +5,7 @@ import type { ChatEvent, ChatRequest } from '../../core/types.js';
 import type { UsageEntry } from '../../core/usage.js';
 import type { Admission, AdmissionTicket, AdmitRequest, Principal } from '../identity/access-control.service.js';
 import type { AcquireArgs, Dispatcher, ReleaseOutcome } from './dispatcher.js';
-import { InferenceService, type QueueNotice, type RequestContext } from './inference.service.js';
+import { DEFAULT_IMAGE_RULES, InferenceService, type QueueNotice, type RequestContext } from './inference.service.js';
 import type { ModelEntry, ModelRegistry } from './model-registry.service.js';
 import { VirtualModels, type VirtualModelProvider, type VirtualPlan } from './virtual-models.js';
 
@@ -69,7 +69,8 @@ function setup(script: (ChatEvent | (() => never))[], options: { refusal?: Flexi
   };
   const { admission, admitted, ends } = recordingAdmission(options.refusal);
   const service = new InferenceService({
-    registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false, virtualModels: new VirtualModels(options.virtual),
+    registry, dispatcher, admission, usage: { record: (e) => usage.push(e) }, retryBeforeFirstByte: false, images: DEFAULT_IMAGE_RULES,
+    virtualModels: new VirtualModels(options.virtual),
   });
   const controller = new AbortController();
   const principal = { subject: 'u', priorityClass: 'interactive', policy: { maxConcurrent: 2 } } as unknown as Principal;

@@ -1,5 +1,6 @@
 import type { Backend } from '../../backends/backend.js';
 import { FlexiError, isFlexiError, toFlexiError } from '../../core/errors.js';
+import { checkMessageImages, modelWithoutVision, takesImages, type ImageLimits } from '../../core/images.js';
 import type { ChatEvent, ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult } from '../../core/types.js';
 import type { UsageEntry, UsageSink } from '../../core/usage.js';
 import type { Admission, AdmissionTicket, Principal } from '../identity/access-control.service.js';
@@ -73,7 +74,17 @@ export interface InferenceServiceOptions {
   retryBeforeFirstByte: boolean;
   /** Told when a request starts on a node (the energy meter: which requests share a GPU's energy). Synchronous and cheap. */
   energy?: { started(requestId: string, node: string): void };
+  /** Image limits and the models the operator says take images (config `chat`). */
+  images: ImageRules;
 }
+
+export interface ImageRules extends ImageLimits {
+  /** Config `chat.vision_models`: globs of models that take images although their node does not say. */
+  visionModels: readonly string[];
+}
+
+/** The config's defaults, for tests that build the service by hand. */
+export const DEFAULT_IMAGE_RULES: ImageRules = { maxImageBytes: 4 * 1024 * 1024, maxImagesPerRequest: 8, visionModels: [] };
 
 /** Failures that are the node's fault: they count against its health and may move the request. */
 const NODE_FAULTS: ReadonlySet<string> = new Set(['backend_unavailable', 'backend_error', 'backend_timeout']);
@@ -132,6 +143,16 @@ export class InferenceService {
     return { ...started, first: annotate(started.first), events: mapEvents(started.events, annotate) };
   }
 
+  /**
+   * What a model can do, as Ollama names it (`completion`, `tools`, `vision`, `embedding`): what
+   * its node reported, with `vision` added where the node's families or `chat.vision_models` say so.
+   */
+  capabilitiesOf(name: string, info: ModelEntry['info'], reported: readonly string[] | undefined = info.capabilities): string[] {
+    const capabilities = [...(reported ?? ['completion'])];
+    if (!capabilities.includes('vision') && takesImages(name, { ...info, capabilities }, this.options.images.visionModels)) capabilities.push('vision');
+    return capabilities;
+  }
+
   /** Resolves the model (alias, `:latest`), or throws model_not_found naming `param`. */
   resolveModel(model: string, param = 'model'): Promise<ModelEntry> {
     return this.options.registry.get(model, param);
@@ -169,6 +190,20 @@ export class InferenceService {
     }
   }
 
+  /**
+   * Images are checked before admission, so a bad or unwanted one costs no budget and never
+   * reaches a node: limits and sniffed formats, then whether the model takes images at all.
+   */
+  private checkImages(request: ChatRequest | CompletionRequest, entry: ModelEntry): void {
+    const messages = 'messages' in request ? request.messages : [{ images: request.images }];
+    const paramOf = 'messages' in request ? undefined : (_: number, image: number) => `images[${image}]`;
+    const count = checkMessageImages(messages, this.options.images, paramOf);
+    if (count > 0 && !takesImages(entry.name, entry.info, this.options.images.visionModels)) {
+      const first = messages.findIndex((m) => (m.images?.length ?? 0) > 0);
+      throw modelWithoutVision(request.model, 'messages' in request ? `messages[${first}]` : 'images');
+    }
+  }
+
   /** Loads or unloads a model on every node that serves it (Ollama's model-only requests). */
   async setResidency(model: string, keepAliveSeconds: number, context: ResidencyContext): Promise<string> {
     const entry = await this.options.registry.get(model);
@@ -183,6 +218,7 @@ export class InferenceService {
 
   private async start<R extends ChatRequest | CompletionRequest>(request: R, context: RequestContext, invoke: Invoke<R>): Promise<StartedGeneration> {
     const entry = await this.options.registry.get(request.model);
+    this.checkImages(request, entry);
     const promptTokens = estimateInputTokens(request);
     const inputParam = 'messages' in request ? 'messages' : 'prompt';
     const ticket = await this.options.admission.admit(context.principal, {

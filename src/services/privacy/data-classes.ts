@@ -72,7 +72,7 @@ export const PERSONAL_DATA_CLASSES: readonly PersonalDataClass[] = [
     purpose: 'answer questions about course material', access: 'the owner and the course\'s members through the course bot',
   },
   {
-    name: 'sessions', table: 'sessions', link: { kind: 'column', column: 'user_id' }, hidden: ['token_hash', 'csrf_token'],
+    name: 'sessions', table: 'sessions', link: { kind: 'column', column: 'user_id' }, hidden: ['token_hash', 'csrf_token', 'chat_key'],
     agedBy: ['expires_at'], erase: 'delete', retention: 'sessions', identifiers: ['id'],
     category: 'Sign-in data', data: 'browser sessions: hash of the cookie, start, expiry, end',
     purpose: 'keep the user signed in; security', access: 'no one through an API',
@@ -105,6 +105,12 @@ export const PERSONAL_DATA_CLASSES: readonly PersonalDataClass[] = [
     erase: 'scrub', retention: 'audit_log',
     category: 'Audit log', data: 'administrative actions: who (user id or CLI user), what, on which object, when',
     purpose: 'accountability of administrators; security', access: 'admins',
+  },
+  {
+    name: 'chat_keys', table: 'chat_keys', link: { kind: 'column', column: 'user_id' }, hidden: ['password_wrapped', 'recovery_wrapped'],
+    erase: 'delete',
+    category: 'Chat content', data: 'the key that opens the user\'s encrypted chats, sealed with keys derived from their password and recovery key (neither stored)',
+    purpose: 'encrypt chats at rest so that only the user can read them', access: 'no one: only the user\'s password or recovery key opens it',
   },
   {
     name: 'users', table: 'users', link: { kind: 'column', column: 'id' }, hidden: ['password_hash'], json: ['roles'],

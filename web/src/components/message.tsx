@@ -41,7 +41,12 @@ export function MessageView({ message, busy, canRegenerate, onRegenerate, onEdit
     }
     return (
       <article class="message user" aria-label={t('you')}>
-        <div class="bubble">{message.content}</div>
+        {message.images.length > 0 && (
+          <div class="message-images">
+            {message.images.map((url, i) => <img key={i} src={url} alt={t('attachedImage', { n: i + 1 })} />)}
+          </div>
+        )}
+        {message.content !== '' && <div class="bubble">{message.content}</div>}
         <div class="message-actions">
           <button type="button" class="icon-button subtle" aria-label={copied ? t('copied') : t('copy')} title={t('copy')} onClick={copy}><Icon name={copied ? 'check' : 'copy'} size={16} /></button>
           <button type="button" class="icon-button subtle" aria-label={t('edit')} title={t('edit')} disabled={busy} onClick={() => { setText(message.content); setEditing(true); }}><Icon name="edit" size={16} /></button>

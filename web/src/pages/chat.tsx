@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError} from '../api';
-import { appendMessages, createChat, getChat, updateChat, type UiChat, type UiChatMessage, type UiModel } from '../api';
+import { createChat, getChat, stopAnswer, updateChat, type UiAnswerEvent, type UiChat, type UiChatMessage, type UiModel } from '../api';
 import type { Workspace } from '../workspace';
 import { Composer } from '../components/composer';
 import { Icon } from '../components/icon';
@@ -8,7 +8,7 @@ import { MessageView, PendingAnswer, type Pending } from '../components/message'
 import { ChatSettingsPanel, type ChatSettings } from '../components/chat-settings';
 import { t } from '../i18n';
 import { linkHandler, navigate } from '../router';
-import { streamChat } from '../stream';
+import { followAnswer } from '../stream';
 
 const LAST_MODEL_KEY = 'flexi.model';
 
@@ -64,7 +64,13 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
     let cancelled = false;
     setLoading(true);
     getChat(chatId).then(
-      (loaded) => !cancelled && setChat(loaded),
+      (loaded) => {
+        if (cancelled) return;
+        setChat(loaded);
+        // The answer is still being written (the page was closed or reloaded meanwhile): attach to it.
+        const live = loaded.messages.find((m) => m.streaming);
+        if (live) void follow(loaded, undefined, live.content);
+      },
       (e: ApiError) => {
         if (cancelled) return;
         if (e.status === 404) setNotFound(true);
@@ -77,12 +83,12 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
     };
   }, [chatId]);
 
-  // Leaving the page stops a running answer (it is stored as stopped).
+  // Leaving the page stops following; the server goes on writing the answer and stores it.
   useEffect(() => () => controller.current?.abort(), []);
 
   useEffect(() => {
     const stop = (event: KeyboardEvent) => {
-      if (event.key === 'Escape' && controller.current && !event.defaultPrevented) controller.current.abort();
+      if (event.key === 'Escape' && controller.current && !event.defaultPrevented) void stopCurrent();
     };
     window.addEventListener('keydown', stop);
     return () => window.removeEventListener('keydown', stop);
@@ -99,11 +105,16 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
     if (log) stickToBottom.current = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   };
 
-  const generate = useCallback(async (current: UiChat, model: string) => {
+  /**
+   * Follows an answer the server writes: a new one (`body` given) or the one in progress. The
+   * server keeps writing when this page goes away; it is stored when done.
+   */
+  const follow = useCallback(async (current: UiChat, body: unknown | undefined, soFar = '', attempt = 0): Promise<void> => {
+    controller.current?.abort();
     const abort = new AbortController();
     controller.current = abort;
     stickToBottom.current = true;
-    const state: Pending = { content: '', queued: undefined };
+    const state: Pending = { content: soFar, queued: undefined };
     setPending({ ...state });
     setAnnouncement('');
     let frame = 0;
@@ -111,43 +122,69 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
       frame = 0;
       setPending({ ...state });
     };
-    const history = current.messages
-      .filter((m) => m.content.trim() !== '')
-      .map((m) => ({ role: m.role, content: m.content }));
-    const messages = current.system_prompt ? [{ role: 'system' as const, content: current.system_prompt }, ...history] : history;
-    const result = await streamChat(
-      { model, messages, ...(current.temperature !== null ? { temperature: current.temperature } : {}) },
-      {
-        onDelta(text) {
-          state.content += text;
-          state.queued = undefined;
-          frame ||= requestAnimationFrame(flush);
-        },
-        onQueued(position, etaMs) {
-          state.queued = { position, etaMs };
-          setAnnouncement(t('queuedPosition', { position }));
-          frame ||= requestAnimationFrame(flush);
-        },
-      },
-      abort.signal,
-    );
-    if (frame) cancelAnimationFrame(frame);
-    controller.current = undefined;
-    if (result.error?.code === 'agreement_required' || result.error?.status === 401) return;
+    const onEvent = (event: UiAnswerEvent) => {
+      if (event.type === 'started') {
+        setChat(event.chat);
+        chatRef.current = event.chat;
+        void workspace.refreshChats().catch(() => undefined);
+      } else if (event.type === 'snapshot') {
+        state.content = event.content;
+      } else if (event.type === 'queued') {
+        state.queued = { position: event.position, etaMs: event.eta_ms ?? undefined };
+        setAnnouncement(t('queuedPosition', { position: event.position }));
+      } else if (event.type === 'delta') {
+        state.content += event.content;
+        state.queued = undefined;
+      }
+      frame ||= requestAnimationFrame(flush);
+    };
+    let last: UiAnswerEvent | undefined;
+    let failure: Error | undefined;
     try {
-      const saved = await appendMessages(current.id, [{ role: 'assistant', content: state.content, model, finish: result.finish }]);
-      if (chatRef.current?.id === current.id) setChat(saved);
+      last = await followAnswer(current.id, body, onEvent, abort.signal);
     } catch (e) {
-      setError((e as Error).message);
+      if (!abort.signal.aborted) failure = e as Error;
     }
-    if (result.error) setError(result.error.message);
+    if (frame) cancelAnimationFrame(frame);
+    if (abort.signal.aborted && controller.current !== abort) return;
+    controller.current = undefined;
+    const final = last && (last.type === 'done' || last.type === 'error') ? last.chat : undefined;
+    if (final && chatRef.current?.id === final.id) setChat(final);
+    else if (!abort.signal.aborted) {
+      // The connection broke before the end (network, proxy): the server goes on. Show what is
+      // stored and attach again while it is still being written; a refusal shows its message.
+      const reloaded = await getChat(current.id).catch(() => undefined);
+      if (reloaded && chatRef.current?.id === reloaded.id) {
+        setChat(reloaded);
+        const live = reloaded.messages.find((m) => m.streaming);
+        if (live && attempt < 5) return follow(reloaded, undefined, live.content, attempt + 1);
+      }
+      if (failure) setError(failure.message);
+    }
     setPending(undefined);
-    setAnnouncement(result.finish === 'stopped' ? t('stopped') : result.error ? t('failed', { message: result.error.message }) : t('answerDone'));
+    if (last?.type === 'error') {
+      setError(last.message);
+      setAnnouncement(t('failed', { message: last.message }));
+    } else {
+      const finish = final?.messages.at(-1)?.finish;
+      setAnnouncement(finish === 'stopped' ? t('stopped') : t('answerDone'));
+    }
     void workspace.refreshChats().catch(() => undefined);
   }, [workspace]);
 
+  async function stopCurrent() {
+    const current = chatRef.current;
+    if (!current || !controller.current) return;
+    try {
+      await stopAnswer(current.id);
+    } catch (e) {
+      // Already done: nothing to stop.
+      if ((e as ApiError).status !== 404) setError((e as Error).message);
+    }
+  }
+
   /** Sends a new message, or (with `replaceFrom`) replaces one and everything after it. */
-  async function send(text: string, replaceFrom?: string) {
+  async function send(text: string, images: string[] = [], replaceFrom?: string) {
     if (generating || !settings.model) return;
     setError('');
     try {
@@ -158,10 +195,8 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
         chatRef.current = current;
         navigate(`/c/${current.id}`);
       }
-      const updated = await appendMessages(current.id, [{ role: 'user', content: text }], replaceFrom);
-      setChat(updated);
-      void workspace.refreshChats().catch(() => undefined);
-      await generate(updated, settings.model);
+      const message = images.length > 0 ? { content: text, images } : { content: text };
+      await follow(current, { model: settings.model, message, ...(replaceFrom ? { replace_from: replaceFrom } : {}) });
     } catch (e) {
       setPending(undefined);
       setError((e as Error).message);
@@ -171,13 +206,7 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   async function regenerate(message: UiChatMessage) {
     if (!chat || generating) return;
     setError('');
-    try {
-      const updated = await appendMessages(chat.id, [], message.id);
-      setChat(updated);
-      await generate(updated, settings.model);
-    } catch (e) {
-      setError((e as Error).message);
-    }
+    await follow(chat, { model: settings.model, replace_from: message.id });
   }
 
   async function changeSettings(next: ChatSettings) {
@@ -207,6 +236,7 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   }
 
   const messages = chat?.messages ?? [];
+  // The answer being written shows as the pending answer, not as a stored message.
   const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
   const model = models?.find((m) => m.id === settings.model);
   return (
@@ -222,19 +252,19 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
               {models?.length === 0 && <p class="error">{t('noModels')}</p>}
             </div>
           )}
-          {messages.map((message) => (
+          {messages.filter((message) => !message.streaming || !pending).map((message) => (
             <MessageView key={message.id} message={message} busy={generating}
               canRegenerate={message === lastAssistant && message === messages[messages.length - 1]}
               onRegenerate={() => void regenerate(message)}
-              onEdit={(text) => void send(text, message.id)} />
+              onEdit={(text) => void send(text, message.images, message.id)} />
           ))}
           {pending && <PendingAnswer pending={pending} model={settings.model} />}
           {error && <p class="error banner" role="alert">{t('failed', { message: error })}</p>}
         </div>
       </div>
       <div class="visually-hidden" role="status" aria-live="polite">{announcement}</div>
-      <Composer disabled={!settings.model} generating={generating} modelName={model?.id ?? settings.model}
-        onSend={(text) => void send(text)} onStop={() => controller.current?.abort()} />
+      <Composer disabled={!settings.model} generating={generating} modelName={model?.id ?? settings.model} vision={model?.vision ?? false}
+        onSend={(text, images) => void send(text, images)} onStop={() => void stopCurrent()} />
     </div>
   );
 }

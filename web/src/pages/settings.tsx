@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, changePassword, createOwnKey, deleteAllChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type OwnEnergyJson, type UiBudget } from '../api';
+import { api, changePassword, createOwnKey, createRecoveryKey, deleteAllChats, getChatKeyStatus, unlockChats, exportUrl, getAgreement, listOwnKeys, revokeOwnKey, type AgreementResponse, type ApiKey, type OwnEnergyJson, type UiBudget } from '../api';
 import type { Workspace } from '../workspace';
 import { Icon } from '../components/icon';
 import { KeyTable } from '../components/key-table';
@@ -35,6 +35,7 @@ export function SettingsPage({ workspace, onOpenMenu }: { workspace: Workspace; 
           <OwnEnergy />
         </section>
         <PasswordChange />
+        <ChatEncryption />
         {me.policy.api_keys && <ApiKeys />}
         <section class="card" aria-labelledby="prefs-title">
           <h2 id="prefs-title">{t('preferences')}</h2>
@@ -109,6 +110,75 @@ function PasswordChange() {
           <input type="password" autocomplete="new-password" required minLength={8} maxLength={1024} value={next} onInput={(e) => setNext(e.currentTarget.value)} /></label>
         <button class="button primary align-end" type="submit">{t('changePassword')}</button>
       </form>
+      {error && <p class="error" role="alert">{error}</p>}
+      {message && <p class="success" role="status">{message}</p>}
+    </section>
+  );
+}
+
+/** Encrypted chats (`privacy.encrypt_chats`): the recovery key, and unlocking a locked session. */
+function ChatEncryption() {
+  const [status, setStatus] = useState<{ enabled: boolean; unlocked: boolean; recovery_key: boolean } | undefined>(undefined);
+  const [shown, setShown] = useState('');
+  const [recovery, setRecovery] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const [message, setMessage] = useState('');
+
+  const load = () => getChatKeyStatus().then(setStatus, () => undefined);
+  useEffect(() => {
+    void load();
+  }, []);
+  if (!status?.enabled) return null;
+
+  async function create() {
+    setError('');
+    try {
+      setShown((await createRecoveryKey()).recovery_key);
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function unlock(event: Event) {
+    event.preventDefault();
+    setError('');
+    try {
+      await unlockChats(recovery, password || undefined);
+      setRecovery('');
+      setPassword('');
+      setMessage(t('unlocked'));
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <section class="card" aria-labelledby="encryption-title">
+      <h2 id="encryption-title">{t('chatEncryption')}</h2>
+      <p>{status.unlocked ? t('chatsEncrypted') : t('chatsLocked')}</p>
+      {status.unlocked && <p class="muted">{status.recovery_key ? t('recoveryKeySaved') : t('recoveryKeyNone')}</p>}
+      {status.unlocked && <button type="button" class="button" onClick={() => void create()}>{t('createRecoveryKey')}</button>}
+      {shown && (
+        <div class="notice" role="status">
+          <p>{t('recoveryKeyShown')}</p>
+          <div class="row">
+            <code class="secret" data-testid="recovery-key">{shown}</code>
+            <button type="button" class="button" onClick={() => void copyText(shown)}><Icon name="copy" />{t('copy')}</button>
+          </div>
+        </div>
+      )}
+      {!status.unlocked && (
+        <form class="row wrap" onSubmit={unlock}>
+          <label class="field grow"><span>{t('recoveryKey')}</span>
+            <input required maxLength={200} autocomplete="off" value={recovery} onInput={(e) => setRecovery(e.currentTarget.value)} /></label>
+          <label class="field grow"><span>{t('currentPassword')}</span>
+            <input type="password" autocomplete="current-password" maxLength={1024} value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></label>
+          <button class="button primary align-end" type="submit">{t('unlock')}</button>
+        </form>
+      )}
       {error && <p class="error" role="alert">{error}</p>}
       {message && <p class="success" role="status">{message}</p>}
     </section>
