@@ -22,7 +22,7 @@ beforeAll(async () => {
   // Queue notices only after 30 s: a queued stream has sent nothing, so the proxy can retry it elsewhere (case c).
   cluster = new FlexiCluster({ replicas: 3, slots: SLOTS, redisUrl, slotLeaseTtlMs: TTL_MS, queueNoticeDelayMs: 30_000 });
   await cluster.start(['flooder', 'newcomer', 'steady']);
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await cluster?.stop();
@@ -89,7 +89,7 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
     const loneTtft = median(lone.map((r) => r.ttftMs!));
     expect(newcomerTtft).toBeLessThanOrEqual(Math.max(2 * loneTtft, loneTtft + 1000));
     await expectAllRecorded([...flooder, ...newcomer]);
-  }, 120_000);
+  }, 240_000);
 
   it('survives a SIGKILL: no request fails, the dead replica\'s slots return, no finished request\'s usage is lost', async () => {
     const { proxy, keys } = cluster;
@@ -120,7 +120,7 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
     expect(await until(async () => Object.keys(await cluster.heldSlots()).length === 0, TTL_MS + 10_000)).toBe(true);
     await expectAllRecorded(results);
     await cluster.startReplica();
-  }, 120_000);
+  }, 240_000);
 
   it('loses nothing in a rolling restart (SIGTERM one replica at a time)', async () => {
     const { proxy, keys } = cluster;
@@ -143,5 +143,5 @@ describe.skipIf(!postgresTestUrl || !redisUrl)('three replicas share one node (H
     expect(cluster.peakPerNode()).toEqual([SLOTS]);
     expect(await until(async () => Object.keys(await cluster.heldSlots()).length === 0, 10_000)).toBe(true);
     await expectAllRecorded(results);
-  }, 180_000);
+  }, 480_000);
 });

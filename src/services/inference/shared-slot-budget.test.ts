@@ -4,6 +4,7 @@ import { systemClock } from '../../lib/clock.js';
 import { randomId } from '../../lib/ids.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { RedisSlotStore } from '../../store/redis-slot-store.js';
+import { FlexiError } from '../../core/errors.js';
 import { MemorySlotStore, type SlotStore } from '../../store/slot-store.js';
 import type { NodeLease } from './dispatcher.js';
 import type { ModelEntry } from './model-registry.service.js';
@@ -117,3 +118,26 @@ for (const [name, create] of stores) {
     });
   });
 }
+
+describe('SharedSlotBudget when Redis fails', () => {
+  it('starts nothing it cannot prove, reports the error, and the request is refused at its deadline', async () => {
+    const failing: SlotStore = {
+      take: () => Promise.reject(new FlexiError('store_unavailable')),
+      release: () => Promise.resolve(),
+      refresh: () => Promise.resolve(),
+      heldPerNode: () => Promise.resolve({}),
+      close: () => Promise.resolve(),
+    };
+    const errors: unknown[] = [];
+    const scheduler = new Scheduler({
+      clock: systemClock, sharedSlots: true,
+      settings: { classes: [{ name: 'standard', maxWaitMs: 200 }], defaultClass: 'standard', preloadReplicas: false },
+      nodes: [{ name: 'gpu1', type: 'sim', configuredSlots: 2, models: [{ name: MODEL }], resident: [{ name: MODEL }] }],
+    });
+    const budget = new SharedSlotBudget({ scheduler, store: failing, replicaId: 'r', ttlMs: 10_000, pollMs: 5, newcomerReserve: 0.25, onError: (e) => errors.push(e) });
+    replicas = [{ scheduler, budget, dispatcher: new SchedulerDispatcher(scheduler, [backend], budget) }];
+    await expect(ask(replicas[0]!, 'u')).rejects.toMatchObject({ code: 'overloaded' });
+    expect(errors[0]).toMatchObject({ code: 'store_unavailable' });
+    expect(budget.heldSlots()).toBe(0);
+  });
+});
