@@ -118,11 +118,20 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler.snapshot()), defaultMetrics: options.processMetrics ?? false,
   });
-  // Identity first: its access control is the inference service's admission port.
-  const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  // Identity first: its access control is the inference service's admission port. Flushing usage (before an
+  // erasure) first releases what the energy meter holds, or those records would be written after the erasure.
+  const late: { meter?: EnergyMeter } = {};
+  const flushUsage = async () => {
+    late.meter?.releaseHeld();
+    await options.flushUsage?.();
+  };
+  const identityServices = buildIdentityServices(config, store, {
+    ...options, flushUsage, warn: options.warn ?? ((message, details) => logError(message, details ?? {})),
+  });
   const energy = buildEnergyServices(config, store, identityServices.identity, {
     nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
   });
+  late.meter = energy.meter;
   registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: energy.meter ?? options.usage, observer: metrics,
