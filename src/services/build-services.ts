@@ -152,12 +152,21 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler.snapshot()), defaultMetrics: options.processMetrics ?? false,
   });
-  // Identity first: its access control is the inference service's admission port.
-  const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
+  // Identity first: its access control is the inference service's admission port. Flushing usage (before an
+  // erasure) first releases what the energy meter holds, or those records would be written after the erasure.
+  const late: { meter?: EnergyMeter } = {};
+  const flushUsage = async () => {
+    late.meter?.releaseHeld();
+    await options.flushUsage?.();
+  };
+  const identityServices = buildIdentityServices(config, store, {
+    ...options, flushUsage, warn: options.warn ?? ((message, details) => logError(message, details ?? {})),
+  });
   const imageRules = { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models };
   const energy = buildEnergyServices(config, store, identityServices.identity, {
     nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
   });
+  late.meter = energy.meter;
   registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   // Names no node serves, planned into requests for real models: one provider per prefix.
   const virtualModelProviders: VirtualModelProvider[] = [];

@@ -160,3 +160,18 @@ describe('energyBetween', () => {
     expect(energyBetween(sample(0, [100]), sample(2000, [300]))).toBe(400);
   });
 });
+
+describe('EnergyMeter.releaseHeld', () => {
+  it('hands held entries on at once with the energy known so far (before an erasure)', () => {
+    const { clock, meter, recorded } = setup();
+    meter.ingest('gpu1', sample(T0, [100]));
+    meter.started('r', 'gpu1');
+    clock.advance(2500);
+    meter.ingest('gpu1', sample(T0 + 1000, [100]));
+    meter.record(entry('r', { prompt: 0, completion: 5 }, { durationMs: 2500, ttftMs: 0 }));
+    expect(recorded).toHaveLength(0);
+    meter.releaseHeld();
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]!.energyWh! * 3600).toBeCloseTo(100, 6);
+  });
+});

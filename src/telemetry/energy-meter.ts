@@ -145,6 +145,17 @@ export class EnergyMeter implements UsageSink {
     }
   }
 
+  /**
+   * Hands every held usage entry on now with the energy known so far (before an erasure re-keys a user's
+   * records: a record written after it would escape it). Intervals still to come go to the other requests or idle.
+   */
+  releaseHeld(): void {
+    for (const state of this.nodes.values()) {
+      for (const metered of state.finished) this.release(metered);
+      state.finished = [];
+    }
+  }
+
   /** Joules attributed per model since start (`flexi_energy_joules_total{model}`), idle under `(idle)`. */
   energyByModel(): ReadonlyMap<string, number> {
     return new Map([...this.joulesByModel, ['(idle)', this.idleJoules]]);
