@@ -79,6 +79,8 @@ export interface UiChatSummary {
   temperature: number | null;
   created_at: string;
   updated_at: string;
+  /** Encrypted with a key this session does not hold: listed without its title; opening it gives 403 chats_locked. */
+  locked: boolean;
 }
 
 export interface UiChatMessage {

@@ -191,5 +191,5 @@ function toChatRequest(chat: UiChat, model: string): ChatRequest {
 }
 
 function emptyChat(id: string): UiChat {
-  return { id, title: '', model: null, system_prompt: null, temperature: null, created_at: '', updated_at: '', messages: [] };
+  return { id, title: '', model: null, system_prompt: null, temperature: null, created_at: '', updated_at: '', locked: false, messages: [] };
 }

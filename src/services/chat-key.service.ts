@@ -52,15 +52,24 @@ export class ChatKeyService {
     if (!this.options.enabled) return;
     const now = this.now();
     const dataKey = newDataKey();
-    if (await this.keys.create({ userId, passwordWrapped: null, recoveryWrapped: null, createdAt: now, updatedAt: now })) {
-      await this.lend(userId, dataKey, session);
-    }
+    const created = await this.keys.create({ userId, passwordWrapped: null, recoveryWrapped: null, createdAt: now, updatedAt: now });
+    // A key only an ended session held, and no recovery key: it is gone; a new one lets the user chat again.
+    const existing = created ? undefined : await this.keys.find(userId);
+    if (created || (existing && !existing.passwordWrapped && !existing.recoveryWrapped)) await this.lend(userId, dataKey, session);
   }
 
   private async openOrCreate(userId: string, password: string): Promise<Buffer | undefined> {
     const existing = await this.keys.find(userId);
-    if (existing?.passwordWrapped) return unwrapWithSecret(existing.passwordWrapped, password, userId);
-    if (existing) return undefined;
+    if (existing) {
+      const opened = existing.passwordWrapped ? await unwrapWithSecret(existing.passwordWrapped, password, userId) : undefined;
+      // Locked, but the recovery key may open it: the user decides (settings, POST /ui/v1/chat-key/unlock).
+      if (opened || existing.recoveryWrapped) return opened;
+      // Nothing can open the old key any more (an admin reset the password and there is no recovery key):
+      // a new key, so the user can chat again; the old chats stay sealed and show as locked.
+      const fresh = newDataKey();
+      await this.keys.update(userId, { passwordWrapped: await wrapWithSecret(fresh, password, userId), updatedAt: this.now() });
+      return fresh;
+    }
     const dataKey = newDataKey();
     const now = this.now();
     const created = await this.keys.create({ userId, passwordWrapped: await wrapWithSecret(dataKey, password, userId), recoveryWrapped: null, createdAt: now, updatedAt: now });

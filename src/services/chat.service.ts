@@ -47,7 +47,7 @@ function revealImages(owner: ChatOwner, value: string | null): string[] {
 export function toUiChatSummary(chat: ChatRecord, owner: ChatOwner): UiChatSummary {
   return {
     id: chat.id, title: reveal(owner, chat.title), model: chat.model, system_prompt: chat.systemPrompt === null ? null : reveal(owner, chat.systemPrompt),
-    temperature: chat.temperature, created_at: chat.createdAt, updated_at: chat.updatedAt,
+    temperature: chat.temperature, created_at: chat.createdAt, updated_at: chat.updatedAt, locked: false,
   };
 }
 
@@ -123,9 +123,9 @@ export class ChatService {
   async list(owner: ChatOwner, search?: string): Promise<UiChatSummary[]> {
     const text = search?.trim().slice(0, MAX_SEARCH_CHARS);
     // The database cannot search sealed text: with encryption on, search what the key opens.
-    if (text && this.encrypt) return (await this.all(owner)).filter((chat) => matches(chat, text)).slice(0, CHAT_LIST_LIMIT).map(summaryOf);
+    if (text && this.encrypt) return (await this.openable(owner)).filter((chat) => matches(chat, text)).slice(0, CHAT_LIST_LIMIT).map(summaryOf);
     const chats = await this.chats.list(owner.userId, { search: text || undefined, limit: CHAT_LIST_LIMIT });
-    return chats.map((chat) => toUiChatSummary(chat, owner));
+    return chats.map((chat) => lockedOr(() => toUiChatSummary(chat, owner), chat));
   }
 
   async create(owner: ChatOwner, input: ChatSettings): Promise<UiChat> {
@@ -210,6 +210,20 @@ export class ChatService {
     return { body: `${JSON.stringify(document, null, 2)}\n`, fileName: `${base}.json`, contentType: 'application/json; charset=utf-8' };
   }
 
+  /** The chats this owner's key opens (search over encrypted chats skips the locked ones). */
+  private async openable(owner: ChatOwner): Promise<UiChat[]> {
+    const chats = await this.chats.listAll(owner.userId);
+    const open: UiChat[] = [];
+    for (const chat of chats) {
+      try {
+        open.push(await this.get(owner, chat.id));
+      } catch (error) {
+        if (!(error instanceof FlexiError && error.code === 'chats_locked')) throw error;
+      }
+    }
+    return open;
+  }
+
   private async all(owner: ChatOwner): Promise<UiChat[]> {
     const chats = await this.chats.listAll(owner.userId);
     const messages = await this.chats.messagesOfUser(owner.userId);
@@ -220,6 +234,19 @@ export class ChatService {
       list.push(toUiChatMessage(message, owner));
     }
     return chats.map((chat) => ({ ...toUiChatSummary(chat, owner), messages: byChat.get(chat.id) ?? [] }));
+  }
+}
+
+/** A chat the owner's key cannot open is listed without its title, marked locked. */
+function lockedOr(summary: () => UiChatSummary, chat: ChatRecord): UiChatSummary {
+  try {
+    return summary();
+  } catch (error) {
+    if (!(error instanceof FlexiError && error.code === 'chats_locked')) throw error;
+    return {
+      id: chat.id, title: '', model: chat.model, system_prompt: null, temperature: chat.temperature,
+      created_at: chat.createdAt, updated_at: chat.updatedAt, locked: true,
+    };
   }
 }
 

@@ -257,9 +257,23 @@ describe.each(testDialects())('chats encrypted at rest on %s', (dialect) => {
     session = await login(gateway, email, 'admin-set-password-3');
     expect((await call<UiChat>(gateway, session, 'GET', `/ui/v1/chats/${id}`)).body.title).toBe(`My word is ${SECRET}`);
 
+    // Without a recovery key, a reset password starts a new key: old chats are listed locked, new ones work.
+    await gateway.identity.admin.addUser('test', { email: `no-recovery-${email}`, roles: ['student'], password: 'first-password-1' });
+    let other = await login(gateway, `no-recovery-${email}`, 'first-password-1');
+    await call(gateway, other, 'POST', '/auth/agreement/accept', { version: (await call<{ version: string }>(gateway, other, 'GET', '/auth/agreement')).body.version });
+    const old = (await call<UiChat>(gateway, other, 'POST', '/ui/v1/chats', { title: 'Before the reset' })).body.id;
+    await gateway.identity.admin.setPassword('test', `no-recovery-${email}`, 'admin-set-password-4');
+    other = await login(gateway, `no-recovery-${email}`, 'admin-set-password-4');
+    const listed = (await call<{ data: { id: string; title: string; locked: boolean }[] }>(gateway, other, 'GET', '/ui/v1/chats')).body.data;
+    expect(listed).toEqual([expect.objectContaining({ id: old, title: '', locked: true })]);
+    expect((await call(gateway, other, 'GET', `/ui/v1/chats/${old}`)).status).toBe(403);
+    const fresh = await call<UiChat>(gateway, other, 'POST', '/ui/v1/chats', { title: 'After the reset' });
+    expect(fresh.status).toBe(201);
+    expect((await call<UiChat>(gateway, other, 'GET', `/ui/v1/chats/${fresh.body.id}`)).body.title).toBe('After the reset');
+
     // Erasure removes the chats and the keys with the account.
     await gateway.app.privacy.eraseUser('test', email);
-    expect(await store.db.selectFrom('chat_keys').selectAll().execute()).toEqual([]);
+    expect(await store.db.selectFrom('chat_keys').selectAll().where('user_id', '=', session.userId).execute()).toEqual([]);
     expect(await store.db.selectFrom('chat_messages').selectAll().where('chat_id', '=', id).execute()).toEqual([]);
   });
 });
