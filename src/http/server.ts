@@ -12,6 +12,7 @@ import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
+import { COURSE_HEADER } from '../services/identity/course-context.service.js';
 import type { Services } from '../services/build-services.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
@@ -136,7 +137,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
         done(error as FlexiError);
         return;
       }
-      done();
+      if (request.headers[COURSE_HEADER] === undefined) {
+        done();
+        return;
+      }
+      // A key acting for a course (docs/moodle.md): checked here, so a refused header never reaches a handler.
+      identity.courses.apply(principal, request.headers[COURSE_HEADER]).then((acting) => {
+        request.principal = acting;
+        done();
+      }, done);
     }, done);
   });
 

@@ -24,6 +24,8 @@ import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
+import { TemplateModels } from './templates/template-models.js';
+import { TemplateService } from './templates/template.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -87,6 +89,8 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  /** Prompt templates (`template:<name>`). */
+  templates: TemplateService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -114,7 +118,8 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
   // Names no node serves, planned into requests for real models: one provider per prefix.
-  const virtualModelProviders: VirtualModelProvider[] = [];
+  const templates = buildTemplateService(store, identityServices.identity, options.clock);
+  const virtualModelProviders: VirtualModelProvider[] = [new TemplateModels(templates)];
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
@@ -127,7 +132,16 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    templates,
   };
+}
+
+/** Prompt templates over the store (the server's and `flexi templates`). */
+export function buildTemplateService(store: Store, identity: Identity, clock?: Clock): TemplateService {
+  return new TemplateService({
+    templates: store.templates, groups: store.groups, audit: identity.audit, clock,
+    isModelAllowed: (principal, model) => identity.access.isModelVisible(principal, model),
+  });
 }
 
 function buildRegistry(

@@ -154,6 +154,27 @@ export interface NodeModelsTable {
   last_seen_at: string;
 }
 
+/** A prompt template (`template:<name>`); `definition` is the JSON of its current version. */
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  /** Null: global; else the owning group (course). */
+  group_id: string | null;
+  version: number;
+  definition: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Every saved version of a template, the current one included. */
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  definition: string;
+  created_by: string;
+  created_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -167,6 +188,8 @@ export interface Database {
   chat_messages: ChatMessagesTable;
   agreement_acceptances: AgreementAcceptancesTable;
   node_models: NodeModelsTable;
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';
