@@ -3,3 +3,4 @@ export * from './ollama.js';
 export * from './validation.js';
 export * from './admin.js';
 export * from './system.js';
+export * from './templates.js';

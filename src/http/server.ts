@@ -18,6 +18,7 @@ import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } fr
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
+import { registerTemplateRoutes } from './templates.route.js';
 import { registerSystemRoutes, type MetricsAccess } from './system.route.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } from './route-access.js';
@@ -68,7 +69,7 @@ function isWebPage(url: string): boolean {
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
-  const { identity, privacy, chats, agreement, registry, inference, metrics, readiness, dispatcher, nodeAdmin, modelManager } = deps.services;
+  const { identity, privacy, chats, agreement, registry, inference, metrics, readiness, dispatcher, nodeAdmin, modelManager, templates } = deps.services;
   const access = identity.access;
   const timeouts = requestTimeouts(deps.clientLimits);
   const app = Fastify({
@@ -197,6 +198,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
   registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
+  registerTemplateRoutes(app, { templates });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.
