@@ -149,6 +149,17 @@ describe('what Moodle sends wrong', () => {
     expect(response.status).toBe(200);
   });
 
+  it('reaches a template as an Azure deployment name, as Moodle writes it into the URL', async () => {
+    const [, azure] = fixtures.find(([file]) => file === 'azureai-generate-text.json')!;
+    for (const deployment of ['template:moodle-feedback', 'template%3Amoodle-feedback']) {
+      const response = await fetch(`${gateway.url}${azure.path.replace('/gpt-4o/', `/${deployment}/`)}`, {
+        method: 'POST', headers: headersFor(azure, key), body: JSON.stringify(azure.body), redirect: 'manual',
+      });
+      expect(response.status, deployment).toBe(200);
+      expect((backend.seen.at(-1) as ChatRequest).messages[0]).toEqual({ role: 'system', content: 'Give feedback on a science text for students.' });
+    }
+  });
+
   it('gets a 400 on the Azure route for a body that is not an object', async () => {
     const [, azure] = fixtures.find(([file]) => file === 'azureai-generate-text.json')!;
     const response = await fetch(`${gateway.url}${azure.path}`, { method: 'POST', headers: headersFor(azure, key), body: '[1,2]', redirect: 'manual' });
