@@ -56,12 +56,14 @@ export function TemplatesPage({ onOpenMenu }: { onOpenMenu: () => void }) {
         {templates && templates.length > 0 && (
           <section class="card" aria-labelledby="templates-list-title">
             <h2 id="templates-list-title">{t('templatesAvailable')}</h2>
-            <div class="row wrap" role="list">
+            <ul class="row wrap template-list">
               {templates.map((item) => (
-                <button key={item.name} type="button" role="listitem" class={`button${item.name === selected ? ' primary' : ''}`}
-                  aria-pressed={item.name === selected} onClick={() => setSelected(item.name)}>{item.virtual_model}</button>
+                <li key={item.name}>
+                  <button type="button" class={`button${item.name === selected ? ' primary' : ''}`}
+                    aria-pressed={item.name === selected} onClick={() => setSelected(item.name)}>{item.virtual_model}</button>
+                </li>
               ))}
-            </div>
+            </ul>
           </section>
         )}
         {template && <TryIt key={`${template.name}@${template.version}`} template={template} />}
