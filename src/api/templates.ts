@@ -67,7 +67,7 @@ export interface TemplateWire {
   created_at: string;
   updated_at: string;
   /** With `show`: every version, newest first. */
-  versions?: { version: number; created_by: string; created_at: string; definition: Omit<TemplateWire, 'name' | 'virtual_model' | 'group' | 'version' | 'created_at' | 'updated_at' | 'versions'> }[];
+  versions?: { version: number; created_at: string; definition: Omit<TemplateWire, 'name' | 'virtual_model' | 'group' | 'version' | 'created_at' | 'updated_at' | 'versions'> }[];
 }
 
 /** A template as its users see it (`GET /ui/v1/templates`): how to call it, not how it is written. */
@@ -131,7 +131,7 @@ export function toTemplateWire(template: TemplateRecord & { groupName: string | 
     created_at: template.createdAt,
     updated_at: template.updatedAt,
     ...(template.versions === undefined ? {} : {
-      versions: template.versions.map((v) => ({ version: v.version, created_by: v.createdBy, created_at: v.createdAt, definition: definitionToWire(v.definition) })),
+      versions: template.versions.map((v) => ({ version: v.version, created_at: v.createdAt, definition: definitionToWire(v.definition) })),
     }),
   };
 }

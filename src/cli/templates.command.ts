@@ -66,7 +66,7 @@ function printTemplate(template: TemplateWire): void {
     ])));
   }
   if (template.versions) {
-    print(formatTable(['VERSION', 'SAVED', 'BY'], template.versions.map((v) => [String(v.version), shortTime(v.created_at), v.created_by])));
+    print(formatTable(['VERSION', 'SAVED'], template.versions.map((v) => [String(v.version), shortTime(v.created_at)])));
   }
 }
 

@@ -61,7 +61,5 @@ export interface TemplateRecord {
 export interface TemplateVersionRecord {
   version: number;
   definition: TemplateDefinition;
-  /** Who saved it (`user:<id>`, `key:<id>`, `cli:<user>`). */
-  createdBy: string;
   createdAt: string;
 }

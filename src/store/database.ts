@@ -171,7 +171,6 @@ export interface TemplateVersionsTable {
   template_id: string;
   version: number;
   definition: string;
-  created_by: string;
   created_at: string;
 }
 

@@ -13,15 +13,15 @@ describeEachDatabase('template repository', (getStore) => {
   it('saves versions, refuses a stale edit, lists by owner and deletes with its history', async () => {
     const store = getStore();
     const group = await store.groups.create({ name: 'stats', kind: 'course', createdAt: T0 });
-    const global = await store.templates.create({ name: 'global', groupId: null, definition: DEFINITION, actor: 'cli:test', now: T0 });
-    const course = await store.templates.create({ name: 'course', groupId: group.id, definition: DEFINITION, actor: 'user:1', now: T0 });
+    const global = await store.templates.create({ name: 'global', groupId: null, definition: DEFINITION, now: T0 });
+    const course = await store.templates.create({ name: 'course', groupId: group.id, definition: DEFINITION, now: T0 });
     expect(await store.templates.findByName('global')).toEqual(global);
-    await expect(store.templates.create({ name: 'global', groupId: null, definition: DEFINITION, actor: 'x', now: T0 })).rejects.toThrow();
+    await expect(store.templates.create({ name: 'global', groupId: null, definition: DEFINITION, now: T0 })).rejects.toThrow();
 
-    const v2 = await store.templates.update(course.id, { expectedVersion: 1, definition: { ...DEFINITION, description: 'v2' }, actor: 'user:2', now: T1 });
+    const v2 = await store.templates.update(course.id, { expectedVersion: 1, definition: { ...DEFINITION, description: 'v2' }, now: T1 });
     expect(v2).toMatchObject({ version: 2, updatedAt: T1, definition: { description: 'v2' } });
-    expect(await store.templates.update(course.id, { expectedVersion: 1, definition: DEFINITION, actor: 'user:3', now: T1 })).toBeUndefined();
-    expect((await store.templates.versions(course.id)).map((v) => [v.version, v.createdBy, v.definition.description])).toEqual([[2, 'user:2', 'v2'], [1, 'user:1', undefined]]);
+    expect(await store.templates.update(course.id, { expectedVersion: 1, definition: DEFINITION, now: T1 })).toBeUndefined();
+    expect((await store.templates.versions(course.id)).map((v) => [v.version, v.createdAt, v.definition.description])).toEqual([[2, T1, 'v2'], [1, T0, undefined]]);
 
     expect((await store.templates.list()).map((t) => t.name)).toEqual(['course', 'global']);
     expect((await store.templates.list({ groupIds: [null] })).map((t) => t.name)).toEqual(['global']);

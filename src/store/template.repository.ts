@@ -15,7 +15,7 @@ export class TemplateRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Version 1 of a new template; its name must be free (the caller checks, the unique index decides). */
-  async create(input: { name: string; groupId: string | null; definition: TemplateDefinition; actor: string; now: string }): Promise<TemplateRecord> {
+  async create(input: { name: string; groupId: string | null; definition: TemplateDefinition; now: string }): Promise<TemplateRecord> {
     const row: TemplatesTable = {
       id: randomId(16), name: input.name, group_id: input.groupId, version: 1,
       definition: JSON.stringify(input.definition), created_at: input.now, updated_at: input.now,
@@ -23,7 +23,7 @@ export class TemplateRepository {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('templates').values(row).execute();
       await trx.insertInto('template_versions')
-        .values({ template_id: row.id, version: 1, definition: row.definition, created_by: input.actor, created_at: input.now })
+        .values({ template_id: row.id, version: 1, definition: row.definition, created_at: input.now })
         .execute();
     });
     return toRecord(row);
@@ -53,7 +53,7 @@ export class TemplateRepository {
    * Saves `definition` as the next version, if the template is still at `expectedVersion` (two
    * editors: the second gets undefined instead of silently overwriting the first).
    */
-  async update(id: string, input: { expectedVersion: number; definition: TemplateDefinition; actor: string; now: string }): Promise<TemplateRecord | undefined> {
+  async update(id: string, input: { expectedVersion: number; definition: TemplateDefinition; now: string }): Promise<TemplateRecord | undefined> {
     const definition = JSON.stringify(input.definition);
     const version = input.expectedVersion + 1;
     return this.db.transaction().execute(async (trx) => {
@@ -63,7 +63,7 @@ export class TemplateRepository {
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return undefined;
       await trx.insertInto('template_versions')
-        .values({ template_id: id, version, definition, created_by: input.actor, created_at: input.now })
+        .values({ template_id: id, version, definition, created_at: input.now })
         .execute();
       const row = await trx.selectFrom('templates').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return toRecord(row);
@@ -83,7 +83,7 @@ export class TemplateRepository {
   async versions(id: string): Promise<TemplateVersionRecord[]> {
     const rows = await this.db.selectFrom('template_versions').selectAll().where('template_id', '=', id).orderBy('version', 'desc').execute();
     return rows.map((row) => ({
-      version: Number(row.version), definition: JSON.parse(row.definition) as TemplateDefinition, createdBy: row.created_by, createdAt: row.created_at,
+      version: Number(row.version), definition: JSON.parse(row.definition) as TemplateDefinition, createdAt: row.created_at,
     }));
   }
 }

@@ -59,7 +59,7 @@ describe('flexi templates (built CLI)', { timeout: 240_000 }, () => {
     expect(JSON.parse(edited.stdout)).toMatchObject({ version: 2, description: 'Version two', group: 'stats-ws26' });
 
     const shown = await flexi('templates', 'show', 'essay-feedback', '--json');
-    expect(JSON.parse(shown.stdout).versions.map((v: { version: number; created_by: string }) => v.version)).toEqual([2, 1]);
+    expect(JSON.parse(shown.stdout).versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
     const plain = await flexi('templates', 'show', 'essay-feedback');
     expect(plain.stdout).toContain('template:essay-feedback (version 2, group stats-ws26)');
     expect(plain.stdout).toMatch(/level\s+enum\s+no\s+beginner\s+beginner\|advanced/);

@@ -107,7 +107,7 @@ export class TemplateService {
     let template: TemplateRecord;
     try {
       template = await this.deps.templates.create({
-        name: input.name, groupId: group?.id ?? null, definition: input.definition, actor: actor.label, now: this.now(),
+        name: input.name, groupId: group?.id ?? null, definition: input.definition, now: this.now(),
       });
     } catch (error) {
       // Two creators at once: the unique index decides.
@@ -124,7 +124,7 @@ export class TemplateService {
     validateDefinition(input.definition);
     const expected = input.expectedVersion ?? template.version;
     if (expected !== template.version) throw this.stale(name, template.version);
-    const updated = await this.deps.templates.update(template.id, { expectedVersion: expected, definition: input.definition, actor: actor.label, now: this.now() });
+    const updated = await this.deps.templates.update(template.id, { expectedVersion: expected, definition: input.definition, now: this.now() });
     if (!updated) throw this.stale(name, template.version + 1);
     await this.deps.audit.record(actor.label, 'template.update', { type: 'template', id: template.id }, { name, version: updated.version });
     const [view] = await this.withGroupNames([updated]);

@@ -25,8 +25,8 @@ export const templatesMigration: Migration = {
       .addColumn('template_id', 'text', (c) => c.notNull().references('templates.id').onDelete('cascade'))
       .addColumn('version', 'integer', (c) => c.notNull())
       .addColumn('definition', 'text', (c) => c.notNull())
-      // Who saved it, as the audit log names actors (`user:<id>`, `key:<id>`, `cli:<os user>`).
-      .addColumn('created_by', 'text', (c) => c.notNull())
+      // Who saved a version is in the audit log (template.create / template.update), which erasure
+      // scrubs; kept out of here so that this table holds no personal data.
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('template_versions_pkey', ['template_id', 'version'])
       .execute();
