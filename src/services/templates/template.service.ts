@@ -74,7 +74,9 @@ export class TemplateService {
   /** The template `principal` may use, or model_not_found (never 403: nobody learns it exists). */
   async getUsable(principal: Principal, name: string): Promise<TemplateRecord> {
     const template = await this.deps.templates.findByName(name);
-    if (!template || !this.mayUse(principal, template, await this.usableGroupIds(principal))) {
+    // A global template needs no look-up of the caller's groups (the common call stays one query).
+    const groupIds = template?.groupId ? await this.usableGroupIds(principal) : new Set<string>();
+    if (!template || !this.mayUse(principal, template, groupIds)) {
       throw new FlexiError('model_not_found', `The model 'template:${name}' does not exist.`, { param: 'model' });
     }
     return template;
