@@ -35,12 +35,18 @@ export class TemplateModels implements VirtualModelProvider {
       throw invalidRequest('messages', `The template '${name}' fills {{input}} from your message: send one user message (or a prompt).`);
     }
     values.set(INPUT, lastUser >= 0 ? request.messages[lastUser]!.content : '');
-    const history = request.messages.slice(0, Math.max(lastUser, 0))
-      // The template's system text replaces the client's; without one the client's stays.
-      .filter((message) => definition.system === undefined || message.role !== 'system');
+    // The template's system text replaces the client's; without one the client's stays.
+    const keep = (message: ChatMessage) => definition.system === undefined || message.role !== 'system';
+    const before = lastUser >= 0 ? request.messages.slice(0, lastUser) : request.messages;
+    // What follows the last user message (a tool call and its result) stays after it.
+    const after = lastUser >= 0 ? request.messages.slice(lastUser + 1) : [];
     const messages: ChatMessage[] = [];
     if (definition.system !== undefined) messages.push({ role: 'system', content: fillText(definition.system, values) });
-    messages.push(...history, { role: 'user', content: fillText(definition.user, values), images: lastUser >= 0 ? request.messages[lastUser]!.images : undefined });
+    messages.push(
+      ...before.filter(keep),
+      { role: 'user', content: fillText(definition.user, values), images: lastUser >= 0 ? request.messages[lastUser]!.images : undefined },
+      ...after.filter(keep),
+    );
     const planned: ChatRequest = {
       ...request,
       model: definition.model,
