@@ -13,6 +13,7 @@ import { hasChromium, openPage, signIn, startWebGateway, type WebGateway } from 
 const PASSWORD = 'correct horse battery';
 const SCREENS = '/work/notes/screens';
 let gateway: WebGateway;
+let operatorKey: string;
 
 describe.skipIf(!hasChromium)('templates page in Chromium', { timeout: 180_000 }, () => {
   beforeAll(async () => {
@@ -20,6 +21,7 @@ describe.skipIf(!hasChromium)('templates page in Chromium', { timeout: 180_000 }
     const admin = gateway.app.identity.admin;
     const student = await admin.addUser('test', { email: 'carla@uni.example', roles: ['student'], password: PASSWORD, displayName: 'Carla' });
     const operator = await admin.createKey('test', { name: 'admin', role: 'admin' });
+    operatorKey = operator.key;
     await admin.createGroup('test', { name: 'stats-ws26', kind: 'course' });
     await admin.createGroup('test', { name: 'art-ws26', kind: 'course' });
     await admin.addMember('test', 'stats-ws26', student.id, 'member');
@@ -55,7 +57,7 @@ describe.skipIf(!hasChromium)('templates page in Chromium', { timeout: 180_000 }
     if (await accept.isVisible()) await accept.click();
     await page.getByRole('link', { name: 'Templates' }).click();
     await page.getByRole('heading', { name: 'Try template:essay-feedback' }).waitFor();
-    const buttons = await page.getByRole('listitem').allTextContents();
+    const buttons = await page.locator('.template-list').getByRole('listitem').allTextContents();
     expect(buttons).toEqual(['template:essay-feedback', 'template:stats-hint']);
 
     await page.getByLabel(/^subject/).fill('Physics');
@@ -76,6 +78,25 @@ describe.skipIf(!hasChromium)('templates page in Chromium', { timeout: 180_000 }
     // The page scrolls inside <main>: a viewport tall enough shows the form and the answer at once.
     await page.setViewportSize({ width: 1280, height: 1250 });
     await page.screenshot({ path: `${SCREENS}/templates-try-it.png` });
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('shows the 400 naming the parameter when the template changed under an open form', async () => {
+    const { context, page, errors } = await openPage(gateway);
+    await signIn(page, 'carla@uni.example', PASSWORD);
+    await page.getByRole('link', { name: 'Templates' }).click();
+    await page.getByRole('button', { name: 'template:stats-hint' }).click();
+    await page.getByRole('heading', { name: 'Try template:stats-hint' }).waitFor();
+    // A lecturer saves version 2 with a new required parameter while the form is open.
+    const edited = await fetch(`${gateway.url}/admin/v1/templates/stats-hint`, {
+      method: 'PUT', headers: { authorization: `Bearer ${operatorKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', system: 'Give a hint about {{chapter}}.', parameters: [{ name: 'chapter', type: 'integer', required: true }] }),
+    });
+    expect(edited.status).toBe(200);
+    await page.getByLabel('Your text (fills {{input}})').fill('What is a p-value?');
+    await page.getByRole('button', { name: 'Try it' }).click();
+    await page.getByRole('alert').getByText("'template_params.chapter' is required.").waitFor();
     expect(errors).toEqual([]);
     await context.close();
   });
