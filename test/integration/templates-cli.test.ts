@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/store.js';
 import { runBuiltCli } from '../helpers/built-cli.js';
+import { startIdentityGateway } from '../helpers/identity-gateway.js';
+import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
 let dir: string;
 let configPath: string;
@@ -69,6 +72,32 @@ describe('flexi templates (built CLI)', { timeout: 240_000 }, () => {
     const gone = await flexi('templates', 'show', 'essay-feedback');
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("No template 'essay-feedback'");
+  });
+
+  it('counts a request a course key made for a course under that group in `flexi usage --by group`', async () => {
+    expect((await flexi('groups', 'create', 'bio-ws26', '--json')).code).toBe(0);
+    const keyResult = await flexi('keys', 'create', '--name', 'lms', '--role', 'student', '--scope', 'course:bio-*', '--json');
+    expect(keyResult.code, keyResult.stderr).toBe(0);
+    const key = (JSON.parse(keyResult.stdout) as { key: string }).key;
+    // The gateway on the same database file the CLI reads.
+    const store = await openDatabase(join(dir, 'flexi.db'));
+    const gateway = await startIdentityGateway([new ScriptedBackend({ models: ['tiny:latest'] })], { store, listen: false });
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        const response = await gateway.app.server.inject({
+          method: 'POST', url: '/v1/chat/completions', payload: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }] }),
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-flexi-course': 'bio-ws26' },
+        });
+        expect(response.statusCode, response.body).toBe(200);
+      }
+      await gateway.usage.flush();
+    } finally {
+      await gateway.close();
+      await store.close();
+    }
+    const usage = await flexi('usage', '--by', 'group', '--json');
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(JSON.parse(usage.stdout)).toContainEqual(expect.objectContaining({ group: 'bio-ws26', requests: 2 }));
   });
 
   it('refuses a file with an undeclared placeholder, a bad field or bad YAML, naming the problem', async () => {
