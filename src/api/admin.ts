@@ -8,7 +8,7 @@ import { z } from 'zod';
 const email = z.string().max(254).describe('E-mail address (case-insensitive).');
 const roleName = z.string().max(32);
 const password = z.string().min(8).max(1024);
-const scope = z.string().max(210).describe('`model:<glob>`, `endpoint:<glob>` (binds every route) or `admin` (a key with scopes reaches /admin/v1 only with it).');
+const scope = z.string().max(210).describe('`model:<glob>`, `endpoint:<glob>` (binds every route), `course:<glob>` (may send `x-flexi-course`) or `admin` (a key with scopes reaches /admin/v1 only with it).');
 const expiresInDays = z.number().positive().max(3650).describe('The key stops working after this many days.');
 
 export const loginRequestSchema = z.object({

@@ -4,3 +4,4 @@ export * from './validation.js';
 export * from './admin.js';
 export * from './system.js';
 export * from './energy.js';
+export * from './templates.js';

@@ -9,6 +9,7 @@ import { registerSimCommand } from './sim.command.js';
 import { registerModelsCommand } from './models.command.js';
 import { registerNodesCommand } from './nodes.command.js';
 import { registerPrivacyCommand } from './privacy.command.js';
+import { registerTemplatesCommand } from './templates.command.js';
 import { registerUsageCommand } from './usage.command.js';
 import { registerUsersCommand } from './users.command.js';
 import { registerEvalCommand } from './eval.command.js';
@@ -36,4 +37,5 @@ export function registerCommands(program: Command): void {
   registerAgentCommand(program);
   registerEnergyCommand(program);
   registerCheckmkCommand(program);
+  registerTemplatesCommand(program);
 }

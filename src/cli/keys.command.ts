@@ -42,7 +42,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--user <user>', 'owner (id or e-mail): the key acts with the user\'s roles')
     .option('--name <name>', 'name that tells people which project or person the key is for (required without --user)')
     .option('--role <role>', 'required without --user: the role whose policy applies to the key (`admin` for a key that may do everything)')
-    .option('--scope <scope>', 'narrow the key: model:<glob>, endpoint:<glob> or admin (a key with scopes reaches the admin API only with admin), comma-separated or repeated', collectList)
+    .option('--scope <scope>', 'narrow the key: model:<glob>, endpoint:<glob>, course:<glob> (may send x-flexi-course) or admin (a key with scopes reaches the admin API only with admin), comma-separated or repeated', collectList)
     .option('--expires-in-days <days>', 'the key stops working after this many days', parseDays)
     .option(...CONFIG_OPTION)
     .option('--json', 'print JSON: {key, id, name, prefix, …}')

@@ -71,8 +71,8 @@ function toBase64Embedding(vector: number[]): string {
 export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps): void {
   const { inference, registry } = deps;
 
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const body = parseBody(chatCompletionRequestSchema, request.body);
+  const chat = async (request: FastifyRequest, reply: FastifyReply, rawBody: unknown) => {
+    const body = parseBody(chatCompletionRequestSchema, rawBody);
     const context = requestContext(request, reply, '/v1/chat/completions', 'openai');
     if (deps.imageUrls.enabled && deps.imageUrls.countRemote(body) > 0) {
       // Fetch nothing for a model that would refuse the images anyway.
@@ -110,6 +110,18 @@ export function registerOpenAiRoutes(app: FastifyInstance, deps: OpenAiRouteDeps
       ...(result.annotations ? toOpenAiAnnotations(result.annotations) : {}),
     };
     return reply.send(completion);
+  };
+
+  app.post('/v1/chat/completions', (request, reply) => chat(request, reply, request.body));
+
+  // Azure OpenAI's URL form, as Moodle's Azure AI provider and Azure-mode plugins call it
+  // (`?api-version=…` is accepted and ignored): the deployment is the model, the key comes in
+  // `api-key`. The same endpoint for policies and usage as /v1/chat/completions.
+  app.post('/openai/deployments/:deployment/chat/completions', (request, reply) => {
+    const deployment = (request.params as { deployment: string }).deployment;
+    const body = request.body;
+    const isObject = body !== null && typeof body === 'object' && !Array.isArray(body);
+    return chat(request, reply, isObject ? { ...(body as Record<string, unknown>), model: deployment } : body);
   });
 
   app.post('/v1/completions', async (request, reply) => {

@@ -26,7 +26,9 @@ export function requestContext(request: FastifyRequest, reply: FastifyReply, end
     if (!res.writableFinished) controller.abort();
   };
   res.once('close', onClose);
-  return { requestId: request.id, endpoint, protocol, principal, signal: controller.signal, startedAtMs: request.startedAtMs };
+  return {
+    requestId: request.id, endpoint, protocol, principal, signal: controller.signal, startedAtMs: request.startedAtMs, groupId: principal.course?.id,
+  };
 }
 
 /** The headers of an answered generation: its admission's rate limits, the request id, the time queued. */

@@ -13,12 +13,14 @@ import { registerChatRoutes } from './chats.route.js';
 import { registerChatAnswerRoutes } from './chat-answers.route.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
+import { COURSE_HEADER } from '../services/identity/course-context.service.js';
 import type { Services } from '../services/build-services.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
 import { registerOllamaRoutes, registerOllamaVersionRoute } from './ollama.route.js';
 import { registerOpenAiRoutes } from './openai.route.js';
 import { registerPrivacyRoutes } from './privacy.route.js';
 import { registerEnergyRoutes } from './energy.route.js';
+import { registerTemplateRoutes } from './templates.route.js';
 import { registerSystemRoutes, type MetricsAccess } from './system.route.js';
 import { cutSilentConnections, requestTimeouts, UnauthenticatedRequestLimit, type ClientLimits } from './client-limits.js';
 import { findTargetProblem, isPublicRoute, publicRoute, registerPublicPlugin } from './route-access.js';
@@ -69,7 +71,7 @@ function isWebPage(url: string): boolean {
 }
 
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
-  const { identity, privacy, chats, agreement, registry, inference, metrics, readiness, dispatcher, nodeAdmin, modelManager } = deps.services;
+  const { identity, privacy, chats, agreement, registry, inference, metrics, readiness, dispatcher, nodeAdmin, modelManager, templates } = deps.services;
   const access = identity.access;
   const timeouts = requestTimeouts(deps.clientLimits);
   const app = Fastify({
@@ -138,7 +140,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
         done(error as FlexiError);
         return;
       }
-      done();
+      if (request.headers[COURSE_HEADER] === undefined) {
+        done();
+        return;
+      }
+      // A key acting for a course (docs/moodle.md): checked here, so a refused header never reaches a handler.
+      identity.courses.apply(principal, request.headers[COURSE_HEADER]).then((acting) => {
+        request.principal = acting;
+        done();
+      }, done);
     }, done);
   });
 
@@ -196,6 +206,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     chatKeys: deps.services.chatKeys, answers: deps.services.answers, inference,
   });
   registerChatAnswerRoutes(app, { answers: deps.services.answers, chatKeys: deps.services.chatKeys });
+  registerTemplateRoutes(app, { templates });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

@@ -36,6 +36,8 @@ import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
 import { SharedSlotBudget } from './inference/shared-slot-budget.js';
 import { CatalogFileService } from './models/catalog-file.service.js';
+import { TemplateModels } from './templates/template-models.js';
+import { TemplateService } from './templates/template.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -119,6 +121,8 @@ export interface Services extends IdentityServices {
   imageUrls: ImageUrlFetcher;
   /** Web-UI answers written by the server (they survive a closed tab). */
   answers: ChatAnswerService;
+  /** Prompt templates (`template:<name>`). */
+  templates: TemplateService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -169,7 +173,8 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   late.meter = energy.meter;
   registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   // Names no node serves, planned into requests for real models: one provider per prefix.
-  const virtualModelProviders: VirtualModelProvider[] = [];
+  const templates = buildTemplateService(store, identityServices.identity, options.clock);
+  const virtualModelProviders: VirtualModelProvider[] = [new TemplateModels(templates)];
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: energy.meter ?? options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte, energy: energy.meter,
@@ -185,6 +190,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     modelManager: buildModelManager(config, registry.backends),
     catalogFile: new CatalogFileService(config.catalog.results_dir),
     energy,
+    templates,
     answers: new ChatAnswerService(identityServices.chats, inference, {
       timeoutMs: config.chat.answer_timeout_ms, images: imageRules, onError: (message, details) => logError(message, details),
     }),
@@ -255,6 +261,14 @@ export function buildEnergyServices(
       await writer.close();
     },
   };
+}
+
+/** Prompt templates over the store (the server's and `flexi templates`). */
+export function buildTemplateService(store: Store, identity: Identity, clock?: Clock): TemplateService {
+  return new TemplateService({
+    templates: store.templates, groups: store.groups, audit: identity.audit, clock,
+    isModelAllowed: (principal, model) => identity.access.isModelVisible(principal, model),
+  });
 }
 
 function buildRegistry(

@@ -180,6 +180,26 @@ export interface NodeEnergyTable {
   gpus: number;
 }
 
+/** A prompt template (`template:<name>`); `definition` is the JSON of its current version. */
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  /** Null: global; else the owning group (course). */
+  group_id: string | null;
+  version: number;
+  definition: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Every saved version of a template, the current one included. */
+export interface TemplateVersionsTable {
+  template_id: string;
+  version: number;
+  definition: string;
+  created_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -195,6 +215,8 @@ export interface Database {
   node_models: NodeModelsTable;
   node_energy: NodeEnergyTable;
   chat_keys: ChatKeysTable;
+  templates: TemplatesTable;
+  template_versions: TemplateVersionsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

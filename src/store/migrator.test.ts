@@ -18,7 +18,7 @@ describeEachDatabase('migrations', (getStore) => {
       'created_at', 'expires_at', 'id', 'key_hash', 'last_used_at', 'name', 'prefix', 'revoked_at', 'role', 'scopes', 'user_id',
     ]);
     expect(byName.get('usage_records')).toEqual([
-      'api_key_id', 'completion_tokens', 'created_at', 'duration_ms', 'endpoint', 'energy_wh', 'error_code', 'id', 'model', 'node',
+      'api_key_id', 'completion_tokens', 'created_at', 'duration_ms', 'endpoint', 'energy_wh', 'error_code', 'group_id', 'id', 'model', 'node',
       'prompt_tokens', 'protocol', 'queue_ms', 'request_id', 'status', 'subject', 'ttft_ms',
     ]);
     expect(byName.get('node_energy')).toEqual(['ended_at', 'energy_joules', 'gpus', 'idle_joules', 'node', 'started_at']);

@@ -7,6 +7,7 @@ import { nodeModelsMigration } from './migrations/0004-node-models.js';
 import { usageGroupMigration } from './migrations/0005-usage-group.js';
 import { energyMigration } from './migrations/0010-energy.js';
 import { chatsCompleteMigration } from './migrations/0012-chats.js';
+import { templatesMigration } from './migrations/0008-templates.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -20,6 +21,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-usage-group': usageGroupMigration,
   '0010-energy': energyMigration,
   '0012-chats': chatsCompleteMigration,
+  '0008-templates': templatesMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -11,6 +11,7 @@ import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
 import { SessionRepository } from './session.repository.js';
+import { TemplateRepository } from './template.repository.js';
 import { UsageRepository } from './usage.repository.js';
 import { UserRepository } from './user.repository.js';
 
@@ -34,6 +35,8 @@ export interface Store {
   readonly energy: EnergyRepository;
   /** Wrapped data keys of encrypted chats. */
   readonly chatKeys: ChatKeyRepository;
+  /** Prompt templates (`template:<name>`) and their versions. */
+  readonly templates: TemplateRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -69,6 +72,7 @@ export async function openDatabase(url: string): Promise<Store> {
     personalData: new PersonalDataRepository(db),
     energy: new EnergyRepository(db),
     chatKeys: new ChatKeyRepository(db),
+    templates: new TemplateRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

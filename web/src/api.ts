@@ -1,9 +1,11 @@
 // Talks to Flexi with the session cookie. Every change carries the session's CSRF token.
 import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
 import type { AdminApiKey as ApiKey, CreatedApiKey } from '../../src/api/admin.js';
+import type { UsableTemplateWire } from '../../src/api/templates.js';
 
 export type { EnergyLiveJson, EnergyReportJson, OwnEnergyJson } from '../../src/api/energy.js';
 export type { AgreementResponse, MeResponse, UiAnswerEvent, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
+export type { TemplateParameterWire, UsableTemplateWire } from '../../src/api/templates.js';
 export type { AdminApiKey as ApiKey, AdminNode, AdminNodeReply, AdminSchedulerReply, CreatedApiKey } from '../../src/api/admin.js';
 
 export class ApiError extends Error {
@@ -95,3 +97,14 @@ export const listOwnKeys = () => api<{ data: ApiKey[] }>('GET', '/auth/keys').th
 export const createOwnKey = (name: string, expiresInDays?: number) =>
   api<CreatedApiKey>('POST', '/auth/keys', { name, ...(expiresInDays ? { expires_in_days: expiresInDays } : {}) });
 export const revokeOwnKey = (id: string) => api<ApiKey>('DELETE', `/auth/keys/${encodeURIComponent(id)}`);
+
+/** The prompt templates the user may use (`template:<name>`), with their parameters. */
+export const listUsableTemplates = () => api<{ data: UsableTemplateWire[] }>('GET', '/ui/v1/templates').then((r) => r.data);
+
+/** One answer from a template: the text as the user message, the form's values as `template_params`. */
+export async function tryTemplate(model: string, input: string, params: Record<string, string | number | boolean>): Promise<string> {
+  const reply = await api<{ choices: { message: { content: string | null } }[] }>('POST', '/v1/chat/completions', {
+    model, messages: [{ role: 'user', content: input }], template_params: params,
+  });
+  return reply.choices[0]?.message.content ?? '';
+}

@@ -5,6 +5,7 @@ import { AgreementPage } from './pages/agreement';
 import { ChatPage } from './pages/chat';
 import { LoginPage } from './pages/login';
 import { SettingsPage } from './pages/settings';
+import { TemplatesPage } from './pages/templates';
 import { Sidebar } from './components/sidebar';
 import { usePath } from './router';
 import type { Workspace } from './workspace';
@@ -112,6 +113,7 @@ function SignedIn({ me: initialMe, onSignedOut }: { me: MeResponse; onSignedOut:
   const chatMatch = /^\/c\/([^/]+)$/.exec(path);
   let content;
   if (path === '/settings') content = <SettingsPage workspace={workspace} onOpenMenu={() => setMenuOpen(true)} />;
+  else if (path === '/templates') content = <TemplatesPage onOpenMenu={() => setMenuOpen(true)} />;
   else if (path === '/admin' || path.startsWith('/admin/')) {
     content = <LazyAdminPage me={me} tab={path.split('/')[2] ?? 'users'} onOpenMenu={() => setMenuOpen(true)} />;
   } else content = <ChatPage workspace={workspace} chatId={chatMatch ? decodeURIComponent(chatMatch[1]!) : undefined} onOpenMenu={() => setMenuOpen(true)} />;

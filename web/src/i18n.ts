@@ -225,6 +225,17 @@ const en = {
   telemetryState: 'Telemetry {state}',
   yourEnergy: 'Your energy use (30 days)',
   yourEnergyValue: '{wh} Wh · {co2} g CO2 · {requests} requests measured',
+  templates: 'Templates',
+  templatesIntro: 'Stored prompts with parameters. Any client can use one as the model shown on its button, with the parameters in template_params.',
+  templatesAvailable: 'Templates you may use',
+  noTemplates: 'No templates are available to you yet. Admins and course owners create them.',
+  tryTemplate: 'Try {name}',
+  templateGlobal: 'for everyone',
+  templateVersion: 'version {version}',
+  templateInput: 'Your text (fills {{input}})',
+  templateTry: 'Try it',
+  templateTrying: 'Asking…',
+  templateAnswer: 'Answer',
 };
 
 export type MessageKey = keyof typeof en;
@@ -447,6 +458,17 @@ const de: Dictionary = {
   telemetryState: 'Telemetrie {state}',
   yourEnergy: 'Ihr Energieverbrauch (30 Tage)',
   yourEnergyValue: '{wh} Wh · {co2} g CO2 · {requests} gemessene Anfragen',
+  templates: 'Vorlagen',
+  templatesIntro: 'Gespeicherte Prompts mit Parametern. Jeder Client kann eine Vorlage als das Modell auf ihrer Schaltfläche nutzen, die Parameter in template_params.',
+  templatesAvailable: 'Vorlagen, die Sie nutzen können',
+  noTemplates: 'Für Sie gibt es noch keine Vorlagen. Admins und Kursverantwortliche legen sie an.',
+  tryTemplate: '{name} ausprobieren',
+  templateGlobal: 'für alle',
+  templateVersion: 'Version {version}',
+  templateInput: 'Ihr Text (füllt {{input}})',
+  templateTry: 'Ausprobieren',
+  templateTrying: 'Wird gefragt…',
+  templateAnswer: 'Antwort',
 };
 
 export type Language = 'en' | 'de';

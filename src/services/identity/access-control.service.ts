@@ -23,6 +23,8 @@ export interface Principal {
   keyScopes?: KeyScopes;
   /** For session requests: what the X-CSRF-Token header must carry on state-changing requests. */
   csrfToken?: string;
+  /** The group (course) the request acts for (`x-flexi-course`, checked against the key): usage is accounted to it. */
+  course?: { id: string; name: string };
 }
 
 export interface VerifiedKey {
@@ -96,12 +98,23 @@ function narrowAdmin(policy: EffectivePolicy, scopes: KeyScopes | undefined): Ef
   return scopes && scopes.admin !== true && policy.admin ? { ...policy, admin: false } : policy;
 }
 
-/** Reads `Authorization: Bearer …` or the `api-key` header (Azure-style clients, Moodle plugins). */
+/**
+ * Reads `Authorization: Bearer …`, the `api-key` header (Azure-style clients, Moodle plugins) or
+ * `Authorization: Basic …` whose password is the key (Moodle's Ollama provider has only HTTP basic
+ * auth; the user name is free, e.g. the provider instance's name).
+ */
 export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization;
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (match) return match[1];
+    const basic = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(authorization);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const password = colon < 0 ? '' : decoded.slice(colon + 1);
+      if (password !== '') return password;
+    }
   }
   const apiKey = headers['api-key'];
   if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim();

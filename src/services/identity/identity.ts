@@ -6,6 +6,7 @@ import { AccessControl } from './access-control.service.js';
 import { AdminService } from './admin.service.js';
 import { ApiKeyService } from './api-key.service.js';
 import { AuditService } from './audit.service.js';
+import { CourseContextService } from './course-context.service.js';
 import { LoginThrottle } from './login-throttle.js';
 import { OidcService } from './oidc.service.js';
 import { PolicyService } from './policy.service.js';
@@ -31,6 +32,8 @@ export interface Identity {
   loginThrottle: LoginThrottle;
   /** Present when `auth.oidc` is configured. */
   oidc?: OidcService;
+  /** `x-flexi-course`: a key acting for a course. */
+  courses: CourseContextService;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export function createIdentity(options: IdentityOptions): Identity {
   const oidc = config.auth.oidc ? new OidcService(config.auth.oidc, users) : undefined;
   return {
     policies, quota, access, pseudonym, counters, keys, users, sessions, audit, admin, usageReport, loginThrottle, oidc,
+    courses: new CourseContextService(store.groups),
     close: async () => {
       await keys.close();
       if (!options.counters) await counters.close();

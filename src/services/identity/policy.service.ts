@@ -36,9 +36,11 @@ export interface KeyScopes {
   endpoints?: string[];
   /** The `admin` scope: the admin API stays open to this key (if its user's roles allow it). */
   admin?: boolean;
+  /** `course:<glob>`: the groups (by name) this key may act for with the `x-flexi-course` header. */
+  courses?: string[];
 }
 
-const SCOPE = /^(model|endpoint):(.{1,200})$/;
+const SCOPE = /^(model|endpoint|course):(.{1,200})$/;
 
 /** Parses `model:…` / `endpoint:…` / `admin` scope strings; throws a message naming the bad one. */
 export function parseScopes(scopes: readonly string[] | null | undefined): KeyScopes | undefined {
@@ -50,8 +52,8 @@ export function parseScopes(scopes: readonly string[] | null | undefined): KeySc
       continue;
     }
     const match = SCOPE.exec(scope);
-    if (!match) throw new Error(`scope "${scope.slice(0, 80)}" is not "model:<pattern>", "endpoint:<pattern>" or "admin"`);
-    const list = match[1] === 'model' ? (result.models ??= []) : (result.endpoints ??= []);
+    if (!match) throw new Error(`scope "${scope.slice(0, 80)}" is not "model:<pattern>", "endpoint:<pattern>", "course:<pattern>" or "admin"`);
+    const list = match[1] === 'model' ? (result.models ??= []) : match[1] === 'course' ? (result.courses ??= []) : (result.endpoints ??= []);
     list.push(match[2]!);
   }
   return result;
@@ -80,7 +82,8 @@ export function areScopesWithin(inner: KeyScopes | undefined, outer: KeyScopes |
   if (!outer) return true;
   if (!inner) return false;
   if (inner.admin === true && outer.admin !== true) return false;
-  return arePatternsWithin(inner.models, outer.models) && arePatternsWithin(inner.endpoints, outer.endpoints);
+  return arePatternsWithin(inner.models, outer.models) && arePatternsWithin(inner.endpoints, outer.endpoints)
+    && (inner.courses === undefined || arePatternsWithin(inner.courses, outer.courses ?? []));
 }
 
 function arePatternsWithin(inner: readonly string[] | undefined, outer: readonly string[] | undefined): boolean {
