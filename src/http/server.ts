@@ -11,6 +11,7 @@ import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
 import { registerAuthRoutes } from './auth.route.js';
+import { registerLtiRoutes } from './lti.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import type { Services } from '../services/build-services.js';
 import { errorHeaders, errorBody, fromFrameworkError, protocolOf, sendError } from './errors.js';
@@ -188,6 +189,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
   registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
+  await registerLtiRoutes(app, {
+    lti: deps.services.lti, sessions: identity.sessions, sessionTtlMs: deps.cookies.sessionTtlMs, registry, modelDescriptions: deps.ui.modelDescriptions,
+    users: identity.users, forUser: (user) => access.forUser(user), isModelVisible,
+  });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

@@ -23,6 +23,7 @@ import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
+import { LtiService } from './lti/lti.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -59,6 +60,11 @@ export function buildIdentityServices(config: Config, store: Store, options: Ide
   };
 }
 
+/** The LTI 1.3 tool (platforms, keys, launches, deep linking, rosters, registration). */
+export function buildLtiService(config: Config, store: Store, identity: Identity, options: { clock?: Clock } = {}): LtiService {
+  return new LtiService({ config, store, users: identity.users, policies: identity.policies, audit: identity.audit, clock: options.clock });
+}
+
 /** Lists, pulls and removes model files on the nodes that have a models folder. */
 export function buildModelManager(config: Config, backends: readonly Backend[]): ModelManagerService {
   return ModelManagerService.fromBackends(backends, { pullPolicy: pullPolicyOf(config) });
@@ -86,6 +92,8 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  /** The LTI 1.3 tool. */
+  lti: LtiService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -123,6 +131,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    lti: buildLtiService(config, store, identityServices.identity, { clock: options.clock }),
   };
 }
 

@@ -5,6 +5,7 @@ import { AuditRepository } from './audit.repository.js';
 import { ChatRepository } from './chat.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { GroupRepository } from './group.repository.js';
+import { LtiRepository } from './lti.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
@@ -28,6 +29,8 @@ export interface Store {
   readonly nodeModels: NodeModelRepository;
   /** Export, erasure and retention over every class of personal data (services/privacy). */
   readonly personalData: PersonalDataRepository;
+  /** LTI 1.3 platforms, deployments, tool keys, login states, nonces, course links. */
+  readonly lti: LtiRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -61,6 +64,7 @@ export async function openDatabase(url: string): Promise<Store> {
     agreements: new AgreementRepository(db),
     nodeModels: new NodeModelRepository(db),
     personalData: new PersonalDataRepository(db),
+    lti: new LtiRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

@@ -20,7 +20,10 @@ function sameModel(a: string, b: string): boolean {
 /** The chat's model, else the user's last choice, else their role's default, else the first one they may use. */
 function pickModel(models: UiModel[] | undefined, wanted: string | null | undefined, roleDefault: string | null): string {
   if (!models || models.length === 0) return wanted ?? '';
-  if (wanted && models.some((m) => m.id === wanted)) return wanted;
+  if (wanted) {
+    const hit = models.find((m) => sameModel(m.id, wanted));
+    if (hit) return hit.id;
+  }
   const last = localStorage.getItem(LAST_MODEL_KEY);
   return models.find((m) => m.id === last)?.id
     ?? (roleDefault ? models.find((m) => sameModel(m.id, roleDefault))?.id : undefined)
@@ -33,7 +36,8 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   const [chat, setChat] = useState<UiChat | undefined>(undefined);
   const [loading, setLoading] = useState(false);
   const [notFound, setNotFound] = useState(false);
-  const [draft, setDraft] = useState<ChatSettings>({ model: '', system_prompt: null, temperature: null });
+  // `/?model=<name>`: an LTI launch (or any link) opens a new chat with that model selected.
+  const [draft, setDraft] = useState<ChatSettings>(() => ({ model: new URLSearchParams(location.search).get('model') ?? '', system_prompt: null, temperature: null }));
   const [pending, setPending] = useState<Pending | undefined>(undefined);
   const [error, setError] = useState('');
   const [settingsOpen, setSettingsOpen] = useState(false);
