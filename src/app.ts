@@ -10,6 +10,7 @@ import type { ChatService } from './services/chat.service.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
+import { RosterSyncJob, type LtiService } from './services/lti/lti.service.js';
 import type { ModelRegistry } from './services/inference/model-registry.service.js';
 import type { PrivacyService } from './services/privacy/privacy.service.js';
 import type { CounterStore } from './store/counter-store.js';
@@ -49,6 +50,8 @@ export interface App {
   /** Web chats and the user agreement. */
   chats: ChatService;
   agreement: AgreementService;
+  /** The LTI 1.3 tool (platforms, keys, rosters). */
+  lti: LtiService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -95,6 +98,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   }
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
+  const rosterSync = new RosterSyncJob(services.lti, config.lti.roster_sync_interval_ms, (error, where) =>
+    logError('LTI roster sync failed', { ...where, error: error.message }));
+  rosterSync.start();
   return {
     server,
     registry,
@@ -106,8 +112,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     privacy,
     chats,
     agreement,
+    lti: services.lti,
     async close(options = {}) {
       clearInterval(refreshTimer);
+      await rosterSync.stop();
       monitor?.stop();
       const closing = server.close();
       const deadline = performance.now() + (options.graceMs ?? 0);
