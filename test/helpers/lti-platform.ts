@@ -172,6 +172,26 @@ export class TestLtiPlatform {
     return new SignJWT(this.claims(nonce, options) as JWTPayload).setProtectedHeader(header as { alg: string }).sign(options.signWith ?? this.keys.privateKey);
   }
 
+  /**
+   * A whole launch as a browser makes it: the platform's login initiation at `toolUrl`, the
+   * tool's redirect to /auth here, the auto-posted id_token back to the tool (with the cookie the
+   * tool set). Returns the tool's answer to the launch.
+   */
+  async launchThrough(toolUrl: string, options: LaunchOptions = {}): Promise<Response> {
+    this.nextLaunch = options;
+    const login = new URL(`${toolUrl}/lti/login`);
+    for (const [k, v] of Object.entries({ iss: this.issuer, login_hint: options.person?.sub ?? '7', target_link_uri: `${toolUrl}/lti/launch`, lti_message_hint: 'hint', client_id: this.clientId })) {
+      login.searchParams.set(k, v);
+    }
+    const started = await fetch(login, { redirect: 'manual' });
+    const cookie = started.headers.getSetCookie().map((line) => line.split(';')[0]).join('; ');
+    const auth = await fetch(started.headers.get('location')!);
+    const html = await auth.text();
+    const fields: Record<string, string> = {};
+    for (const match of html.matchAll(/name="([^"]*)" value="([^"]*)"/g)) fields[match[1]!] = match[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+    return fetch(`${toolUrl}/lti/launch`, { method: 'POST', redirect: 'manual', body: new URLSearchParams(fields), headers: { cookie } });
+  }
+
   private async jwks(): Promise<{ keys: JWK[] }> {
     return { keys: [{ ...(await exportJWK(this.keys.publicKey)), kid: this.kid, alg: 'RS256', use: 'sig' }] };
   }
