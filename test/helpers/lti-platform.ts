@@ -79,6 +79,8 @@ export class TestLtiPlatform {
   /** Where the tool's JWKS is (for the token endpoint and deep-linking checks). */
   toolJwksUrl = '';
   jwksDown = false;
+  /** Flexi's base URL, for the platform's own pages that start a launch in a browser. */
+  toolUrl = '';
   private server: Server | undefined;
   private readonly tokens = new Set<string>();
 
@@ -202,6 +204,16 @@ export class TestLtiPlatform {
       response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
     const html = (body: string) => response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
     switch (url.pathname) {
+      case '/course/view.php':
+        // A course page showing the activity in a frame, as Moodle's default "embed" does.
+        return void html('<!doctype html><title>Statistics 1</title><h1>Statistics 1</h1>'
+          + '<iframe id="lti-frame" title="Flexi" src="/mod/lti/launch.php" style="width:1100px;height:700px"></iframe>');
+      case '/mod/lti/launch.php':
+        // Moodle's launch page: posts the third-party-initiated login to the tool.
+        return void html(autoPostForm(`${this.toolUrl}/lti/login`, {
+          iss: this.issuer, login_hint: this.nextLaunch.person?.sub ?? '7', target_link_uri: `${this.toolUrl}/lti/launch`,
+          lti_message_hint: '{"cmid":3,"launchid":"x"}', client_id: this.clientId, lti_deployment_id: this.deploymentId,
+        }));
       case '/mod/lti/certs.php': {
         this.jwksFetches += 1;
         if (this.jwksDown) return void json(503, { error: 'down' });

@@ -9,6 +9,7 @@ import { ChatSettingsPanel, type ChatSettings } from '../components/chat-setting
 import { t } from '../i18n';
 import { linkHandler, navigate } from '../router';
 import { streamChat } from '../stream';
+import { readSetting, writeSetting } from '../storage';
 
 const LAST_MODEL_KEY = 'flexi.model';
 
@@ -24,7 +25,7 @@ function pickModel(models: UiModel[] | undefined, wanted: string | null | undefi
     const hit = models.find((m) => sameModel(m.id, wanted));
     if (hit) return hit.id;
   }
-  const last = localStorage.getItem(LAST_MODEL_KEY);
+  const last = readSetting(LAST_MODEL_KEY);
   return models.find((m) => m.id === last)?.id
     ?? (roleDefault ? models.find((m) => sameModel(m.id, roleDefault))?.id : undefined)
     ?? models[0]!.id;
@@ -185,7 +186,7 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   }
 
   async function changeSettings(next: ChatSettings) {
-    if (next.model) localStorage.setItem(LAST_MODEL_KEY, next.model);
+    if (next.model) writeSetting(LAST_MODEL_KEY, next.model);
     if (!chat) {
       setDraft(next);
       return;
