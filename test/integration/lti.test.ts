@@ -287,8 +287,8 @@ describeEachDatabase('LTI 1.3 tool', (getStore) => {
     const get = await fetch(`${gateway.url}/lti/launch`);
     expect(get.status).toBe(400);
     const json = await fetch(`${gateway.url}/lti/launch`, { method: 'POST', body: '{"id_token":1}', headers: { 'content-type': 'application/json' } });
-    expect(json.status).toBe(401);
-    expect(await json.text()).toContain('<code>state</code>');
+    expect(json.status).toBe(400);
+    expect(await json.text()).toContain('<code>request</code>');
   });
 
   it('lets an instructor pick a model by deep linking and returns a signed LtiDeepLinkingResponse to the platform', async () => {
@@ -359,7 +359,9 @@ describeEachDatabase('LTI 1.3 tool', (getStore) => {
   it('registers a platform by LTI Dynamic Registration with a link made by the administrator', async () => {
     const openid = `${platform.url}/mod/lti/openid-configuration.php`;
     const refused = await fetch(`${gateway.url}/lti/register?openid_configuration=${encodeURIComponent(openid)}&registration_token=reg-token-1`);
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(400);
+    const forged = await fetch(`${gateway.url}/lti/register?token=abc.def&openid_configuration=${encodeURIComponent(openid)}&registration_token=reg-token-1`);
+    expect(forged.status).toBe(401);
     expect(platform.registrations).toHaveLength(0);
 
     const { url } = gateway.app.lti.registration.registrationUrl(gateway.url, 3_600_000);

@@ -37,6 +37,7 @@ export class LtiDeepLinkingService {
   }
 
   readTicket(ticket: unknown): DeepLinkTicket {
+    if (typeof ticket !== 'string' || ticket.length === 0) throw new FlexiError('invalid_request', 'The selection form lacks its ticket; open the tool selection from the course again.', { param: 'ticket' });
     const value = this.tickets.open<DeepLinkTicket>(TICKET_PURPOSE, ticket, this.clock.now());
     if (!value) throw new FlexiError('unauthorized', 'This selection expired or was altered; open the tool selection from the course again.', { param: 'ticket' });
     return value;

@@ -118,7 +118,7 @@ export class LtiLaunchService {
   /** Steps 3 → 4: every check on the posted id_token; throws `LtiLaunchError` naming the first that fails. */
   async verifyLaunch(input: { idToken: unknown; state: unknown; browserId: string | undefined }): Promise<VerifiedLaunch & { loginParams: Record<string, string> }> {
     if (typeof input.state !== 'string' || input.state.length === 0 || input.state.length > 200) {
-      throw new LtiLaunchError('state', 'The launch carries no state; it must come from a login that started at /lti/login.');
+      throw new LtiLaunchError('request', 'The launch carries no state (form field "state"); it must come from a login that started at /lti/login.');
     }
     if (typeof input.idToken !== 'string' || input.idToken.length === 0 || input.idToken.length > TOKEN_MAX_BYTES) {
       throw new LtiLaunchError('request', 'The launch carries no id_token (form field "id_token").');

@@ -53,6 +53,9 @@ export class LtiRegistrationService {
   }
 
   async register(input: { token: unknown; openidConfiguration: unknown; registrationToken: unknown }, toolUrl: string): Promise<LtiPlatformRecord> {
+    if (typeof input.token !== 'string' || input.token.length === 0) {
+      throw new FlexiError('invalid_request', 'This registration link lacks its token; make one with `flexi lti register-url` and paste the whole link.', { param: 'token' });
+    }
     if (this.deps.tickets.open(TICKET_PURPOSE, input.token, this.clock.now()) === undefined) {
       throw new FlexiError('unauthorized', 'This registration link is missing its token, expired or altered; make a new one with `flexi lti register-url`.', { param: 'token' });
     }
