@@ -120,7 +120,7 @@ export class LtiPlatformService {
 
 function checkText(field: string, value: string | undefined): string {
   const text = (value ?? '').trim();
-  if (text.length === 0 || text.length > MAX_TEXT || /[\u0000-\u001f]/.test(text)) {
+  if (text.length === 0 || text.length > MAX_TEXT || [...text].some((c) => c.charCodeAt(0) < 0x20)) {
     throw new FlexiError('invalid_request', `${field} must be 1 to ${MAX_TEXT} printable characters.`, { param: field });
   }
   return text;
