@@ -280,6 +280,12 @@ export const configSchema = z.object({
     }
   }
   refineNodes(config.nodes ?? [], ctx);
+  // A launch would silently give LTI users no role: say so at start instead.
+  for (const key of ['learner_roles', 'instructor_roles'] as const) {
+    config.lti[key].forEach((role, index) => {
+      if (!(role in config.roles)) ctx.addIssue({ code: 'custom', path: ['lti', key, index], message: `"${role}" is not a role (roles: ${Object.keys(config.roles).join(', ')})` });
+    });
+  }
 });
 
 const EXAMPLE_URL: Record<NodeConfig['type'], string> = {
