@@ -27,7 +27,7 @@ function page(title: string, body: string): string {
 export function errorPage(check: string, message: string): string {
   return page('Launch refused', `<h1>Flexi could not open this activity</h1><p>${escapeHtml(message)}</p>`
     + `<p class="muted">Failed check: <code>${escapeHtml(check)}</code>. Your administrator finds this attempt in Flexi's audit log `
-    + `(<code>flexi</code> audit action <code>lti.launch_refused</code>).</p>`);
+    + `(action <code>lti.launch_refused</code>).</p>`);
 }
 
 /** Third-party cookies are blocked in the frame: run the same login at the top level instead. */

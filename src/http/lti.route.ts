@@ -72,7 +72,7 @@ export async function registerLtiRoutes(app: FastifyInstance, deps: LtiRouteDeps
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<FastifyReply> {
     if (!(error instanceof LtiLaunchError)) throw error;
-    await lti.recordRefusal(error, { ip: request.ip });
+    await lti.recordRefusal(error);
     if (error.cookiesBlocked && error.relaunch) {
       const url = new URL(toolUrls(toolUrl(request)).login);
       for (const [name, value] of Object.entries(error.relaunch)) url.searchParams.set(name, value);

@@ -103,11 +103,14 @@ export class LtiService {
     return { kind: 'resource_link', user, group, groupRole, ...(wanted !== undefined ? { model: wanted } : {}) };
   }
 
-  /** The audit entry of a refused launch (the error page says the same to the user). */
-  recordRefusal(error: LtiLaunchError, details: { ip: string }): Promise<void> {
+  /**
+   * The audit entry of a refused launch (the error page says the same to the user). No client
+   * address: no table holds one (docs/privacy.md).
+   */
+  recordRefusal(error: LtiLaunchError): Promise<void> {
     const actor = error.platformId ? `lti:${error.platformId}` : 'lti:unknown';
     return this.audit.record(actor, 'lti.launch_refused', error.platformId ? { type: 'lti_platform', id: error.platformId } : undefined, {
-      check: error.check, reason: error.message.slice(0, 300), ip: details.ip,
+      check: error.check, reason: error.message.slice(0, 300),
     });
   }
 
