@@ -385,6 +385,28 @@ describeEachDatabase('LTI 1.3 tool', (getStore, dialect) => {
     expect(stored).toMatchObject({ issuer: platform.issuer, authUrl: platform.authUrl, jwksUrl: platform.jwksUrl, tokenUrl: platform.tokenUrl, deploymentIds: ['5'] });
   });
 
+  it('refuses a registration whose platform names an issuer on another host than its configuration, storing nothing', async () => {
+    const { url } = gateway.app.lti.registration.registrationUrl(gateway.url, 3_600_000);
+    const link = new URL(url);
+    link.searchParams.set('openid_configuration', `${platform.url.replace('127.0.0.1', 'localhost')}/mod/lti/openid-configuration.php`);
+    link.searchParams.set('registration_token', 'reg-token-1');
+    const response = await fetch(link);
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain('not on the host of its configuration URL');
+    expect(platform.registrations).toHaveLength(0);
+    expect(await gateway.app.lti.platforms.list()).toHaveLength(1);
+  });
+
+  it('gives a disabled account a page and no session', async () => {
+    expect((await launchWith()).status).toBe(303);
+    const user = await gateway.identity.users.get('lea@uni-example.de');
+    await gateway.identity.users.setDisabled(user.id, true);
+    const response = await launchWith();
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('disabled');
+    expect(setCookies(response).values.flexi_session).toBeUndefined();
+  });
+
   it('publishes the tool key set, keeping a rotated key until it expires', async () => {
     const before = await (await fetch(`${gateway.url}/lti/jwks`)).json() as { keys: { kid: string; d?: string }[] };
     expect(before.keys).toHaveLength(1);
