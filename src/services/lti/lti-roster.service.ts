@@ -10,7 +10,8 @@ import { NRPS_MEDIA_TYPE, NRPS_SCOPE } from './lti-claims.js';
 import { ltiProvider, type LtiIdentityService } from './lti-identity.js';
 import type { ToolKeyService } from './tool-keys.js';
 
-const MAX_PAGES = 200;
+/** More pages than this is a platform paging in circles: the sync fails rather than act on a partial roster. */
+const MAX_PAGES = 10_000;
 const ASSERTION_TTL_S = 300;
 
 export interface RosterSyncResult {
@@ -111,6 +112,8 @@ export class LtiRosterService {
       members.push(...(body.members as NrpsMember[]));
       next = nextLink(response.headers.get('link'), next);
     }
+    // A partial roster would make everyone on the missing pages "leave" the course.
+    if (next !== undefined) throw new FlexiError('backend_error', `The roster at ${url} has more than ${MAX_PAGES} pages; nothing was changed.`);
     return members;
   }
 
