@@ -84,5 +84,6 @@ describe('lti section', () => {
   it('refuses LTI role mappings that name no role, naming the key', () => {
     expect(() => loadConfig({ fileText: 'lti:\n  learner_roles: [student, pupil]\n' })).toThrow(/lti\.learner_roles\.1.*"pupil" is not a role/s);
     expect(loadConfig({ fileText: 'lti:\n  instructor_roles: [staff, admin]\n' }).lti.instructor_roles).toEqual(['staff', 'admin']);
+    expect(() => loadConfig({ fileText: 'lti:\n  institution_roles:\n    Faculty: [professor]\n' })).toThrow(/lti\.institution_roles\.Faculty\.0.*"professor" is not a role/s);
   });
 });

@@ -262,6 +262,8 @@ export const configSchema = z.object({
     fetch_timeout_ms: durationMs('Longest wait for a platform endpoint (key set, token, roster, registration).', 10_000),
     learner_roles: z.array(z.string()).default(['student']).describe('Flexi roles a platform user gets at their first launch as a learner (added, never removed, at later launches).'),
     instructor_roles: z.array(z.string()).default(['staff']).describe('Flexi roles of a platform user who launches as Instructor or Administrator of a course (or as an institution/system administrator).'),
+    institution_roles: z.record(z.string().regex(/^[A-Za-z]{1,64}$/, 'an LIS institution role name such as Faculty, Staff, Student'), z.array(z.string()))
+      .default({}).describe('Flexi roles added for LIS institution roles a platform sends (`http://purl.imsglobal.org/vocab/lis/v2/institution/person#<name>`), by name: `{ Faculty: [staff], Student: [student] }`. Added to the learner/instructor roles, never removed by a launch.'),
     default_model: z.string().min(1).max(200).optional().describe('Model a resource-link launch preselects in the chat when the link names none (custom parameter `model`, set by deep linking).'),
     roster_sync_interval_ms: z.number().int().min(0).default(6 * 3_600_000).describe('How often the serving process syncs the roster of every course that launched with Names and Role Provisioning (members who left lose access). 0: only `flexi lti sync`.'),
     allow_http: z.boolean().default(false).describe('Accept `http://` platform URLs (tests and development only; LTI needs HTTPS, since its cookies are `Secure`).'),
@@ -281,9 +283,13 @@ export const configSchema = z.object({
   }
   refineNodes(config.nodes ?? [], ctx);
   // A launch would silently give LTI users no role: say so at start instead.
-  for (const key of ['learner_roles', 'instructor_roles'] as const) {
-    config.lti[key].forEach((role, index) => {
-      if (!(role in config.roles)) ctx.addIssue({ code: 'custom', path: ['lti', key, index], message: `"${role}" is not a role (roles: ${Object.keys(config.roles).join(', ')})` });
+  const mapped: [PropertyKey[], readonly string[]][] = [
+    [['lti', 'learner_roles'], config.lti.learner_roles], [['lti', 'instructor_roles'], config.lti.instructor_roles],
+    ...Object.entries(config.lti.institution_roles).map(([name, roles]): [PropertyKey[], readonly string[]] => [['lti', 'institution_roles', name], roles]),
+  ];
+  for (const [path, roles] of mapped) {
+    roles.forEach((role, index) => {
+      if (!(role in config.roles)) ctx.addIssue({ code: 'custom', path: [...path, index], message: `"${role}" is not a role (roles: ${Object.keys(config.roles).join(', ')})` });
     });
   }
 });

@@ -8,7 +8,7 @@ import { ScriptedBackend } from '../helpers/scripted-backend.js';
 const LTI = 'https://purl.imsglobal.org/spec/lti/claim/';
 const CONFIG = [
   'auth:\n  cookie_secure: false',
-  'lti:\n  allow_http: true\n  jwks_cooldown_ms: 0\n  roster_sync_interval_ms: 0',
+  'lti:\n  allow_http: true\n  jwks_cooldown_ms: 0\n  roster_sync_interval_ms: 0\n  institution_roles:\n    Faculty: [researcher]',
   'roles:\n  student:\n    models: ["tiny*", "course:*"]',
 ].join('\n');
 
@@ -162,6 +162,12 @@ describeEachDatabase('LTI 1.3 tool', (getStore, dialect) => {
     expect((await gateway.store.groups.listMembers(group!.id)).map((m) => m.role)).toEqual(['owner']);
     const identities = await gateway.identity.users.listIdentities(users[0]!.id);
     expect(identities).toHaveLength(1);
+  });
+
+  it('adds the Flexi roles configured for the institution roles a platform sends', async () => {
+    const faculty = 'http://purl.imsglobal.org/vocab/lis/v2/institution/person#Faculty';
+    expect((await launchWith({ person: { sub: 'f-1', roles: [ROLE.learner, faculty], email: 'fac@uni-example.de' } })).status).toBe(303);
+    expect((await gateway.identity.users.get('fac@uni-example.de')).roles).toEqual(['student', 'researcher']);
   });
 
   it('gives a user whose e-mail another account has an account of their own (no takeover by e-mail)', async () => {

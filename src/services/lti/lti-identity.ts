@@ -27,6 +27,7 @@ export interface PlatformContext {
   membershipsUrl?: string;
 }
 
+const INSTITUTION_ROLE = /^http:\/\/purl\.imsglobal\.org\/vocab\/lis\/v2\/institution\/person#([A-Za-z]+)$/;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{1,63}$/;
 
 /** The provider name of a platform's identities (`identities.provider`). */
@@ -51,6 +52,8 @@ export class LtiIdentityService {
     audit: AuditService;
     learnerRoles: readonly string[];
     instructorRoles: readonly string[];
+    /** LIS institution role name → Flexi roles (`lti.institution_roles`). */
+    institutionRoles: Readonly<Record<string, readonly string[]>>;
     clock?: Clock;
   }) {
     this.clock = deps.clock ?? systemClock;
@@ -116,7 +119,11 @@ export class LtiIdentityService {
   }
 
   private rolesFor(ltiRoles: readonly string[]): string[] {
-    const roles = isCourseOwner(ltiRoles) ? this.deps.instructorRoles : this.deps.learnerRoles;
-    return roles.filter((role) => this.deps.policies.hasRole(role));
+    const roles = new Set(isCourseOwner(ltiRoles) ? this.deps.instructorRoles : this.deps.learnerRoles);
+    for (const role of ltiRoles) {
+      const name = INSTITUTION_ROLE.exec(role)?.[1];
+      for (const mapped of (name !== undefined ? this.deps.institutionRoles[name] : undefined) ?? []) roles.add(mapped);
+    }
+    return [...roles].filter((role) => this.deps.policies.hasRole(role));
   }
 }

@@ -57,7 +57,7 @@ export class LtiService {
     }, { clock });
     this.identity = new LtiIdentityService({
       users: deps.users, userRepository: store.users, groups: store.groups, lti: store.lti, policies: deps.policies, audit,
-      learnerRoles: lti.learner_roles, instructorRoles: lti.instructor_roles, clock,
+      learnerRoles: lti.learner_roles, instructorRoles: lti.instructor_roles, institutionRoles: lti.institution_roles, clock,
     });
     this.deepLinking = new LtiDeepLinkingService(this.keys, tickets, { clock });
     this.roster = new LtiRosterService({
