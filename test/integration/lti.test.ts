@@ -170,6 +170,17 @@ describeEachDatabase('LTI 1.3 tool', (getStore, dialect) => {
     expect((await gateway.identity.users.get('fac@uni-example.de')).roles).toEqual(['student', 'researcher']);
   });
 
+  it('creates one group when a whole class opens a new course at once, and one account when a user double-clicks', async () => {
+    const students = Array.from({ length: 6 }, (_, i) => ({ sub: `s-${i}`, roles: [ROLE.learner], name: `Student ${i}` }));
+    const responses = await Promise.all(students.map((person) => launchWith({ person })));
+    expect(responses.map((r) => r.status)).toEqual(students.map(() => 303));
+    const groups = await gateway.identity.admin.listGroups();
+    expect(groups.map((g) => [g.name, g.members])).toEqual([['Statistics 1', 6]]);
+    const twice = await Promise.all([0, 1, 2].map(() => launchWith({ person: { sub: 'dbl', roles: [ROLE.learner] } })));
+    expect(twice.map((r) => r.status)).toEqual([303, 303, 303]);
+    expect((await gateway.identity.users.list()).length).toBe(7);
+  });
+
   it('gives a user whose e-mail another account has an account of their own (no takeover by e-mail)', async () => {
     const existing = await gateway.identity.admin.addUser('test', { email: 'boss@uni-example.de', roles: ['admin'], password: 'correct horse battery' });
     expect((await launchWith({ person: { sub: 'x', roles: [ROLE.learner], email: 'boss@uni-example.de' } })).status).toBe(303);

@@ -60,7 +60,16 @@ export class LtiIdentityService {
   }
 
   /** The Flexi user of a platform user, created at the first sight; `touch`: a sign-in (launch), not a roster line. */
-  async linkUser(platform: LtiPlatformRecord, person: PlatformPerson, options: { touch: boolean }): Promise<UserRecord> {
+  linkUser(platform: LtiPlatformRecord, person: PlatformPerson, options: { touch: boolean }): Promise<UserRecord> {
+    return firstSightRace(() => this.linkUserOnce(platform, person, options));
+  }
+
+  /** The group of a course, created at its first launch (a name of its own even when titles repeat). */
+  linkContext(platform: LtiPlatformRecord, context: PlatformContext): Promise<GroupRecord> {
+    return firstSightRace(() => this.linkContextOnce(platform, context));
+  }
+
+  private async linkUserOnce(platform: LtiPlatformRecord, person: PlatformPerson, options: { touch: boolean }): Promise<UserRecord> {
     const provider = ltiProvider(platform);
     const now = toTimestamp(this.clock.now());
     const wanted = this.rolesFor(person.roles);
@@ -88,8 +97,7 @@ export class LtiIdentityService {
     return user;
   }
 
-  /** The group of a course, created at its first launch (a name of its own even when titles repeat). */
-  async linkContext(platform: LtiPlatformRecord, context: PlatformContext): Promise<GroupRecord> {
+  private async linkContextOnce(platform: LtiPlatformRecord, context: PlatformContext): Promise<GroupRecord> {
     const title = (context.title ?? context.label ?? '').trim().slice(0, 150) || `Course ${context.id.slice(0, 40)}`;
     const existing = await this.deps.lti.findContext(platform.id, context.id);
     // Deleting the group deletes the link too (foreign key cascade), so a link always has its group.
@@ -105,9 +113,15 @@ export class LtiIdentityService {
     const now = toTimestamp(this.clock.now());
     const name = (await this.deps.groups.find(title)) ? `${title} (${platform.name} ${sha256(`${platform.id}\n${context.id}`).slice(0, 6)})` : title;
     const group = await this.deps.groups.create({ name, kind: 'course', description: `LTI course ${context.id.slice(0, 100)} on ${platform.name}`, createdAt: now });
-    await this.deps.lti.insertContext({
-      platformId: platform.id, contextId: context.id, groupId: group.id, title, membershipsUrl: context.membershipsUrl ?? null, createdAt: now, syncedAt: null,
-    });
+    try {
+      await this.deps.lti.insertContext({
+        platformId: platform.id, contextId: context.id, groupId: group.id, title, membershipsUrl: context.membershipsUrl ?? null, createdAt: now, syncedAt: null,
+      });
+    } catch (error) {
+      // Another launch of the same course linked it first: drop this group, use theirs (retry).
+      await this.deps.groups.delete(group.id);
+      throw error;
+    }
     await this.deps.audit.record(`lti:${platform.id}`, 'lti.group_create', { type: 'group', id: group.id }, { platform: platform.id, context: context.id });
     return group;
   }
@@ -125,5 +139,24 @@ export class LtiIdentityService {
       for (const mapped of (name !== undefined ? this.deps.institutionRoles[name] : undefined) ?? []) roles.add(mapped);
     }
     return [...roles].filter((role) => this.deps.policies.hasRole(role));
+  }
+}
+
+const RACE_ATTEMPTS = 3;
+
+/**
+ * The first launches of a course (a class opening the activity at once) or of a user (a double
+ * click; a roster sync meanwhile) race to create the same group or account; the unique keys let
+ * one win and the others fail. A loser tries again shortly after and then finds the winner's row.
+ */
+async function firstSightRace<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      const final = attempt >= RACE_ATTEMPTS || (error instanceof FlexiError && error.code !== 'conflict');
+      if (final) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
   }
 }
