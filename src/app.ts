@@ -13,6 +13,7 @@ import type { EnergyServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
+import { RosterSyncJob, type LtiService } from './services/lti/lti.service.js';
 import type { ModelRegistry } from './services/inference/model-registry.service.js';
 import type { PrivacyService } from './services/privacy/privacy.service.js';
 import type { CounterStore } from './store/counter-store.js';
@@ -62,6 +63,8 @@ export interface App {
   energy: EnergyServices;
   /** Web-UI answers the server writes (they survive a closed tab). */
   answers: ChatAnswerService;
+  /** The LTI 1.3 tool (platforms, keys, rosters). */
+  lti: LtiService;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -111,6 +114,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
   energy.start();
+  const rosterSync = new RosterSyncJob(services.lti, config.lti.roster_sync_interval_ms, (error, where) =>
+    logError('LTI roster sync failed', { ...where, error: error.message }));
+  rosterSync.start();
   return {
     server,
     registry,
@@ -124,8 +130,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     agreement,
     energy,
     answers: services.answers,
+    lti: services.lti,
     async close(options = {}) {
       clearInterval(refreshTimer);
+      await rosterSync.stop();
       monitor?.stop();
       const closing = server.close();
       // The listener is closed once every connection has ended: that also covers requests not yet

@@ -3,6 +3,7 @@ import { registerBenchCommand } from './bench.command.js';
 import { registerConfigCommand } from './config.command.js';
 import { registerGroupsCommand } from './groups.command.js';
 import { registerKeysCommand } from './keys.command.js';
+import { registerLtiCommand } from './lti.command.js';
 import { registerServeCommand } from './serve.command.js';
 import { registerLoadtestCommand } from './loadtest.command.js';
 import { registerSimCommand } from './sim.command.js';
@@ -38,4 +39,5 @@ export function registerCommands(program: Command): void {
   registerEnergyCommand(program);
   registerCheckmkCommand(program);
   registerTemplatesCommand(program);
+  registerLtiCommand(program);
 }

@@ -79,3 +79,11 @@ describe('configWarnings', () => {
     expect(warningsFor('  - { name: v, type: openai, url: "http://gpu:8000/v1" }\n  - { name: o, type: ollama, url: "http://gpu:11434" }\n')).toEqual([]);
   });
 });
+
+describe('lti section', () => {
+  it('refuses LTI role mappings that name no role, naming the key', () => {
+    expect(() => loadConfig({ fileText: 'lti:\n  learner_roles: [student, pupil]\n' })).toThrow(/lti\.learner_roles\.1.*"pupil" is not a role/s);
+    expect(loadConfig({ fileText: 'lti:\n  instructor_roles: [staff, admin]\n' }).lti.instructor_roles).toEqual(['staff', 'admin']);
+    expect(() => loadConfig({ fileText: 'lti:\n  institution_roles:\n    Faculty: [professor]\n' })).toThrow(/lti\.institution_roles\.Faculty\.0.*"professor" is not a role/s);
+  });
+});

@@ -332,6 +332,25 @@ export const configSchema = z.object({
     vision_models: z.array(z.string().min(1).max(200)).default([]).describe('Models that take images although their node does not say so (OpenAI-compatible servers such as vLLM list no capabilities), as glob patterns (`llava*`, `*-vl*`). Ollama and sim nodes report vision themselves.'),
     answer_timeout_ms: durationMs('Longest a web-UI answer may run on the server after the browser is gone (tab closed, network down) before it is stopped and stored as it is.', 15 * 60_000),
   }).strict().prefault({}).describe('Web chat and images sent to vision models.'),
+  lti: z.object({
+    tool_url: z.url({ protocol: /^https?$/ }).optional().describe('Public base URL of Flexi as LMS platforms and browsers reach it (`https://flexi.uni-example.de`): the launch, JWKS and login URLs given to platforms start with it. Unset: the origin of each request (honours `server.trust_proxy`).'),
+    tool_name: z.string().min(1).max(100).default('Flexi').describe('Name the tool gives itself in LTI Dynamic Registration (what Moodle lists).'),
+    key_secret: z.string().min(16).optional().meta({ secret: true }).describe('Key that encrypts the tool\'s private signing keys in the database (AES-256-GCM). Unset: derived from `auth.cookie_secret`; changing the secret makes stored keys unreadable, run `flexi lti keys rotate` after.'),
+    key_overlap_ms: durationMs('How long a rotated-out tool key is still published at /lti/jwks, so platforms that cached the old key set keep verifying the tool\'s messages.', 7 * 86_400_000),
+    state_ttl_ms: durationMs('How long a login (from /lti/login to the launch) may take.', 10 * 60_000),
+    clock_skew_ms: durationMs('Clock difference between a platform and Flexi tolerated on `exp` and `iat` of an id_token.', 60_000),
+    max_token_age_ms: durationMs('Oldest id_token accepted, by its `iat`.', 10 * 60_000),
+    jwks_cache_ms: durationMs('How long a platform\'s key set (JWKS) is cached; an id_token signed with an unknown `kid` refetches it earlier.', 10 * 60_000),
+    jwks_cooldown_ms: z.number().int().min(0).default(30_000).describe('Least time between two fetches of one platform\'s key set, so tokens with made-up `kid`s cannot make Flexi hammer the platform.'),
+    fetch_timeout_ms: durationMs('Longest wait for a platform endpoint (key set, token, roster, registration).', 10_000),
+    learner_roles: z.array(z.string()).default(['student']).describe('Flexi roles a platform user gets at their first launch as a learner (added, never removed, at later launches).'),
+    instructor_roles: z.array(z.string()).default(['staff']).describe('Flexi roles of a platform user who launches as Instructor or Administrator of a course (or as an institution/system administrator).'),
+    institution_roles: z.record(z.string().regex(/^[A-Za-z]{1,64}$/, 'an LIS institution role name such as Faculty, Staff, Student'), z.array(z.string()))
+      .default({}).describe('Flexi roles added for LIS institution roles a platform sends (`http://purl.imsglobal.org/vocab/lis/v2/institution/person#<name>`), by name: `{ Faculty: [staff], Student: [student] }`. Added to the learner/instructor roles, never removed by a launch.'),
+    default_model: z.string().min(1).max(200).optional().describe('Model a resource-link launch preselects in the chat when the link names none (custom parameter `model`, set by deep linking).'),
+    roster_sync_interval_ms: z.number().int().min(0).default(6 * 3_600_000).describe('How often the serving process syncs the roster of every course that launched with Names and Role Provisioning (members who left lose access). 0: only `flexi lti sync`.'),
+    allow_http: z.boolean().default(false).describe('Accept `http://` platform URLs (tests and development only; LTI needs HTTPS, since its cookies are `Secure`).'),
+  }).strict().prefault({}).describe('LTI 1.3 tool: Moodle and other platforms launch Flexi inside a course (docs/lti.md).'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));
@@ -346,6 +365,16 @@ export const configSchema = z.object({
     }
   }
   refineNodes(config.nodes ?? [], ctx);
+  // A launch would silently give LTI users no role: say so at start instead.
+  const mapped: [PropertyKey[], readonly string[]][] = [
+    [['lti', 'learner_roles'], config.lti.learner_roles], [['lti', 'instructor_roles'], config.lti.instructor_roles],
+    ...Object.entries(config.lti.institution_roles).map(([name, roles]): [PropertyKey[], readonly string[]] => [['lti', 'institution_roles', name], roles]),
+  ];
+  for (const [path, roles] of mapped) {
+    roles.forEach((role, index) => {
+      if (!(role in config.roles)) ctx.addIssue({ code: 'custom', path: [...path, index], message: `"${role}" is not a role (roles: ${Object.keys(config.roles).join(', ')})` });
+    });
+  }
 });
 
 const EXAMPLE_URL: Record<NodeConfig['type'], string> = {

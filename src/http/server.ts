@@ -12,6 +12,7 @@ import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
 import { registerChatAnswerRoutes } from './chat-answers.route.js';
 import { registerAuthRoutes } from './auth.route.js';
+import { registerLtiRoutes } from './lti.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import { COURSE_HEADER } from '../services/identity/course-context.service.js';
 import type { Services } from '../services/build-services.js';
@@ -207,6 +208,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
   registerChatAnswerRoutes(app, { answers: deps.services.answers, chatKeys: deps.services.chatKeys });
   registerTemplateRoutes(app, { templates });
+  await registerLtiRoutes(app, {
+    lti: deps.services.lti, sessions: identity.sessions, sessionTtlMs: deps.cookies.sessionTtlMs, registry, modelDescriptions: deps.ui.modelDescriptions,
+    users: identity.users, forUser: (user) => access.forUser(user), isModelVisible,
+  });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

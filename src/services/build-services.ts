@@ -38,6 +38,7 @@ import { SharedSlotBudget } from './inference/shared-slot-budget.js';
 import { CatalogFileService } from './models/catalog-file.service.js';
 import { TemplateModels } from './templates/template-models.js';
 import { TemplateService } from './templates/template.service.js';
+import { LtiService } from './lti/lti.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -75,6 +76,11 @@ export function buildIdentityServices(config: Config, store: Store, options: Ide
     agreement: new AgreementService(store.agreements, config.agreement),
     chatKeys: new ChatKeyService(store.chatKeys, { enabled: config.privacy.encrypt_chats, clock: options.clock }),
   };
+}
+
+/** The LTI 1.3 tool (platforms, keys, launches, deep linking, rosters, registration). */
+export function buildLtiService(config: Config, store: Store, identity: Identity, options: { clock?: Clock } = {}): LtiService {
+  return new LtiService({ config, store, users: identity.users, policies: identity.policies, audit: identity.audit, clock: options.clock });
 }
 
 /** Lists, pulls and removes model files on the nodes that have a models folder. */
@@ -123,6 +129,8 @@ export interface Services extends IdentityServices {
   answers: ChatAnswerService;
   /** Prompt templates (`template:<name>`). */
   templates: TemplateService;
+  /** The LTI 1.3 tool. */
+  lti: LtiService;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -197,6 +205,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     imageUrls: new ImageUrlFetcher({
       enabled: config.chat.fetch_image_urls, policy: { ...pullPolicyOf(config), allowHosts: ['*'] }, maxImageBytes: config.chat.max_image_bytes, timeoutMs: 30_000,
     }),
+    lti: buildLtiService(config, store, identityServices.identity, { clock: options.clock }),
   };
 }
 

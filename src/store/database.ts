@@ -200,6 +200,62 @@ export interface TemplateVersionsTable {
   created_at: string;
 }
 
+export interface LtiPlatformsTable {
+  id: string;
+  name: string;
+  issuer: string;
+  client_id: string;
+  auth_url: string;
+  jwks_url: string;
+  token_url: string;
+  created_at: string;
+}
+
+export interface LtiDeploymentsTable {
+  platform_id: string;
+  deployment_id: string;
+  created_at: string;
+}
+
+export interface LtiToolKeysTable {
+  /** The JWK `kid`. */
+  id: string;
+  /** Public JWK, JSON. */
+  public_jwk: string;
+  /** Private JWK, JSON, encrypted (`v1.<iv>.<ciphertext>.<tag>`, AES-256-GCM). */
+  private_jwk_encrypted: string;
+  created_at: string;
+  retired_at: string | null;
+  expires_at: string | null;
+}
+
+export interface LtiLoginStatesTable {
+  state_hash: string;
+  browser_hash: string;
+  nonce: string;
+  platform_id: string;
+  /** JSON object of the login request's parameters. */
+  login_params: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface LtiNoncesTable {
+  platform_id: string;
+  nonce: string;
+  expires_at: string;
+}
+
+export interface LtiContextsTable {
+  platform_id: string;
+  context_id: string;
+  group_id: string;
+  title: string | null;
+  memberships_url: string | null;
+  created_at: string;
+  synced_at: string | null;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -217,6 +273,12 @@ export interface Database {
   chat_keys: ChatKeysTable;
   templates: TemplatesTable;
   template_versions: TemplateVersionsTable;
+  lti_platforms: LtiPlatformsTable;
+  lti_deployments: LtiDeploymentsTable;
+  lti_tool_keys: LtiToolKeysTable;
+  lti_login_states: LtiLoginStatesTable;
+  lti_nonces: LtiNoncesTable;
+  lti_contexts: LtiContextsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

@@ -8,6 +8,7 @@ import { usageGroupMigration } from './migrations/0005-usage-group.js';
 import { energyMigration } from './migrations/0010-energy.js';
 import { chatsCompleteMigration } from './migrations/0012-chats.js';
 import { templatesMigration } from './migrations/0008-templates.js';
+import { ltiMigration } from './migrations/0009-lti.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -22,6 +23,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010-energy': energyMigration,
   '0012-chats': chatsCompleteMigration,
   '0008-templates': templatesMigration,
+  '0009-lti': ltiMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

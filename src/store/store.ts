@@ -7,6 +7,7 @@ import { ChatKeyRepository } from './chat-key.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { EnergyRepository } from './energy.repository.js';
 import { GroupRepository } from './group.repository.js';
+import { LtiRepository } from './lti.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
@@ -37,6 +38,8 @@ export interface Store {
   readonly chatKeys: ChatKeyRepository;
   /** Prompt templates (`template:<name>`) and their versions. */
   readonly templates: TemplateRepository;
+  /** LTI 1.3 platforms, deployments, tool keys, login states, nonces, course links. */
+  readonly lti: LtiRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -73,6 +76,7 @@ export async function openDatabase(url: string): Promise<Store> {
     energy: new EnergyRepository(db),
     chatKeys: new ChatKeyRepository(db),
     templates: new TemplateRepository(db),
+    lti: new LtiRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

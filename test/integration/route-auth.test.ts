@@ -38,6 +38,8 @@ const WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 const PUBLIC_ROUTES = new Set([
   'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/version', 'GET /ui/config',
   'POST /auth/login', 'GET /auth/oidc/start', 'GET /auth/oidc/callback',
+  // LTI 1.3: platforms and browsers arriving from an LMS carry no Flexi credentials (docs/lti.md).
+  'GET /lti/jwks', 'GET /lti/assets/lti.js', 'GET /lti/login', 'POST /lti/login', 'GET /lti/launch', 'POST /lti/launch', 'POST /lti/deep-link', 'GET /lti/register',
 ]);
 const isWebUiFile = (url: string): boolean => url === '/' || existsSync(`${WEB_ROOT}${url}`);
 const isPublic = (method: string, url: string): boolean => {

@@ -1,5 +1,6 @@
 // German and English. The browser's language picks the first; the user can switch (kept in localStorage).
 import { useEffect, useState } from 'preact/hooks';
+import { readSetting, writeSetting } from './storage';
 
 const en = {
   appName: 'Flexi',
@@ -476,7 +477,7 @@ const DICTIONARIES: Record<Language, Dictionary> = { en, de };
 const STORAGE_KEY = 'flexi.lang';
 
 function initialLanguage(): Language {
-  const stored = localStorage.getItem(STORAGE_KEY);
+  const stored = readSetting(STORAGE_KEY);
   if (stored === 'en' || stored === 'de') return stored;
   for (const tag of navigator.languages ?? [navigator.language]) {
     if (/^de\b/i.test(tag)) return 'de';
@@ -495,7 +496,7 @@ export function getLanguage(): Language {
 
 export function setLanguage(next: Language): void {
   language = next;
-  localStorage.setItem(STORAGE_KEY, next);
+  writeSetting(STORAGE_KEY, next);
   document.documentElement.lang = next;
   for (const listener of listeners) listener();
 }

@@ -9,6 +9,7 @@ import { ChatSettingsPanel, type ChatSettings } from '../components/chat-setting
 import { t } from '../i18n';
 import { linkHandler, navigate } from '../router';
 import { followAnswer } from '../stream';
+import { readSetting, writeSetting } from '../storage';
 
 const LAST_MODEL_KEY = 'flexi.model';
 
@@ -20,8 +21,11 @@ function sameModel(a: string, b: string): boolean {
 /** The chat's model, else the user's last choice, else their role's default, else the first one they may use. */
 function pickModel(models: UiModel[] | undefined, wanted: string | null | undefined, roleDefault: string | null): string {
   if (!models || models.length === 0) return wanted ?? '';
-  if (wanted && models.some((m) => m.id === wanted)) return wanted;
-  const last = localStorage.getItem(LAST_MODEL_KEY);
+  if (wanted) {
+    const hit = models.find((m) => sameModel(m.id, wanted));
+    if (hit) return hit.id;
+  }
+  const last = readSetting(LAST_MODEL_KEY);
   return models.find((m) => m.id === last)?.id
     ?? (roleDefault ? models.find((m) => sameModel(m.id, roleDefault))?.id : undefined)
     ?? models[0]!.id;
@@ -33,7 +37,8 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   const [chat, setChat] = useState<UiChat | undefined>(undefined);
   const [loading, setLoading] = useState(false);
   const [notFound, setNotFound] = useState(false);
-  const [draft, setDraft] = useState<ChatSettings>({ model: '', system_prompt: null, temperature: null });
+  // `/?model=<name>`: an LTI launch (or any link) opens a new chat with that model selected.
+  const [draft, setDraft] = useState<ChatSettings>(() => ({ model: new URLSearchParams(location.search).get('model') ?? '', system_prompt: null, temperature: null }));
   const [pending, setPending] = useState<Pending | undefined>(undefined);
   const [error, setError] = useState('');
   const [settingsOpen, setSettingsOpen] = useState(false);
@@ -210,7 +215,7 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
   }
 
   async function changeSettings(next: ChatSettings) {
-    if (next.model) localStorage.setItem(LAST_MODEL_KEY, next.model);
+    if (next.model) writeSetting(LAST_MODEL_KEY, next.model);
     if (!chat) {
       setDraft(next);
       return;
