@@ -7,6 +7,7 @@ import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
 import type { ChatService } from './services/chat.service.js';
+import type { CourseServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
@@ -49,6 +50,8 @@ export interface App {
   /** Web chats and the user agreement. */
   chats: ChatService;
   agreement: AgreementService;
+  /** Course bots: collections, the retrieval index, the ingestion worker (started here). */
+  courses: CourseServices;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -70,7 +73,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
     processMetrics: deps.processMetrics, logError,
   });
-  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement } = services;
+  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, courses } = services;
   // Serve only once revocations made by other replicas are heard.
   await identity.keys.listening;
   const server = await createHttpServer({
@@ -93,6 +96,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     await monitor.probeAll();
     monitor.start();
   }
+  // Documents left queued or half-ingested by a previous run are picked up now.
+  courses.ingestion.start();
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
   return {
@@ -106,8 +111,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     privacy,
     chats,
     agreement,
+    courses,
     async close(options = {}) {
       clearInterval(refreshTimer);
+      await courses.ingestion.stop();
       monitor?.stop();
       const closing = server.close();
       const deadline = performance.now() + (options.graceMs ?? 0);

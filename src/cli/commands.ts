@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBenchCommand } from './bench.command.js';
+import { registerCollectionsCommand } from './collections.command.js';
 import { registerConfigCommand } from './config.command.js';
 import { registerGroupsCommand } from './groups.command.js';
 import { registerKeysCommand } from './keys.command.js';
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerGroupsCommand(program);
   registerUsageCommand(program);
   registerPrivacyCommand(program);
+  registerCollectionsCommand(program);
 }

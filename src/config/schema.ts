@@ -249,6 +249,14 @@ export const configSchema = z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level (pino).'),
     format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('`json`: one JSON object per line (for log shippers); `pretty`: `time LEVEL message key=value` lines; `auto`: pretty when stdout is a terminal, else JSON.'),
   }).strict().prefault({}).describe('Logging.'),
+  courses: z.object({
+    default_chat_model: z.string().min(1).max(200).optional().describe('Model that answers for a course bot whose owners picked none (a bot with neither cannot answer: 400 naming `chat_model`).'),
+    refusal_text: z.string().min(1).max(2000).default('Dazu finde ich im Kursmaterial nichts. / I found nothing about this in the course material. Please ask your lecturer.')
+      .describe('What a strict course bot answers, without asking a model, when no passage of its material is relevant enough (a bot may set its own).'),
+    top_k: z.number().int().min(1).max(20).default(5).describe('Excerpts a course bot gives its model with each question (a bot may set its own, 1–20).'),
+    poll_interval_ms: durationMs('How often the serving process looks for documents waiting for ingestion (uploads by the CLI or another replica; its own uploads start at once).', 2000),
+    stale_after_ms: durationMs('A document whose ingestion has shown no progress for this long (its process died) is taken over by another worker.', 10 * 60_000),
+  }).strict().prefault({}).describe('Course bots (`course:<collection>` models): their defaults and the ingestion of their documents.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));

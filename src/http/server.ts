@@ -10,6 +10,7 @@ import { registerAdminModelRoutes } from './admin-models.route.js';
 import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
+import { registerCollectionRoutes } from './collections.route.js';
 import { registerAuthRoutes } from './auth.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import type { Services } from '../services/build-services.js';
@@ -188,6 +189,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
   registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
+  registerCollectionRoutes(app, { collections: deps.services.courses.collections });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

@@ -10,6 +10,9 @@ import type { Store } from '../store/store.js';
 import { GatewayMetrics } from '../telemetry/metrics.js';
 import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
+import { CollectionService } from './courses/collection.service.js';
+import { CourseBotProvider } from './courses/course-bot.provider.js';
+import { IngestionWorker } from './courses/ingestion-worker.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
@@ -24,6 +27,8 @@ import { createPrivacyService } from './privacy/create-privacy-service.js';
 import type { PrivacyService } from './privacy/privacy.service.js';
 import { ReadinessService } from './inference/readiness.service.js';
 import { SchedulerDispatcher, backendPreloader } from './inference/scheduler-dispatcher.js';
+import { RagIndexService } from './rag/rag-index.service.js';
+import type { AuditService } from './identity/audit.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -65,6 +70,30 @@ export function buildModelManager(config: Config, backends: readonly Backend[]):
   return ModelManagerService.fromBackends(backends, { pullPolicy: pullPolicyOf(config) });
 }
 
+/** Course bots: collections and their documents, the retrieval index, the ingestion worker. */
+export interface CourseServices {
+  collections: CollectionService;
+  rag: RagIndexService;
+  /** Started by the serving process (createApp); the CLI drains its own uploads with it. */
+  ingestion: IngestionWorker;
+  /** The `course:` virtual model provider. */
+  bot: CourseBotProvider;
+}
+
+export function buildCourseServices(
+  config: Config, store: Store, options: { audit: AuditService; clock?: Clock; logError?: (message: string, fields: Record<string, unknown>) => void },
+): CourseServices {
+  const rag = new RagIndexService(store, { minRelevance: config.rag.min_relevance, clock: options.clock });
+  const ingestion = new IngestionWorker({
+    repository: store.collections, rag, limits: { maxBytes: config.rag.max_upload_bytes, maxPages: config.rag.max_pages },
+    pollIntervalMs: config.courses.poll_interval_ms, staleAfterMs: config.courses.stale_after_ms, clock: options.clock, logError: options.logError,
+  });
+  const collections = new CollectionService({
+    store, rag, worker: ingestion, audit: options.audit, courses: config.courses, maxUploadBytes: config.rag.max_upload_bytes, clock: options.clock,
+  });
+  return { collections, rag, ingestion, bot: new CourseBotProvider(collections, config.courses) };
+}
+
 export interface ServiceOptions extends IdentityServiceOptions {
   /** The node configs behind `backends` (default `config.nodes`); slots and model restrictions come from here. */
   nodes?: readonly NodeConfig[];
@@ -87,6 +116,7 @@ export interface Services extends IdentityServices {
   scheduler?: Scheduler;
   monitor?: NodeMonitor;
   nodeAdmin?: NodeAdminService;
+  courses: CourseServices;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -114,7 +144,8 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   // Identity first: its access control is the inference service's admission port.
   const identityServices = buildIdentityServices(config, store, { ...options, warn: options.warn ?? ((message, details) => logError(message, details ?? {})) });
   // Names no node serves, planned into requests for real models: one provider per prefix.
-  const virtualModelProviders: VirtualModelProvider[] = [];
+  const courses = buildCourseServices(config, store, { audit: identityServices.identity.audit, clock: options.clock, logError });
+  const virtualModelProviders: VirtualModelProvider[] = [courses.bot];
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte,
@@ -127,6 +158,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     ...identityServices, registry, inference, metrics, dispatcher, readiness, scheduler, monitor,
     nodeAdmin: scheduler && new NodeAdminService(scheduler),
     modelManager: buildModelManager(config, registry.backends),
+    courses,
   };
 }
 

@@ -154,6 +154,56 @@ export interface NodeModelsTable {
   last_seen_at: string;
 }
 
+export interface CollectionsTable {
+  id: string;
+  /** Unique; the bot is the model `course:<name>`. */
+  name: string;
+  group_id: string;
+  description: string | null;
+  /** The bot's instructions (system prompt before the excerpts). */
+  instructions: string | null;
+  /** The real model that answers; null: `courses.default_chat_model`. */
+  chat_model: string | null;
+  /** `strict` or `lenient`. */
+  strictness: string;
+  /** What a strict bot answers when nothing relevant was found; null: `courses.refusal_text`. */
+  refusal_text: string | null;
+  /** Excerpts given to the model. */
+  top_k: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CollectionDocumentsTable {
+  id: string;
+  collection_id: string;
+  /** The sanitised file name; unique in its collection. */
+  name: string;
+  /** SHA-256 of the content, lowercase hex. */
+  content_hash: string;
+  content_type: string;
+  bytes: number;
+  /** The original file. */
+  content: Uint8Array;
+  /** `queued`, `processing`, `ready` or `failed`. */
+  status: string;
+  /** Why it failed. */
+  error: string | null;
+  format: string | null;
+  pages: number | null;
+  chunks: number | null;
+  progress_done: number;
+  progress_total: number;
+  /** Who uploaded it (null once that user is erased: the material belongs to the course). */
+  uploaded_by: string | null;
+  /** The ingestion run that holds it. */
+  claim_token: string | null;
+  /** The claim's last sign of life. */
+  claimed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -167,6 +217,8 @@ export interface Database {
   chat_messages: ChatMessagesTable;
   agreement_acceptances: AgreementAcceptancesTable;
   node_models: NodeModelsTable;
+  collections: CollectionsTable;
+  collection_documents: CollectionDocumentsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

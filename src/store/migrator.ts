@@ -5,6 +5,7 @@ import { identityMigration } from './migrations/0002-identity.js';
 import { chatsMigration } from './migrations/0003-chats.js';
 import { nodeModelsMigration } from './migrations/0004-node-models.js';
 import { usageGroupMigration } from './migrations/0005-usage-group.js';
+import { collectionsMigration } from './migrations/0006-collections.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -16,6 +17,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-chats': chatsMigration,
   '0004-node-models': nodeModelsMigration,
   '0005-usage-group': usageGroupMigration,
+  '0006-collections': collectionsMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

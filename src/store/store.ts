@@ -3,6 +3,7 @@ import { AgreementRepository } from './agreement.repository.js';
 import { ApiKeyRepository } from './api-key.repository.js';
 import { AuditRepository } from './audit.repository.js';
 import { ChatRepository } from './chat.repository.js';
+import { CollectionRepository } from './collection.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
@@ -28,6 +29,8 @@ export interface Store {
   readonly nodeModels: NodeModelRepository;
   /** Export, erasure and retention over every class of personal data (services/privacy). */
   readonly personalData: PersonalDataRepository;
+  /** Course collections (course bots) and their documents. */
+  readonly collections: CollectionRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -61,6 +64,7 @@ export async function openDatabase(url: string): Promise<Store> {
     agreements: new AgreementRepository(db),
     nodeModels: new NodeModelRepository(db),
     personalData: new PersonalDataRepository(db),
+    collections: new CollectionRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);
