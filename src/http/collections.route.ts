@@ -106,7 +106,9 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: CollectionR
       .header('content-disposition', inline ? contentDisposition(document.name) : contentDisposition(document.name).replace(/^inline/, 'attachment'))
       // The file is the course's, served to its members: no shared cache may keep it, and no script in it may run here.
       .header('cache-control', 'private, no-store')
-      .header('content-security-policy', "default-src 'none'; sandbox")
+      // Chromium shows a PDF in its own viewer, a plugin the document must be allowed to embed;
+      // anything else is a sandbox where no script of the file can run.
+      .header('content-security-policy', document.format === 'pdf' ? "default-src 'none'; object-src 'self'; frame-ancestors 'self'" : "default-src 'none'; sandbox")
       .header('x-content-type-options', 'nosniff')
       .send(Buffer.from(content));
   });

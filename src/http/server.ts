@@ -188,7 +188,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
   registerPrivacyRoutes(app, { privacy, identity });
   registerAgreementRoutes(app, { agreement, access });
-  registerChatRoutes(app, { chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso });
+  registerChatRoutes(app, {
+    chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso,
+    listVirtualModels: (principal) => inference.listVirtualModels(principal),
+  });
   registerCollectionRoutes(app, { collections: deps.services.courses.collections });
 
   if (hasWebUi) {

@@ -9,6 +9,7 @@ import { ChatSettingsPanel, type ChatSettings } from '../components/chat-setting
 import { t } from '../i18n';
 import { linkHandler, navigate } from '../router';
 import { streamChat } from '../stream';
+import { sourcesMarkdown } from '../sources';
 
 const LAST_MODEL_KEY = 'flexi.model';
 
@@ -135,7 +136,8 @@ export function ChatPage({ workspace, chatId, onOpenMenu }: { workspace: Workspa
     controller.current = undefined;
     if (result.error?.code === 'agreement_required' || result.error?.status === 401) return;
     try {
-      const saved = await appendMessages(current.id, [{ role: 'assistant', content: state.content, model, finish: result.finish }]);
+      const content = state.content + sourcesMarkdown(model, result.sources, t('sources'));
+      const saved = await appendMessages(current.id, [{ role: 'assistant', content, model, finish: result.finish }]);
       if (chatRef.current?.id === current.id) setChat(saved);
     } catch (e) {
       setError((e as Error).message);
