@@ -74,6 +74,11 @@ export class IngestionWorker {
     });
   }
 
+  /** Resolves once no ingestion runs in this process (tests; shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
   /** Stops polling and waits for the document in progress (its claim is kept; it goes stale and is retried). */
   async stop(): Promise<void> {
     this.stopped = true;
