@@ -4,6 +4,7 @@ import { initialMigration } from './migrations/0001-initial.js';
 import { identityMigration } from './migrations/0002-identity.js';
 import { chatsMigration } from './migrations/0003-chats.js';
 import { nodeModelsMigration } from './migrations/0004-node-models.js';
+import { ragIndexMigration } from './migrations/0007-rag-index.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -14,6 +15,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-identity': identityMigration,
   '0003-chats': chatsMigration,
   '0004-node-models': nodeModelsMigration,
+  '0007-rag-index': ragIndexMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

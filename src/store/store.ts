@@ -8,6 +8,7 @@ import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
+import { RagIndexRepository } from './rag-index.repository.js';
 import { SessionRepository } from './session.repository.js';
 import { UsageRepository } from './usage.repository.js';
 import { UserRepository } from './user.repository.js';
@@ -28,6 +29,8 @@ export interface Store {
   readonly nodeModels: NodeModelRepository;
   /** Export, erasure and retention over every class of personal data (services/privacy). */
   readonly personalData: PersonalDataRepository;
+  /** Course bots' retrieval index: chunks, full text, term counts, vectors (services/rag). */
+  readonly ragIndex: RagIndexRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -61,6 +64,7 @@ export async function openDatabase(url: string): Promise<Store> {
     agreements: new AgreementRepository(db),
     nodeModels: new NodeModelRepository(db),
     personalData: new PersonalDataRepository(db),
+    ragIndex: new RagIndexRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);
