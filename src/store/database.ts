@@ -204,6 +204,35 @@ export interface CollectionDocumentsTable {
   updated_at: string;
 }
 
+export interface RagChunksTable {
+  seq: Generated<number>;
+  id: string;
+  collection_id: string;
+  document_id: string;
+  ord: number;
+  text: string;
+  section: string | null;
+  page_start: number | null;
+  page_end: number | null;
+  /** `de` or `en`: the stemmer the terms were made with. */
+  language: string;
+  /** Analysed terms (stems, compound parts, codes) separated by spaces, in text order. */
+  terms: string;
+  term_count: number;
+  /** Float32 little-endian vector, or null when no embedding model is configured. */
+  embedding: Uint8Array | null;
+  embedding_model: string | null;
+  created_at: string;
+  /** PostgreSQL only: the terms as a tsvector (positions carry the term frequency). */
+  tsv: Generated<string>;
+}
+
+export interface RagTermsTable {
+  collection_id: string;
+  term: string;
+  chunk_count: number;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -219,6 +248,10 @@ export interface Database {
   node_models: NodeModelsTable;
   collections: CollectionsTable;
   collection_documents: CollectionDocumentsTable;
+}
+
+  rag_chunks: RagChunksTable;
+  rag_terms: RagTermsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

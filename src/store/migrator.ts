@@ -6,6 +6,7 @@ import { chatsMigration } from './migrations/0003-chats.js';
 import { nodeModelsMigration } from './migrations/0004-node-models.js';
 import { usageGroupMigration } from './migrations/0005-usage-group.js';
 import { collectionsMigration } from './migrations/0006-collections.js';
+import { ragIndexMigration } from './migrations/0007-rag-index.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -18,6 +19,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-node-models': nodeModelsMigration,
   '0005-usage-group': usageGroupMigration,
   '0006-collections': collectionsMigration,
+  '0007-rag-index': ragIndexMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ import { GroupRepository } from './group.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
+import { RagIndexRepository } from './rag-index.repository.js';
 import { SessionRepository } from './session.repository.js';
 import { UsageRepository } from './usage.repository.js';
 import { UserRepository } from './user.repository.js';
@@ -31,6 +32,8 @@ export interface Store {
   readonly personalData: PersonalDataRepository;
   /** Course collections (course bots) and their documents. */
   readonly collections: CollectionRepository;
+  /** Course bots' retrieval index: chunks, full text, term counts, vectors (services/rag). */
+  readonly ragIndex: RagIndexRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -65,6 +68,7 @@ export async function openDatabase(url: string): Promise<Store> {
     nodeModels: new NodeModelRepository(db),
     personalData: new PersonalDataRepository(db),
     collections: new CollectionRepository(db),
+    ragIndex: new RagIndexRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

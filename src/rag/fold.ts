@@ -1,0 +1,16 @@
+import snowball from 'snowball-stemmers';
+
+export type Language = 'de' | 'en';
+
+const stemmers = { de: snowball.newStemmer('german'), en: snowball.newStemmer('english') };
+
+/** Lower case with umlauts and ß folded (ä→a, ö→o, ü→u, ß→ss) and other diacritics removed, so "Prüfung" and "Prufung" meet. */
+export function foldWord(word: string): string {
+  return word.toLowerCase().replace(/ß/g, 'ss').normalize('NFKD').replace(/\p{M}/gu, '');
+}
+
+/** The Snowball stem of an already folded word. */
+export function stemWord(folded: string, language: Language): string {
+  if (folded.length < 3) return folded;
+  return stemmers[language].stem(folded);
+}
