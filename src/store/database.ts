@@ -248,8 +248,6 @@ export interface Database {
   node_models: NodeModelsTable;
   collections: CollectionsTable;
   collection_documents: CollectionDocumentsTable;
-}
-
   rag_chunks: RagChunksTable;
   rag_terms: RagTermsTable;
 }

@@ -63,7 +63,7 @@ export class IngestionWorker {
       this.again = true;
       return;
     }
-    this.running = this.drain().catch((error: unknown) => {
+    this.running = this.drain().then(() => undefined, (error: unknown) => {
       this.options.logError?.('document ingestion failed', { error: (error as Error).stack ?? String(error) });
     }).finally(() => {
       this.running = undefined;
