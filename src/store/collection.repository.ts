@@ -164,6 +164,19 @@ export class CollectionRepository {
     return rows.map(toDocument);
   }
 
+  /**
+   * Documents that have passages in the retrieval index but no row any more: removed by
+   * retention, or with their collection's group. The index has no foreign key to them (it is
+   * keyed by the ids its caller gives it), so the ingestion worker sweeps these.
+   */
+  async orphanedIndexDocuments(limit = 100): Promise<{ collectionId: string; documentId: string }[]> {
+    const rows = await this.db.selectFrom('rag_chunks').select(['rag_chunks.collection_id', 'rag_chunks.document_id']).distinct()
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('collection_documents').select('collection_documents.id')
+        .whereRef('collection_documents.id', '=', 'rag_chunks.document_id'))))
+      .limit(limit).execute();
+    return rows.map((r) => ({ collectionId: r.collection_id, documentId: r.document_id }));
+  }
+
   /** The original file. */
   async readContent(documentId: string): Promise<Uint8Array | undefined> {
     const row = await this.db.selectFrom('collection_documents').select('content').where('id', '=', documentId).executeTakeFirst();

@@ -25,6 +25,9 @@ export type IngestionOutcome =
   /** Replaced, removed or taken over while it ran: its result was dropped. */
   | { id: string; name: string; status: 'superseded' };
 
+/** How often the worker removes index passages of documents that are gone (retention, deleted courses). */
+const SWEEP_EVERY_MS = 10 * 60_000;
+
 /** Progress writes per document are at most this frequent (the database is not a progress bar). */
 const PROGRESS_EVERY_MS = 250;
 
@@ -43,6 +46,7 @@ export class IngestionWorker {
   private again = false;
   private stopped = false;
   private abort = new AbortController();
+  private lastSweepMs = -Infinity;
 
   constructor(private readonly options: IngestionWorkerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -63,7 +67,7 @@ export class IngestionWorker {
       this.again = true;
       return;
     }
-    this.running = this.drain().then(() => undefined, (error: unknown) => {
+    this.running = this.sweepIfDue().then(() => this.drain()).then(() => undefined, (error: unknown) => {
       this.options.logError?.('document ingestion failed', { error: (error as Error).stack ?? String(error) });
     }).finally(() => {
       this.running = undefined;
@@ -72,6 +76,29 @@ export class IngestionWorker {
         this.wake();
       }
     });
+  }
+
+  /**
+   * Removes the passages of documents whose rows are gone. Retention deletes document rows and
+   * deleting a course deletes its collections by foreign key; neither can reach into the index.
+   */
+  async sweepOrphans(): Promise<number> {
+    let removed = 0;
+    // Bounded: a batch the index failed to remove must not spin forever.
+    for (let round = 0; round < 100; round++) {
+      const orphans = await this.options.repository.orphanedIndexDocuments();
+      for (const { collectionId, documentId } of orphans) await this.options.rag.removeDocument(collectionId, documentId);
+      removed += orphans.length;
+      if (orphans.length === 0 || this.abort.signal.aborted) return removed;
+    }
+    return removed;
+  }
+
+  private async sweepIfDue(): Promise<void> {
+    const now = this.clock.monotonicMs();
+    if (now - this.lastSweepMs < SWEEP_EVERY_MS) return;
+    this.lastSweepMs = now;
+    await this.sweepOrphans();
   }
 
   /** Resolves once no ingestion runs in this process (tests; shutdown). */
