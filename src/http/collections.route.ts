@@ -63,7 +63,7 @@ const INLINE_TYPES: Readonly<Record<string, string>> = { pdf: 'application/pdf',
  * Access is the collection service's: members read and search, owners and admins change,
  * everyone else gets 404.
  */
-export function registerCollectionRoutes(app: FastifyInstance, deps: CollectionRouteDeps): void {
+export async function registerCollectionRoutes(app: FastifyInstance, deps: CollectionRouteDeps): Promise<void> {
   const { collections } = deps;
 
   app.post('/v1/collections/:name/search', async (request) => {
@@ -120,8 +120,9 @@ export function registerCollectionRoutes(app: FastifyInstance, deps: CollectionR
 
   // Uploads: the raw file as the body (any Content-Type; the web UI sends the File as is), its
   // name in `?name=`. A scope of their own, so this one route streams its body instead of
-  // having it parsed as JSON under `server.body_limit_bytes`.
-  void app.register(async (scope) => {
+  // having it parsed as JSON under `server.body_limit_bytes`. Awaited: a scope still pending
+  // when the web UI's public static plugin loads would have its route marked public.
+  await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     scope.post('/ui/v1/collections/:name/documents', async (request, reply) => {

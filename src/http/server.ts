@@ -192,7 +192,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso,
     listVirtualModels: (principal) => inference.listVirtualModels(principal),
   });
-  registerCollectionRoutes(app, { collections: deps.services.courses.collections });
+  await registerCollectionRoutes(app, { collections: deps.services.courses.collections });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.
