@@ -26,7 +26,7 @@ export function sourcesMarkdown(model: string, sources: readonly StreamSource[] 
   const lines = sources.map((s) => {
     const label = `${s.document}${s.page !== undefined ? `, p. ${s.page}` : ''}`;
     const section = s.section ? ` — ${escapeMarkdown(s.section)}` : '';
-    return `\\[${s.index}\\] [${escapeMarkdown(label)}](${sourceUrl(collection, s).replace(/\)/g, '%29').replace(/\(/g, '%28').replace(/ /g, '%20')})${section}`;
+    return `**[${s.index}]** [${escapeMarkdown(label)}](${sourceUrl(collection, s).replace(/\)/g, '%29').replace(/\(/g, '%28').replace(/ /g, '%20')})${section}`;
   });
   return `\n\n---\n**${heading}**\n\n${lines.join('  \n')}\n`;
 }
