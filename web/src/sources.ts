@@ -13,7 +13,7 @@ export function sourceUrl(collection: string, source: Pick<StreamSource, 'docume
 }
 
 function escapeMarkdown(text: string): string {
-  return text.replace(/([\\`*_{}\[\]()#+!|<>])/g, '\\$1');
+  return text.replace(/([\\`*_{}[\]()#+!|<>$])/g, '\\$1');
 }
 
 /**
