@@ -209,6 +209,27 @@ for (const dialect of testDialects()) {
       expect(course.every((r) => typeof r.subject === 'string' && String(r.subject).startsWith('u:'))).toBe(true);
     });
 
+    it('asks the model anyway in lenient mode, and names the field of a question it cannot plan', async () => {
+      await call('PATCH', '/ui/v1/collections/statistik', owner, { strictness: 'lenient' });
+      try {
+        const seen = backend.seen.length;
+        const reply = await client(member).chat.completions.create({ model: 'course:statistik', messages: [{ role: 'user', content: 'Wie viele Monde hat der Jupiter?' }] });
+        expect((reply as unknown as { refused?: boolean }).refused).toBeUndefined();
+        expect(backend.seen.length).toBe(seen + 1);
+        expect((backend.seen[seen] as ChatRequest).messages[0]!.content).toContain('do not invent an answer');
+      } finally {
+        await call('PATCH', '/ui/v1/collections/statistik', owner, { strictness: 'strict' });
+      }
+      const noQuestion = await call('POST', '/v1/chat/completions', member, { model: 'course:statistik', messages: [{ role: 'assistant', content: 'Hallo' }] });
+      expect(noQuestion.statusCode).toBe(400);
+      expect(noQuestion.json().error.param).toBe('messages');
+      const empty = await call('POST', '/v1/chat/completions', member, { model: 'course:', messages: [{ role: 'user', content: 'x' }] });
+      expect(empty.statusCode).toBe(404);
+      // Case and odd names find nothing else: the name is the model name.
+      expect((await call('POST', '/v1/chat/completions', member, { model: 'course:STATISTIK', messages: [{ role: 'user', content: 'Klausur?' }] })).statusCode).toBe(200);
+      expect((await call('POST', '/v1/chat/completions', member, { model: 'course:../statistik', messages: [{ role: 'user', content: 'x' }] })).statusCode).toBe(404);
+    });
+
     it('lets only owners change the collection: members get 403, strangers 404', async () => {
       expect((await upload(member, 'x.md', '# x')).statusCode).toBe(403);
       expect((await upload(stranger, 'x.md', '# x')).statusCode).toBe(404);
