@@ -110,7 +110,9 @@ describe.skipIf(!enabled)('course bot in the browser', { timeout: 180_000 }, () 
     // A real drop event carrying two files, as the browser sends it when files are dragged in.
     const pdf = await lecturePdf();
     const transfer = await page.evaluateHandle(({ script, pdf }) => {
-      const data = new DataTransfer();
+      // Runs in the page: its DOM types are not this file's.
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const data = new (globalThis as any).DataTransfer();
       data.items.add(new File([script], 'Skript.md', { type: 'text/markdown' }));
       data.items.add(new File([new Uint8Array(pdf)], 'Vorlesung.pdf', { type: 'application/pdf' }));
       return data;
