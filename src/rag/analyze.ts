@@ -79,8 +79,11 @@ interface WordAnalysis { stems: string[]; parts: string[][] }
 function analyzeWord(word: string, languages: readonly Language[], known: KnownStem | undefined, splitGerman: boolean): WordAnalysis | undefined {
   const folded = foldWord(word);
   if (folded.length < 2 || isStopword(folded) || isStopword(word.toLowerCase())) return undefined;
-  const stems = [...new Set(languages.map((language) => stemWord(folded, language)))];
-  const split = splitGerman && known ? splitCompound(folded, known) : undefined;
+  // "Pruefung" typed without umlauts: also the form with ä/ö/ü restored (then folded), never after q ("Quelle").
+  const transliterated = folded.replace(/(?<!q)([aou])e/g, '$1');
+  const forms = transliterated !== folded && languages.includes('de') ? [folded, transliterated] : [folded];
+  const stems = [...new Set(forms.flatMap((form) => languages.map((language) => stemWord(form, language))))];
+  const split = splitGerman && known ? (splitCompound(folded, known) ?? (forms[1] ? splitCompound(forms[1], known) : undefined)) : undefined;
   const parts = split ? split.map((part) => [...new Set(languages.map((language) => stemWord(part, language)))]) : [];
   return { stems, parts };
 }
