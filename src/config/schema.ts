@@ -263,7 +263,7 @@ export const configSchema = z.object({
     chunk_overlap_tokens: z.number().int().min(0).max(1024).default(40).describe('Text repeated from the end of the previous passage of the same section, in estimated tokens (at most half of `chunk_tokens`).'),
     max_upload_bytes: z.number().int().min(1).default(50 * 1024 * 1024).describe('Largest document a course may hold, in bytes.'),
     max_pages: z.number().int().min(1).default(2000).describe('Most pages of one document (PDF pages, form-feed pages of text).'),
-    min_relevance: z.number().min(0).max(1).default(0.5).describe('Strict mode: the share of a question\'s weight (IDF of its words) that the best passage must cover, else the bot refuses. Tuned on `npm run bench:rag`; lower it to refuse less, raise it to refuse more.'),
+    min_relevance: z.number().min(0).max(1).default(0.4).describe('Strict mode: the share of a question\'s weight (IDF of its words) that the best passage must cover, else the bot refuses. Tuned on `npm run bench:rag`; lower it to refuse less, raise it to refuse more.'),
   }).strict().prefault({}).describe('Retrieval for course bots: passages, language analysis, relevance.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.

@@ -1,6 +1,7 @@
 import { candidatePartStems, splitCompound, type KnownStem } from './compound.js';
 import { foldWord, stemWord, type Language } from './fold.js';
-import { ENGLISH_STOPWORDS, GERMAN_STOPWORDS, isStopword } from './stopwords.js';
+import { translations } from './glossary.js';
+import { ENGLISH_STOPWORDS, GERMAN_STOPWORDS, QUESTION_WORDS, isStopword } from './stopwords.js';
 
 /**
  * The language analysis shared by index and query, so both databases index the same terms:
@@ -78,8 +79,11 @@ interface WordAnalysis { stems: string[]; parts: string[][] }
 function analyzeWord(word: string, languages: readonly Language[], known: KnownStem | undefined, splitGerman: boolean): WordAnalysis | undefined {
   const folded = foldWord(word);
   if (folded.length < 2 || isStopword(folded) || isStopword(word.toLowerCase())) return undefined;
-  const stems = [...new Set(languages.map((language) => stemWord(folded, language)))];
-  const split = splitGerman && known ? splitCompound(folded, known) : undefined;
+  // "Pruefung" typed without umlauts: also the form with ä/ö/ü restored (then folded), never after q ("Quelle").
+  const transliterated = folded.replace(/(?<!q)([aou])e/g, '$1');
+  const forms = transliterated !== folded && languages.includes('de') ? [folded, transliterated] : [folded];
+  const stems = [...new Set(forms.flatMap((form) => languages.map((language) => stemWord(form, language))))];
+  const split = splitGerman && known ? (splitCompound(folded, known) ?? (forms[1] ? splitCompound(forms[1], known) : undefined)) : undefined;
   const parts = split ? split.map((part) => [...new Set(languages.map((language) => stemWord(part, language)))]) : [];
   return { stems, parts };
 }
@@ -142,14 +146,29 @@ export function analyzeText(text: string, options: { language?: Language; known?
  * `compoundCandidates` for what to ask the collection first.
  */
 export function analyzeQuery(text: string, known?: KnownStem): QueryWord[] {
-  const words = analyzeTokens(text, ['de', 'en'], known, true);
+  const all = analyzeTokens(text, ['de', 'en'], known, true);
+  // Question words go unless nothing else is left ("Was bedeutet das?").
+  const content = all.filter((word) => !QUESTION_WORDS.has(foldWord(word.surface)));
+  const words = content.length > 0 ? content : all;
   const seen = new Set<string>();
   return words.filter((word) => {
     const key = word.terms.join(' ');
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
-  });
+  }).map((word) => withTranslations(word));
+}
+
+/** Adds the glossary's translations to a word and to each of its compound parts. */
+function withTranslations(word: QueryWord): QueryWord {
+  const folded = foldWord(word.surface);
+  if (!/^\p{L}+$/u.test(folded)) return word;
+  const extra = translations(folded);
+  return {
+    ...word,
+    terms: [...new Set([...word.terms, ...extra])],
+    parts: word.parts.map((alternatives) => [...new Set([...alternatives, ...alternatives.flatMap((stem) => translations(stem))])]),
+  };
 }
 
 /** Stems that could be parts of the query's compounds: look these up in the collection's vocabulary. */
@@ -171,4 +190,17 @@ export function vocabularyOf(text: string): Set<string> {
     }
   }
   return out;
+}
+
+/**
+ * The baseline without language analysis, for comparison (bench/rag): lower-cased runs of letters
+ * and digits, as SQLite's default unicode61 tokenizer would index them.
+ */
+export function analyzePlain(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+}
+
+/** A query for the plain baseline: each token is a word with itself as its only term. */
+export function analyzePlainQuery(text: string): QueryWord[] {
+  return [...new Set(analyzePlain(text))].map((term) => ({ surface: term, terms: [term], parts: [] }));
 }

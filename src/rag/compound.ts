@@ -24,6 +24,18 @@ export function isBuiltInMorpheme(stem: string): boolean {
  */
 export function splitCompound(folded: string, known: KnownStem): string[] | undefined {
   if (folded.length < MIN_COMPOUND_CHARS || !/^\p{L}+$/u.test(folded)) return undefined;
+  let splits = splitsByVocabulary.get(known);
+  if (!splits) splitsByVocabulary.set(known, (splits = new Map()));
+  if (splits.has(folded)) return splits.get(folded);
+  const split = findSplit(folded, known);
+  splits.set(folded, split);
+  return split;
+}
+
+/** Splits already made, per vocabulary (one vocabulary lives as long as one document's indexing or one query). */
+const splitsByVocabulary = new WeakMap<KnownStem, Map<string, string[] | undefined>>();
+
+function findSplit(folded: string, known: KnownStem): string[] | undefined {
   const memo = new Map<string, string[] | null>();
   const isKnown = (part: string) => part.length >= MIN_PART_CHARS && (known(stemWord(part, 'de')) || BUILT_IN.has(stemWord(part, 'de')));
 
@@ -63,7 +75,11 @@ export function splitCompound(folded: string, known: KnownStem): string[] | unde
 function isBetter(candidate: string[], current: string[] | null): boolean {
   if (!current) return true;
   if (candidate.length !== current.length) return candidate.length < current.length;
-  return Math.min(...candidate.map((p) => p.length)) > Math.min(...current.map((p) => p.length));
+  // "prufung" + "s" + "anmeldung" rather than "prufungs" + "anmeldung": same words, the linker is no part of one.
+  const chars = (parts: string[]) => parts.reduce((sum, p) => sum + p.length, 0);
+  if (candidate.every((p, i) => stemWord(p, 'de') === stemWord(current[i]!, 'de'))) return chars(candidate) < chars(current);
+  const shortest = (parts: string[]) => Math.min(...parts.map((p) => p.length));
+  return shortest(candidate) > shortest(current);
 }
 
 /** Every substring of a word that could be a part, stemmed: what a query asks the collection's vocabulary about. */

@@ -5,7 +5,7 @@
  * Lower-case, not folded: the splitter folds and stems them like any word.
  */
 export const GERMAN_MORPHEMES: readonly string[] = `
-abgabe abschluss adresse akte amt analyse anfang angabe angebot anleitung anmeldung annahme anrechnung antrag antwort
+abgabe abschluss adresse akte amt aufzeichnung analyse anfang angabe angebot anleitung anmeldung annahme anrechnung antrag antwort
 anwendung anzahl arbeit art aufbau aufgabe aufsicht ausgabe auskunft ausschuss ausweis auswahl auswertung bank bedingung
 beginn beispiel beitrag bereich bericht beruf bescheid bescheinigung beschreibung betreuung betrieb bewertung bewerbung
 bezeichnung bibliothek bild bildung blatt buch büro code daten datei datum dauer dienst dokument dozent druck ende

@@ -23,3 +23,15 @@ you your yours yourself yourselves may must shall also there's what's can't don'
 export function isStopword(word: string): boolean {
   return GERMAN_STOPWORDS.has(word) || ENGLISH_STOPWORDS.has(word);
 }
+
+/**
+ * Words that ask rather than name a topic ("what do I have to do …"): dropped from queries only, so
+ * a question is judged by the coverage of its subject (src/rag/relevance.ts), not of its phrasing.
+ */
+export const QUESTION_WORDS: ReadonlySet<string> = new Set(`
+tun mache machen macht gibt geben bekomme bekommen finde finden heisst heißt bedeutet bedeuten funktioniert passiert
+verwendet verwenden benutzt nutzen regelt regeln erfullen erfüllen durfen dürfen darf muss musst mussen müssen soll sollte kann konnen können moglich möglich genau bitte
+wissen weiss weiß erklare erkläre erklaren erklären beschreibe nenne welche welcher welches wie wieso weshalb wozu
+happen happens happened get gets getting find mean means meaning use used using need needed pick choose tell explain
+describe please know way ways now thing things really
+`.trim().split(/\s+/));

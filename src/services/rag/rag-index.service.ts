@@ -1,7 +1,7 @@
 import { FlexiError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { randomId } from '../../lib/ids.js';
-import { analyzeQuery, analyzeText, compoundCandidates, detectLanguage, vocabularyOf, type QueryWord } from '../../rag/analyze.js';
+import { analyzePlain, analyzePlainQuery, analyzeQuery, analyzeText, compoundCandidates, detectLanguage, vocabularyOf, type QueryWord } from '../../rag/analyze.js';
 import type { Chunk } from '../../rag/chunk.js';
 import { isBuiltInMorpheme } from '../../rag/compound.js';
 import { reciprocalRankFusion, RRF_K } from '../../rag/fusion.js';
@@ -28,6 +28,8 @@ export interface SearchResult {
   hits: SearchHit[];
   /** Strict-mode decision: whether the best passages answer enough of the question. */
   relevant: boolean;
+  /** The signal behind `relevant`: the share (0–1) of the question's weight the best passage covers. */
+  relevance: number;
 }
 
 export interface SearchOptions {
@@ -42,6 +44,11 @@ export interface RagIndexOptions {
   embedder?: Embedder;
   /** rag.min_relevance. */
   minRelevance?: number;
+  /**
+   * `language` (default): stemming, folding, compounds, codes. `plain`: lower-cased tokens only — the
+   * baseline bench/rag compares against; an index must be searched with the analysis it was built with.
+   */
+  analysis?: 'language' | 'plain';
   clock?: Clock;
 }
 
@@ -52,7 +59,7 @@ const RELEVANCE_DEPTH = 5;
 const EMBED_BATCH = 16;
 const MAX_TOP_K = 100;
 const MAX_QUERY_CHARS = 4000;
-export const DEFAULT_MIN_RELEVANCE = 0.5;
+export const DEFAULT_MIN_RELEVANCE = 0.4;
 
 interface Ranked { id: string; record?: RagChunkRecord }
 
@@ -65,11 +72,13 @@ export class RagIndexService {
   private readonly embedder: Embedder | undefined;
   private readonly minRelevance: number;
   private readonly clock: Clock;
+  private readonly plain: boolean;
 
   constructor(private readonly store: Store, options: RagIndexOptions = {}) {
     this.embedder = options.embedder;
     this.minRelevance = options.minRelevance ?? DEFAULT_MIN_RELEVANCE;
     this.clock = options.clock ?? systemClock;
+    this.plain = options.analysis === 'plain';
   }
 
   /** Analyses and stores a document's chunks, replacing what the document had. */
@@ -84,7 +93,7 @@ export class RagIndexService {
       const language = detectLanguage(indexed);
       inputs.push({
         id: randomId(20), ord: chunk.ord, text: chunk.text, language,
-        terms: analyzeText(indexed, { language, known }),
+        terms: this.plain ? analyzePlain(indexed) : analyzeText(indexed, { language, known }),
         ...(chunk.section !== undefined ? { section: chunk.section } : {}),
         ...(chunk.pageStart !== undefined ? { pageStart: chunk.pageStart } : {}),
         ...(chunk.pageEnd !== undefined ? { pageEnd: chunk.pageEnd } : {}),
@@ -122,12 +131,12 @@ export class RagIndexService {
     if (queries.some((q) => q.length > MAX_QUERY_CHARS)) {
       throw new FlexiError('invalid_request', `query must be at most ${MAX_QUERY_CHARS} characters.`, { param: 'query' });
     }
-    if (queries.length === 0) return { hits: [], relevant: false };
+    if (queries.length === 0) return { hits: [], relevant: false, relevance: 0 };
 
-    const known = await this.store.ragIndex.knownTerms(collectionId, queries.flatMap(compoundCandidates));
-    const analysed = queries.map((q) => analyzeQuery(q, (stem) => known.has(stem)));
+    const known = this.plain ? new Set<string>() : await this.store.ragIndex.knownTerms(collectionId, queries.flatMap(compoundCandidates));
+    const analysed = queries.map((q) => (this.plain ? analyzePlainQuery(q) : analyzeQuery(q, (stem) => known.has(stem))));
     const stats = await this.store.ragIndex.termStats(collectionId, analysed.flatMap(termsOf));
-    if (stats.chunkCount === 0) return { hits: [], relevant: false };
+    if (stats.chunkCount === 0) return { hits: [], relevant: false, relevance: 0 };
 
     const records = new Map<string, RagChunkRecord>();
     const lists: Ranked[][] = [];
@@ -151,7 +160,7 @@ export class RagIndexService {
 
     const best = this.bestCoverage(analysed, hits.slice(0, RELEVANCE_DEPTH).map((h) => records.get(h.chunkId)!), stats);
     const threshold = options.strictness === 'lenient' ? this.minRelevance / 2 : this.minRelevance;
-    return { hits, relevant: hits.length > 0 && best >= threshold };
+    return { hits, relevant: hits.length > 0 && best >= threshold, relevance: best };
   }
 
   /** The highest coverage of any query by any of the passages. */
