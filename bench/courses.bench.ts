@@ -47,7 +47,9 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   let url = ':memory:';
+  let dropSchema = async () => {};
   if (args.postgres) {
+    const pgUrl = args.postgres;
     const schema = `flexi_bench_${randomId(8).toLowerCase()}`;
     const admin = await openDatabase(args.postgres);
     await admin.db.schema.createSchema(schema).execute();
@@ -55,6 +57,11 @@ async function main(): Promise<void> {
     const u = new URL(args.postgres);
     u.searchParams.set('options', `-c search_path=${schema}`);
     url = u.toString();
+    dropSchema = async () => {
+      const cleanup = await openDatabase(pgUrl);
+      await cleanup.db.schema.dropSchema(schema).cascade().execute();
+      await cleanup.close();
+    };
   }
   const store = await openDatabase(url);
   await store.migrate();
@@ -111,6 +118,7 @@ async function main(): Promise<void> {
   }
   await app.close();
   await store.close();
+  await dropSchema();
 }
 
 await main();
