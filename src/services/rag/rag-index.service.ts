@@ -57,6 +57,7 @@ const CANDIDATES_PER_LIST = 50;
 /** The best passages whose coverage decides `relevant`. */
 const RELEVANCE_DEPTH = 5;
 const EMBED_BATCH = 16;
+const PROGRESS_EVERY = 50;
 const MAX_TOP_K = 100;
 const MAX_QUERY_CHARS = 4000;
 export const DEFAULT_MIN_RELEVANCE = 0.4;
@@ -88,7 +89,9 @@ export class RagIndexService {
     const known = (stem: string) => vocabulary.has(stem) || isBuiltInMorpheme(stem);
     const inputs: RagChunkInput[] = [];
     const total = chunks.length;
-    for (const chunk of chunks) {
+    for (const [index, chunk] of chunks.entries()) {
+      // Without an embedder, analysis is the long part; with one, embedding reports below.
+      if (!this.embedder && index > 0 && index % PROGRESS_EVERY === 0) onProgress?.(index, total);
       const indexed = chunk.section ? `${chunk.section}\n${chunk.text}` : chunk.text;
       const language = detectLanguage(indexed);
       inputs.push({
