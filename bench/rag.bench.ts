@@ -129,6 +129,11 @@ async function speed(): Promise<void> {
   const sizes = args.large ? [1_000, 100_000] : [1_000];
   const queryCount = Number(args.queries);
   const rows: string[][] = [];
+  // Each row is also printed as soon as it is measured: a 100k run takes long.
+  const record = (row: string[]) => {
+    rows.push(row);
+    process.stderr.write(`| ${row.join(' | ')} |\n`);
+  };
   for (const dialect of dialects) {
     // Indexing pages/s: extract, clean, chunk, analyse and store the two course PDFs, 10 times each.
     {
@@ -145,7 +150,7 @@ async function speed(): Promise<void> {
         }
       }
       const seconds = (performance.now() - started) / 1000;
-      rows.push([dialect, `course PDFs, ${pages} pages`, `${(pages / seconds).toFixed(1)} pages/s (extract, clean, chunk, analyse, store)`, '', '']);
+      record([dialect, `course PDFs, ${pages} pages`, `${(pages / seconds).toFixed(1)} pages/s (extract, clean, chunk, analyse, store)`, '', '']);
       await store.close();
     }
     for (const size of sizes) {
@@ -172,7 +177,7 @@ async function speed(): Promise<void> {
         latencies.push(performance.now() - t0);
       }
       latencies.sort((a, b) => a - b);
-      rows.push([dialect, `${size.toLocaleString('en')} chunks`, `${(size / indexSeconds).toFixed(0)} chunks/s (analyse, store)`, `${percentile(latencies, 0.5).toFixed(1)} ms`, `${percentile(latencies, 0.99).toFixed(1)} ms`]);
+      record([dialect, `${size.toLocaleString('en')} chunks`, `${(size / indexSeconds).toFixed(0)} chunks/s (analyse, store)`, `${percentile(latencies, 0.5).toFixed(1)} ms`, `${percentile(latencies, 0.99).toFixed(1)} ms`]);
       await store.close();
     }
   }

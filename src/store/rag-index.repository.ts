@@ -45,6 +45,9 @@ export interface RagTermStats {
 export interface RagEmbeddingRow { id: string; vector: Float32Array }
 
 const INSERT_BATCH = 100;
+/** Reserved `rag_terms` keys (analysed terms never contain `#`): the collection's chunk and term totals, for BM25 and IDF without a scan. */
+const CHUNKS_KEY = '#chunks';
+const TERMS_KEY = '#terms';
 const TERM_BATCH = 400;
 /** BM25 parameters, as SQLite FTS5's bm25() uses them. */
 const BM25_K1 = 1.2;
@@ -86,6 +89,12 @@ function toVector(bytes: Uint8Array): Float32Array {
   return new Float32Array(copy.buffer);
 }
 
+function withTotals(counts: Map<string, number>, chunks: readonly { terms: readonly string[] }[]): Map<string, number> {
+  counts.set(CHUNKS_KEY, chunks.length);
+  counts.set(TERMS_KEY, chunks.reduce((sum, c) => sum + c.terms.length, 0));
+  return counts;
+}
+
 function countTerms(chunks: readonly { terms: readonly string[] }[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const chunk of chunks) for (const term of new Set(chunk.terms)) counts.set(term, (counts.get(term) ?? 0) + 1);
@@ -125,7 +134,7 @@ export class RagIndexRepository {
       for (let i = 0; i < chunks.length; i += INSERT_BATCH) {
         await this.insertChunks(trx, collectionId, documentId, chunks.slice(i, i + INSERT_BATCH), createdAt);
       }
-      await this.addTermCounts(trx, collectionId, countTerms(chunks), 1);
+      await this.addTermCounts(trx, collectionId, withTotals(countTerms(chunks), chunks), 1);
     });
   }
 
@@ -154,7 +163,8 @@ export class RagIndexRepository {
       await sql`delete from rag_chunks_fts where rowid in (select seq from rag_chunks where collection_id = ${collectionId} and document_id = ${documentId})`.execute(trx);
     }
     await trx.deleteFrom('rag_chunks').where('collection_id', '=', collectionId).where('document_id', '=', documentId).execute();
-    await this.addTermCounts(trx, collectionId, countTerms(old.map((row) => ({ terms: row.terms.split(' ') }))), -1);
+    const oldChunks = old.map((row) => ({ terms: row.terms.split(' ').filter((t) => t.length > 0) }));
+    await this.addTermCounts(trx, collectionId, withTotals(countTerms(oldChunks), oldChunks), -1);
     return old.length;
   }
 
@@ -195,19 +205,20 @@ export class RagIndexRepository {
     if (sign < 0) await trx.deleteFrom('rag_terms').where('collection_id', '=', collectionId).where('chunk_count', '<=', 0).execute();
   }
 
-  /** Chunk count, average length and the chunk frequency of `terms` in a collection. */
+  /** Chunk count, average length and the chunk frequency of `terms` in a collection (from `rag_terms`: no scan). */
   async termStats(collectionId: string, terms: readonly string[]): Promise<RagTermStats> {
-    const totals = await this.db.selectFrom('rag_chunks')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.avg<number>('term_count').as('avg')])
-      .where('collection_id', '=', collectionId).executeTakeFirst();
     const chunkFrequency = new Map<string, number>();
-    const distinct = [...new Set(terms)];
+    const distinct = [...new Set([...terms, CHUNKS_KEY, TERMS_KEY])];
     for (let i = 0; i < distinct.length; i += TERM_BATCH) {
       const rows = await this.db.selectFrom('rag_terms').select(['term', 'chunk_count'])
         .where('collection_id', '=', collectionId).where('term', 'in', distinct.slice(i, i + TERM_BATCH)).execute();
       for (const row of rows) chunkFrequency.set(row.term, Number(row.chunk_count));
     }
-    return { chunkCount: Number(totals?.n ?? 0), averageTerms: Number(totals?.avg ?? 0), chunkFrequency };
+    const chunkCount = chunkFrequency.get(CHUNKS_KEY) ?? 0;
+    const totalTerms = chunkFrequency.get(TERMS_KEY) ?? 0;
+    chunkFrequency.delete(CHUNKS_KEY);
+    chunkFrequency.delete(TERMS_KEY);
+    return { chunkCount, averageTerms: chunkCount > 0 ? totalTerms / chunkCount : 0, chunkFrequency };
   }
 
   /** Which of `terms` occur in the collection. */
@@ -225,13 +236,15 @@ export class RagIndexRepository {
     if (distinct.length === 0 || limit <= 0) return [];
     if (this.postgres) return this.searchPostgres(collectionId, distinct, limit, stats);
     const match = `scope : ${quoteTerm(scopeToken(collectionId))} AND terms : (${distinct.map(quoteTerm).join(' OR ')})`;
+    // Rank inside the FTS table first and join only the winners: joining every match to its chunk row
+    // before the sort costs a row read per match.
     const { rows } = await sql<ChunkRow & { score: number }>`
-      select c.id, c.document_id, c.ord, c.text, c.section, c.page_start, c.page_end, c.terms,
-             -bm25(rag_chunks_fts, 1.0, 0.0) as score
-      from rag_chunks_fts join rag_chunks c on c.seq = rag_chunks_fts.rowid
-      where rag_chunks_fts match ${match}
-      order by bm25(rag_chunks_fts, 1.0, 0.0), c.seq
-      limit ${limit}`.execute(this.db);
+      select c.id, c.document_id, c.ord, c.text, c.section, c.page_start, c.page_end, c.terms, -best.rank as score
+      from (
+        select rowid, bm25(rag_chunks_fts, 1.0, 0.0) as rank from rag_chunks_fts
+        where rag_chunks_fts match ${match} order by rank, rowid limit ${limit}
+      ) as best join rag_chunks c on c.seq = best.rowid
+      order by best.rank, c.seq`.execute(this.db);
     return rows.map((row) => ({ ...toRecord(row), score: Number(row.score) }));
   }
 

@@ -62,14 +62,15 @@ describeEachDatabase('RagIndexService', (getStore) => {
     const service = new RagIndexService(store);
     await index(service, 'c1', 'd1', 'ordnung.md', GERMAN);
     await index(service, 'c1', 'd1', 'ordnung.md', ENGLISH);
-    expect((await service.search('c1', 'Prüfungsanmeldung', { topK: 3 })).hits).toEqual([]);
+    expect((await service.search('c1', 'E_ACCESSDENIED', { topK: 3 })).hits).toEqual([]);
     expect((await service.search('c1', 'goggles', { topK: 3 })).hits).toHaveLength(1);
     await service.removeDocument('c1', 'd1');
     expect(await store.ragIndex.countChunks('c1')).toBe(0);
     expect(await store.ragIndex.knownTerms('c1', ['goggl'])).toEqual(new Set());
     await index(service, 'c1', 'd1', 'ordnung.md', GERMAN);
+    expect((await service.search('c1', 'E_ACCESSDENIED', { topK: 3 })).hits).toHaveLength(1);
     await service.removeCollection('c1');
-    expect((await service.search('c1', 'Prüfungsanmeldung', { topK: 3 })).hits).toEqual([]);
+    expect((await service.search('c1', 'E_ACCESSDENIED', { topK: 3 })).hits).toEqual([]);
   });
 
   it('fuses dense vectors with full text when an embedder is configured', async () => {
@@ -85,8 +86,27 @@ describeEachDatabase('RagIndexService', (getStore) => {
     expect(result.hits[0]?.text).toContain('goggles');
   });
 
-  it('rejects a top_k out of range, naming the field', async () => {
+  it('rejects a top_k out of range and an overlong query, naming the field; an empty query finds nothing', async () => {
     const service = new RagIndexService(getStore());
     await expect(service.search('c1', 'x', { topK: 0 })).rejects.toMatchObject({ code: 'invalid_request', param: 'top_k' });
+    await expect(service.search('c1', 'x', { topK: 1.5 })).rejects.toMatchObject({ param: 'top_k' });
+    await expect(service.search('c1', 'x'.repeat(5000), { topK: 3 })).rejects.toMatchObject({ param: 'query' });
+    expect(await service.search('c1', '  ', { topK: 3 })).toEqual({ hits: [], relevant: false, relevance: 0 });
+    expect(await service.search('unknown', 'Prüfung', { topK: 3 })).toEqual({ hits: [], relevant: false, relevance: 0 });
+  });
+
+  it('ranks by BM25: more occurrences in a shorter passage first; reports progress; keeps pages and sections', async () => {
+    const service = new RagIndexService(getStore());
+    const progress: number[] = [];
+    await service.indexDocument('c1', 'd1', [
+      { ord: 0, text: 'Klausur. Die Klausur ist schriftlich, die Klausur dauert lang.', pageStart: 3, pageEnd: 4, section: 'Prüfung' },
+      { ord: 1, text: 'Die Klausur findet statt, wenn sich genug Studierende angemeldet haben und ein Raum frei ist.', pageStart: 5, pageEnd: 5 },
+      { ord: 2, text: 'Nichts davon.' },
+    ], (done, total) => progress.push(done / total));
+    const { hits } = await service.search('c1', 'Klausur', { topK: 5 });
+    expect(hits.map((h) => h.ord)).toEqual([0, 1]);
+    expect(hits[0]).toMatchObject({ documentId: 'd1', pageStart: 3, pageEnd: 4, section: 'Prüfung', score: 1 });
+    expect(hits[1]!.score).toBeLessThan(1);
+    expect(progress[progress.length - 1]).toBe(1);
   });
 });

@@ -57,6 +57,12 @@ const CANDIDATES_PER_LIST = 50;
 /** The best passages whose coverage decides `relevant`. */
 const RELEVANCE_DEPTH = 5;
 const EMBED_BATCH = 16;
+const PROGRESS_EVERY = 50;
+/** Terms in more than this share of a collection's chunks are left out of the full-text lookup (see `discriminating`). */
+const MAX_TERM_SHARE = 0.25;
+/** …unless the collection is this small: small courses keep every term. */
+const MIN_COMMON_CHUNKS = 50;
+const KEEP_RAREST = 3;
 const MAX_TOP_K = 100;
 const MAX_QUERY_CHARS = 4000;
 export const DEFAULT_MIN_RELEVANCE = 0.4;
@@ -88,7 +94,9 @@ export class RagIndexService {
     const known = (stem: string) => vocabulary.has(stem) || isBuiltInMorpheme(stem);
     const inputs: RagChunkInput[] = [];
     const total = chunks.length;
-    for (const chunk of chunks) {
+    for (const [index, chunk] of chunks.entries()) {
+      // Without an embedder, analysis is the long part; with one, embedding reports below.
+      if (!this.embedder && index > 0 && index % PROGRESS_EVERY === 0) onProgress?.(index, total);
       const indexed = chunk.section ? `${chunk.section}\n${chunk.text}` : chunk.text;
       const language = detectLanguage(indexed);
       inputs.push({
@@ -141,7 +149,7 @@ export class RagIndexService {
     const records = new Map<string, RagChunkRecord>();
     const lists: Ranked[][] = [];
     for (const words of analysed) {
-      const hits = await this.store.ragIndex.searchTerms(collectionId, termsOf(words), CANDIDATES_PER_LIST, stats);
+      const hits = await this.store.ragIndex.searchTerms(collectionId, discriminating(termsOf(words), stats), CANDIDATES_PER_LIST, stats);
       for (const hit of hits) records.set(hit.id, hit);
       lists.push(hits.map((hit) => ({ id: hit.id, record: hit })));
     }
@@ -188,6 +196,19 @@ export class RagIndexService {
         .map(({ id }) => ({ id }));
     });
   }
+}
+
+/**
+ * The terms worth a full-text lookup: those in at most a quarter of the collection's chunks. Commoner
+ * terms add almost nothing to BM25 (their IDF is near zero) but make the engine score most of the
+ * collection; they still count for `relevance`. The three rarest are kept whatever their frequency.
+ */
+function discriminating(terms: readonly string[], stats: RagTermStats): string[] {
+  const limit = Math.max(MIN_COMMON_CHUNKS, stats.chunkCount * MAX_TERM_SHARE);
+  const df = (term: string) => stats.chunkFrequency.get(term) ?? 0;
+  const present = terms.filter((t) => df(t) > 0);
+  const rare = present.filter((t) => df(t) <= limit);
+  return rare.length >= KEEP_RAREST ? rare : [...present].sort((a, b) => df(a) - df(b)).slice(0, KEEP_RAREST);
 }
 
 function termsOf(words: readonly QueryWord[]): string[] {
