@@ -10,6 +10,7 @@ import { buildServices } from './services/build-services.js';
 import type { ChatAnswerService } from './services/chat-answer.service.js';
 import type { ChatService } from './services/chat.service.js';
 import type { EnergyServices } from './services/build-services.js';
+import type { CourseServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
 import type { InferenceService } from './services/inference/inference.service.js';
@@ -65,6 +66,8 @@ export interface App {
   answers: ChatAnswerService;
   /** The LTI 1.3 tool (platforms, keys, rosters). */
   lti: LtiService;
+  /** Course bots: collections, the retrieval index, the ingestion worker (started here). */
+  courses: CourseServices;
   /**
    * Stops accepting requests, waits up to `graceMs` for in-flight requests to finish, then cuts
    * the remaining connections and closes the backends (not the store: the caller owns it).
@@ -88,7 +91,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
     processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock,
   });
-  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy } = services;
+  const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy, courses } = services;
   // Serve only once revocations made by other replicas are heard.
   await identity.keys.listening;
   const server = await createHttpServer({
@@ -111,6 +114,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     await monitor.probeAll();
     monitor.start();
   }
+  // Documents left queued or half-ingested by a previous run are picked up now.
+  courses.ingestion.start();
   const refreshTimer = setInterval(() => void registry.refresh(), config.models.refresh_interval_ms);
   refreshTimer.unref();
   energy.start();
@@ -131,9 +136,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     energy,
     answers: services.answers,
     lti: services.lti,
+    courses,
     async close(options = {}) {
       clearInterval(refreshTimer);
       await rosterSync.stop();
+      await courses.ingestion.stop();
       monitor?.stop();
       const closing = server.close();
       // The listener is closed once every connection has ended: that also covers requests not yet

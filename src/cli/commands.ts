@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBenchCommand } from './bench.command.js';
+import { registerCollectionsCommand } from './collections.command.js';
 import { registerConfigCommand } from './config.command.js';
 import { registerGroupsCommand } from './groups.command.js';
 import { registerKeysCommand } from './keys.command.js';
@@ -40,4 +41,5 @@ export function registerCommands(program: Command): void {
   registerCheckmkCommand(program);
   registerTemplatesCommand(program);
   registerLtiCommand(program);
+  registerCollectionsCommand(program);
 }

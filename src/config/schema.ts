@@ -351,6 +351,22 @@ export const configSchema = z.object({
     roster_sync_interval_ms: z.number().int().min(0).default(6 * 3_600_000).describe('How often the serving process syncs the roster of every course that launched with Names and Role Provisioning (members who left lose access). 0: only `flexi lti sync`.'),
     allow_http: z.boolean().default(false).describe('Accept `http://` platform URLs (tests and development only; LTI needs HTTPS, since its cookies are `Secure`).'),
   }).strict().prefault({}).describe('LTI 1.3 tool: Moodle and other platforms launch Flexi inside a course (docs/lti.md).'),
+  courses: z.object({
+    default_chat_model: z.string().min(1).max(200).optional().describe('Model that answers for a course bot whose owners picked none (a bot with neither cannot answer: 400 naming `chat_model`).'),
+    refusal_text: z.string().min(1).max(2000).default('Dazu finde ich im Kursmaterial nichts. / I found nothing about this in the course material. Please ask your lecturer.')
+      .describe('What a strict course bot answers, without asking a model, when no passage of its material is relevant enough (a bot may set its own).'),
+    top_k: z.number().int().min(1).max(20).default(5).describe('Excerpts a course bot gives its model with each question (a bot may set its own, 1–20).'),
+    poll_interval_ms: durationMs('How often the serving process looks for documents waiting for ingestion (uploads by the CLI or another replica; its own uploads start at once).', 2000),
+    stale_after_ms: durationMs('A document whose ingestion has shown no progress for this long (its process died) is taken over by another worker.', 10 * 60_000),
+  }).strict().prefault({}).describe('Course bots (`course:<collection>` models): their defaults and the ingestion of their documents.'),
+  rag: z.object({
+    embedding_model: z.string().min(1).optional().describe('Model that turns course passages and questions into dense vectors (e.g. `bge-m3` or `nomic-embed-text` on an Ollama node, or a GGUF embedding model on the embedded engine); search then fuses full text and vectors. Unset: full text alone (the default).'),
+    chunk_tokens: z.number().int().min(32).max(4096).default(300).describe('Size a passage grows to before the next one starts, in estimated tokens (about 1.3 per word). Chunks are cut at headings, paragraphs and list items first.'),
+    chunk_overlap_tokens: z.number().int().min(0).max(1024).default(40).describe('Text repeated from the end of the previous passage of the same section, in estimated tokens (at most half of `chunk_tokens`).'),
+    max_upload_bytes: z.number().int().min(1).default(50 * 1024 * 1024).describe('Largest document a course may hold, in bytes.'),
+    max_pages: z.number().int().min(1).default(2000).describe('Most pages of one document (PDF pages, form-feed pages of text).'),
+    min_relevance: z.number().min(0).max(1).default(0.4).describe('Strict mode: the share of a question\'s weight (IDF of its words) that the best passage must cover, else the bot refuses. Tuned on `npm run bench:rag`; lower it to refuse less, raise it to refuse more.'),
+  }).strict().prefault({}).describe('Retrieval for course bots: passages, language analysis, relevance.'),
 }).strict().superRefine((config, ctx) => {
   // A role's priority must be a class the scheduler knows, or its requests could never queue.
   const classes = new Set(config.scheduler.classes.map((c) => c.name));

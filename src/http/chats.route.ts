@@ -11,6 +11,7 @@ import type { InferenceService } from '../services/inference/inference.service.j
 import type { ModelRegistry } from '../services/inference/model-registry.service.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import { ownerOf, userOf } from './chat-owner.js';
+import type { VirtualModelInfo } from '../services/inference/virtual-models.js';
 import { publicRoute } from './route-access.js';
 
 export interface ChatRouteDeps {
@@ -24,6 +25,8 @@ export interface ChatRouteDeps {
   modelDescriptions: Readonly<Record<string, string>>;
   /** Whether single sign-on is configured. */
   sso: boolean;
+  /** Virtual models (course bots…) the principal may use; the picker lists them with the rest. */
+  listVirtualModels: (principal: Principal) => Promise<VirtualModelInfo[]>;
 }
 
 /** Family, size, quantisation and context, e.g. `llama · 8.0B · Q4_K_M · 8192 tokens`. */
@@ -83,6 +86,12 @@ export function registerChatRoutes(app: FastifyInstance, deps: ChatRouteDeps): v
     }
     for (const { alias, entry } of deps.registry.aliasEntries()) {
       if (deps.isModelVisible(request.principal, entry.name)) add(toDisplayModelName(alias), entry.info);
+    }
+    for (const virtual of await deps.listVirtualModels(request.principal!)) {
+      data.push({
+        id: virtual.name, description: virtual.description ?? '', family: null, parameter_size: null, quantization: null, context_length: null,
+        vision: virtual.capabilities?.includes('vision') ?? false,
+      });
     }
     data.sort((a, b) => a.id.localeCompare(b.id));
     return { data };

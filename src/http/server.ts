@@ -11,6 +11,7 @@ import { registerAdminRoutes } from './admin.route.js';
 import { agreementHook, registerAgreementRoutes } from './agreement.route.js';
 import { registerChatRoutes } from './chats.route.js';
 import { registerChatAnswerRoutes } from './chat-answers.route.js';
+import { registerCollectionRoutes } from './collections.route.js';
 import { registerAuthRoutes } from './auth.route.js';
 import { registerLtiRoutes } from './lti.route.js';
 import type { Principal } from '../services/identity/access-control.service.js';
@@ -205,6 +206,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   registerChatRoutes(app, {
     chats, registry, isModelVisible, modelDescriptions: deps.ui.modelDescriptions, sso: deps.ui.sso,
     chatKeys: deps.services.chatKeys, answers: deps.services.answers, inference,
+    listVirtualModels: (principal) => inference.listVirtualModels(principal),
   });
   registerChatAnswerRoutes(app, { answers: deps.services.answers, chatKeys: deps.services.chatKeys });
   registerTemplateRoutes(app, { templates });
@@ -212,6 +214,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     lti: deps.services.lti, sessions: identity.sessions, sessionTtlMs: deps.cookies.sessionTtlMs, registry, modelDescriptions: deps.ui.modelDescriptions,
     users: identity.users, forUser: (user) => access.forUser(user), isModelVisible,
   });
+  await registerCollectionRoutes(app, { collections: deps.services.courses.collections });
 
   if (hasWebUi) {
     // The web UI's files are public (the login page is one of them); the plugin registers one route per file.

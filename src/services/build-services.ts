@@ -19,6 +19,9 @@ import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
 import { ChatAnswerService } from './chat-answer.service.js';
 import { ChatKeyService } from './chat-key.service.js';
+import { CollectionService } from './courses/collection.service.js';
+import { CourseBotProvider } from './courses/course-bot.provider.js';
+import { IngestionWorker } from './courses/ingestion-worker.js';
 import { DirectDispatcher, type Dispatcher } from './inference/dispatcher.js';
 import { createIdentity, type Identity } from './identity/identity.js';
 import { InferenceService } from './inference/inference.service.js';
@@ -39,6 +42,8 @@ import { CatalogFileService } from './models/catalog-file.service.js';
 import { TemplateModels } from './templates/template-models.js';
 import { TemplateService } from './templates/template.service.js';
 import { LtiService } from './lti/lti.service.js';
+import { RagIndexService } from './rag/rag-index.service.js';
+import type { AuditService } from './identity/audit.service.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -88,6 +93,30 @@ export function buildModelManager(config: Config, backends: readonly Backend[]):
   return ModelManagerService.fromBackends(backends, { pullPolicy: pullPolicyOf(config) });
 }
 
+/** Course bots: collections and their documents, the retrieval index, the ingestion worker. */
+export interface CourseServices {
+  collections: CollectionService;
+  rag: RagIndexService;
+  /** Started by the serving process (createApp); the CLI drains its own uploads with it. */
+  ingestion: IngestionWorker;
+  /** The `course:` virtual model provider. */
+  bot: CourseBotProvider;
+}
+
+export function buildCourseServices(
+  config: Config, store: Store, options: { audit: AuditService; clock?: Clock; logError?: (message: string, fields: Record<string, unknown>) => void },
+): CourseServices {
+  const rag = new RagIndexService(store, { minRelevance: config.rag.min_relevance, clock: options.clock });
+  const ingestion = new IngestionWorker({
+    repository: store.collections, rag, limits: { maxBytes: config.rag.max_upload_bytes, maxPages: config.rag.max_pages },
+    pollIntervalMs: config.courses.poll_interval_ms, staleAfterMs: config.courses.stale_after_ms, clock: options.clock, logError: options.logError,
+  });
+  const collections = new CollectionService({
+    store, rag, worker: ingestion, audit: options.audit, courses: config.courses, maxUploadBytes: config.rag.max_upload_bytes, clock: options.clock,
+  });
+  return { collections, rag, ingestion, bot: new CourseBotProvider(collections, config.courses) };
+}
+
 export interface ServiceOptions extends IdentityServiceOptions {
   /** The node configs behind `backends` (default `config.nodes`); slots and model restrictions come from here. */
   nodes?: readonly NodeConfig[];
@@ -131,6 +160,7 @@ export interface Services extends IdentityServices {
   templates: TemplateService;
   /** The LTI 1.3 tool. */
   lti: LtiService;
+  courses: CourseServices;
 }
 
 /** Builds every service of the gateway; starts nothing (the caller refreshes, probes and listens). */
@@ -181,8 +211,9 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   late.meter = energy.meter;
   registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   // Names no node serves, planned into requests for real models: one provider per prefix.
+  const courses = buildCourseServices(config, store, { audit: identityServices.identity.audit, clock: options.clock, logError });
   const templates = buildTemplateService(store, identityServices.identity, options.clock);
-  const virtualModelProviders: VirtualModelProvider[] = [new TemplateModels(templates)];
+  const virtualModelProviders: VirtualModelProvider[] = [courses.bot, new TemplateModels(templates)];
   const inference = new InferenceService({
     registry, dispatcher, admission: identityServices.identity.access, usage: energy.meter ?? options.usage, observer: metrics,
     retryBeforeFirstByte: config.upstream.retry_before_first_byte, energy: energy.meter,
@@ -206,6 +237,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
       enabled: config.chat.fetch_image_urls, policy: { ...pullPolicyOf(config), allowHosts: ['*'] }, maxImageBytes: config.chat.max_image_bytes, timeoutMs: 30_000,
     }),
     lti: buildLtiService(config, store, identityServices.identity, { clock: options.clock }),
+    courses,
   };
 }
 

@@ -4,6 +4,7 @@ import { checkMessageImages, modelWithoutVision } from '../core/images.js';
 import type { ChatMessage, ChatRequest } from '../core/types.js';
 import type { ChatOwner, ChatService } from './chat.service.js';
 import type { Principal } from './identity/access-control.service.js';
+import { sourceFootnotes } from './courses/source-footnotes.js';
 import type { ImageRules, InferenceService, RequestContext } from './inference/inference.service.js';
 
 export type AnswerListener = (event: UiAnswerEvent) => void;
@@ -161,7 +162,15 @@ export class ChatAnswerService {
       if (event.type === 'delta' && event.content) {
         live.content += event.content;
         this.emit(live, { type: 'delta', content: event.content });
-      } else if (event.type === 'done') finish = event.finishReason === 'length' ? 'length' : 'stop';
+      } else if (event.type === 'done') {
+        finish = event.finishReason === 'length' ? 'length' : 'stop';
+        // A course bot's sources become footnotes of the stored answer (they open the cited page).
+        const footnotes = sourceFootnotes(request.model, event.annotations?.sources);
+        if (footnotes) {
+          live.content += footnotes;
+          this.emit(live, { type: 'delta', content: footnotes });
+        }
+      }
     };
     handle(started.first);
     for await (const event of started.events) handle(event);

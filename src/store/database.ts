@@ -256,6 +256,85 @@ export interface LtiContextsTable {
   synced_at: string | null;
 }
 
+export interface CollectionsTable {
+  id: string;
+  /** Unique; the bot is the model `course:<name>`. */
+  name: string;
+  group_id: string;
+  description: string | null;
+  /** The bot's instructions (system prompt before the excerpts). */
+  instructions: string | null;
+  /** The real model that answers; null: `courses.default_chat_model`. */
+  chat_model: string | null;
+  /** `strict` or `lenient`. */
+  strictness: string;
+  /** What a strict bot answers when nothing relevant was found; null: `courses.refusal_text`. */
+  refusal_text: string | null;
+  /** Excerpts given to the model. */
+  top_k: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CollectionDocumentsTable {
+  id: string;
+  collection_id: string;
+  /** The sanitised file name; unique in its collection. */
+  name: string;
+  /** SHA-256 of the content, lowercase hex. */
+  content_hash: string;
+  content_type: string;
+  bytes: number;
+  /** The original file. */
+  content: Uint8Array;
+  /** `queued`, `processing`, `ready` or `failed`. */
+  status: string;
+  /** Why it failed. */
+  error: string | null;
+  format: string | null;
+  pages: number | null;
+  chunks: number | null;
+  progress_done: number;
+  progress_total: number;
+  /** Who uploaded it (null once that user is erased: the material belongs to the course). */
+  uploaded_by: string | null;
+  /** The ingestion run that holds it. */
+  claim_token: string | null;
+  /** The claim's last sign of life. */
+  claimed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RagChunksTable {
+  seq: Generated<number>;
+  id: string;
+  collection_id: string;
+  document_id: string;
+  ord: number;
+  text: string;
+  section: string | null;
+  page_start: number | null;
+  page_end: number | null;
+  /** `de` or `en`: the stemmer the terms were made with. */
+  language: string;
+  /** Analysed terms (stems, compound parts, codes) separated by spaces, in text order. */
+  terms: string;
+  term_count: number;
+  /** Float32 little-endian vector, or null when no embedding model is configured. */
+  embedding: Uint8Array | null;
+  embedding_model: string | null;
+  created_at: string;
+  /** PostgreSQL only: the terms as a tsvector (positions carry the term frequency). */
+  tsv: Generated<string>;
+}
+
+export interface RagTermsTable {
+  collection_id: string;
+  term: string;
+  chunk_count: number;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   usage_records: UsageRecordsTable;
@@ -279,6 +358,10 @@ export interface Database {
   lti_login_states: LtiLoginStatesTable;
   lti_nonces: LtiNoncesTable;
   lti_contexts: LtiContextsTable;
+  collections: CollectionsTable;
+  collection_documents: CollectionDocumentsTable;
+  rag_chunks: RagChunksTable;
+  rag_terms: RagTermsTable;
 }
 
 export type DatabaseDialect = 'sqlite' | 'postgres';

@@ -9,6 +9,8 @@ import { energyMigration } from './migrations/0010-energy.js';
 import { chatsCompleteMigration } from './migrations/0012-chats.js';
 import { templatesMigration } from './migrations/0008-templates.js';
 import { ltiMigration } from './migrations/0009-lti.js';
+import { collectionsMigration } from './migrations/0006-collections.js';
+import { ragIndexMigration } from './migrations/0007-rag-index.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -24,6 +26,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0012-chats': chatsCompleteMigration,
   '0008-templates': templatesMigration,
   '0009-lti': ltiMigration,
+  '0006-collections': collectionsMigration,
+  '0007-rag-index': ragIndexMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -139,6 +139,14 @@ export class PersonalDataRepository {
     return Number(result.numDeletedRows);
   }
 
+  /** Clears the column that links the user's rows of a table to them (`link.kind` column only); returns how many. */
+  async unlinkOwned(spec: PersonalTable, owner: PersonalOwner): Promise<number> {
+    if (spec.link.kind !== 'column') throw new Error(`unlink needs a column link: ${spec.table}`);
+    const column = checked(spec.link.column);
+    const result = await this.db.updateTable(checked(spec.table)).set({ [column]: null }).where(column, '=', owner.userId).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Gives the usage rows of `from` the subject `to` and drops their link to the given API keys. */
   async rekeyUsage(from: string, to: string, apiKeyIds: readonly string[]): Promise<number> {
     const result = await this.db.updateTable('usage_records').set({ subject: to }).where('subject', '=', from).executeTakeFirst();

@@ -4,6 +4,7 @@ import { ApiKeyRepository } from './api-key.repository.js';
 import { AuditRepository } from './audit.repository.js';
 import { ChatRepository } from './chat.repository.js';
 import { ChatKeyRepository } from './chat-key.repository.js';
+import { CollectionRepository } from './collection.repository.js';
 import { createKysely, dialectOfUrl, type Database, type DatabaseDialect } from './database.js';
 import { EnergyRepository } from './energy.repository.js';
 import { GroupRepository } from './group.repository.js';
@@ -11,6 +12,7 @@ import { LtiRepository } from './lti.repository.js';
 import { migrateToLatest } from './migrator.js';
 import { NodeModelRepository } from './node-model.repository.js';
 import { PersonalDataRepository } from './personal-data.repository.js';
+import { RagIndexRepository } from './rag-index.repository.js';
 import { SessionRepository } from './session.repository.js';
 import { TemplateRepository } from './template.repository.js';
 import { UsageRepository } from './usage.repository.js';
@@ -40,6 +42,10 @@ export interface Store {
   readonly templates: TemplateRepository;
   /** LTI 1.3 platforms, deployments, tool keys, login states, nonces, course links. */
   readonly lti: LtiRepository;
+  /** Course collections (course bots) and their documents. */
+  readonly collections: CollectionRepository;
+  /** Course bots' retrieval index: chunks, full text, term counts, vectors (services/rag). */
+  readonly ragIndex: RagIndexRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** One round trip to the database (`/readyz`); throws when it cannot answer. */
@@ -77,6 +83,8 @@ export async function openDatabase(url: string): Promise<Store> {
     chatKeys: new ChatKeyRepository(db),
     templates: new TemplateRepository(db),
     lti: new LtiRepository(db),
+    collections: new CollectionRepository(db),
+    ragIndex: new RagIndexRepository(db),
     migrate: () => migrateToLatest(db),
     ping: async () => {
       await sql`select 1`.execute(db);

@@ -16,9 +16,10 @@ const ALLOWED: Record<string, string[]> = {
   telemetry: ['lib', 'core'],
   backends: ['lib', 'core', 'api', 'config'],
   lab: ['lib', 'core', 'api', 'backends'],
-  services: ['lib', 'core', 'api', 'config', 'scheduler', 'backends', 'store', 'telemetry'],
+  services: ['lib', 'core', 'api', 'config', 'scheduler', 'backends', 'store', 'telemetry', 'rag'],
   http: ['lib', 'core', 'api', 'config', 'services', 'telemetry'],
   cli: ['*'],
+  rag: ['lib', 'core'],
 };
 
 const ROOT = new URL('../../', import.meta.url).pathname;

@@ -119,19 +119,27 @@ describeEachDatabase('privacy: export and erasure', (getStore) => {
   });
 });
 
-describe('privacy: classes of features that are not installed', () => {
-  it('skips a class whose table does not exist (course documents) and erases the rest', async () => {
+describe('privacy: course documents belong to the course', () => {
+  it('keeps a course\'s documents when the lecturer who uploaded them is erased, and nothing names the lecturer', async () => {
     const store = await openTestStore('sqlite');
     const harness = privacyHarness(store);
     try {
-      const user = await harness.identity.admin.addUser('cli:root', { email: 'dave@uni.example', roles: ['student'] });
-      const names = (await harness.privacy.installedClasses()).map((c) => c.name);
-      expect(names).not.toContain('documents');
-      expect(names).toEqual(expect.arrayContaining(['chats', 'chat_messages', 'agreement_acceptances', 'users']));
-      const result = await harness.privacy.eraseUser('cli:root', user.id);
-      expect(result.rows).not.toHaveProperty('documents');
-      expect(result.rows.users).toBe(1);
-      expect(await scanDatabase(store, [user.id, 'dave@uni.example'])).toEqual([]);
+      const lecturer = await harness.identity.admin.addUser('cli:root', { email: 'dave@uni.example', roles: ['staff'] });
+      const group = await store.groups.create({ name: 'Statistik', kind: 'course', createdAt: '2026-01-01T00:00:00.000Z' });
+      const collection = await store.collections.create({ name: 'statistik', groupId: group.id, settings: { strictness: 'strict', topK: 5 }, now: '2026-01-01T00:00:00.000Z' });
+      const { document } = await store.collections.putDocument({
+        collectionId: collection.id, name: 'Skript.md', contentHash: 'h', contentType: 'text/markdown', content: new TextEncoder().encode('# Skript'),
+        uploadedBy: lecturer.id, now: '2026-01-01T00:00:00.000Z',
+      });
+      // Their export lists what they uploaded (without the file's bytes).
+      const exported = await harness.privacy.exportUser('cli:dpo', lecturer.id);
+      expect(exported.data.documents).toEqual([expect.objectContaining({ id: document.id, name: 'Skript.md', uploaded_by: lecturer.id })]);
+      expect(exported.data.documents![0]).not.toHaveProperty('content');
+
+      const result = await harness.privacy.eraseUser('cli:root', lecturer.id);
+      expect(result.rows).toMatchObject({ documents: 1, users: 1 });
+      expect(await store.collections.findDocument(collection.id, document.id)).toMatchObject({ name: 'Skript.md', uploadedBy: null });
+      expect(await scanDatabase(store, [lecturer.id, 'dave@uni.example'])).toEqual([]);
     } finally {
       await harness.close();
       await store.close();

@@ -63,8 +63,8 @@ describeEachDatabase('privacy: retention with an injected clock', (getStore) => 
 
       const dry = await harness.privacy.purge({ dryRun: true });
       const rowsOf = (result: typeof dry) => Object.fromEntries(result.classes.map((c) => [c.class, c.rows]));
-      // No documents table in this build: that class is skipped, not an error.
-      expect(rowsOf(dry)).toEqual({ chat_messages: 2, chats: 1, sessions: 1, usage_records: 2, audit_log: 1, users: 1 });
+      // Documents are kept while their retention is not set.
+      expect(rowsOf(dry)).toEqual({ chat_messages: 2, chats: 1, documents: 0, sessions: 1, usage_records: 2, audit_log: 1, users: 1 });
       expect(dry.classes.find((c) => c.class === 'usage_records')).toMatchObject({ days: 90, cutoff: ago(90) });
       expect(await ids(store, 'usage_records', 'request_id')).toEqual(['u-new', 'u-old-1', 'u-old-2']);
       expect((await ids(store, 'users', 'id')).length).toBe(4);

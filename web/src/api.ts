@@ -2,6 +2,7 @@
 import type { AgreementResponse, MeResponse, UiChat, UiChatSummary, UiModel, UiPublicConfig } from '../../src/api/ui.js';
 import type { AdminApiKey as ApiKey, CreatedApiKey } from '../../src/api/admin.js';
 import type { UsableTemplateWire } from '../../src/api/templates.js';
+import type { Collection, CollectionDocument, CollectionSearchResponse, UpdateCollectionRequest, UploadDocumentResponse } from '../../src/api/collections.js';
 
 export type { EnergyLiveJson, EnergyReportJson, OwnEnergyJson } from '../../src/api/energy.js';
 export type { AgreementResponse, MeResponse, UiAnswerEvent, UiChat, UiChatMessage, UiChatSummary, UiModel, UiBudget, UiUser, FinishReason } from '../../src/api/ui.js';
@@ -107,4 +108,42 @@ export async function tryTemplate(model: string, input: string, params: Record<s
     model, messages: [{ role: 'user', content: input }], template_params: params,
   });
   return reply.choices[0]?.message.content ?? '';
+}
+
+// Course bots: collections of course material (owners manage them, members ask `course:<name>`).
+export type { Collection, CollectionDocument, CollectionSearchResponse, UploadDocumentResponse } from '../../src/api/collections.js';
+
+const collectionPath = (name: string) => `/ui/v1/collections/${encodeURIComponent(name)}`;
+export const listCollections = () => api<{ data: Collection[] }>('GET', '/ui/v1/collections').then((r) => r.data);
+export const getCollection = (name: string) => api<Collection>('GET', collectionPath(name));
+export const updateCollection = (name: string, body: UpdateCollectionRequest) => api<Collection>('PATCH', collectionPath(name), body);
+export const listDocuments = (name: string) => api<{ data: CollectionDocument[] }>('GET', `${collectionPath(name)}/documents`).then((r) => r.data);
+export const removeDocument = (name: string, id: string) => api<unknown>('DELETE', `${collectionPath(name)}/documents/${encodeURIComponent(id)}`);
+export const searchCollection = (name: string, query: string, topK?: number) =>
+  api<CollectionSearchResponse>('POST', `${collectionPath(name)}/search`, { query, ...(topK ? { top_k: topK } : {}) });
+
+/**
+ * Uploads one file as it is (the body is the file's bytes), reporting the bytes sent: fetch()
+ * cannot report upload progress, XMLHttpRequest can.
+ */
+export function uploadDocument(name: string, file: File, onProgress: (sent: number, total: number) => void): Promise<UploadDocumentResponse> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${collectionPath(name)}/documents?name=${encodeURIComponent(file.name)}`);
+    for (const [header, value] of Object.entries(csrfHeader())) xhr.setRequestHeader(header, value);
+    xhr.setRequestHeader('content-type', file.type || 'application/octet-stream');
+    xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    xhr.onload = () => {
+      let body: { error?: { message?: string; code?: string; param?: string | null } } & Partial<UploadDocumentResponse> = {};
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body as UploadDocumentResponse);
+      else reject(new ApiError(xhr.status, body.error?.code ?? String(xhr.status), body.error?.message ?? xhr.statusText, body.error?.param));
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The upload was interrupted.'));
+    xhr.send(file);
+  });
 }

@@ -3,6 +3,7 @@ import { getAgreement, getMe, getPublicConfig, listChats, listModels, onSessionP
 import { t, useLanguage } from './i18n';
 import { AgreementPage } from './pages/agreement';
 import { ChatPage } from './pages/chat';
+import { CoursesPage } from './pages/courses';
 import { LoginPage } from './pages/login';
 import { SettingsPage } from './pages/settings';
 import { TemplatesPage } from './pages/templates';
@@ -114,7 +115,10 @@ function SignedIn({ me: initialMe, onSignedOut }: { me: MeResponse; onSignedOut:
   let content;
   if (path === '/settings') content = <SettingsPage workspace={workspace} onOpenMenu={() => setMenuOpen(true)} />;
   else if (path === '/templates') content = <TemplatesPage onOpenMenu={() => setMenuOpen(true)} />;
-  else if (path === '/admin' || path.startsWith('/admin/')) {
+  else if (path === '/courses' || path.startsWith('/courses/')) {
+    const course = path.split('/')[2];
+    content = <CoursesPage workspace={workspace} name={course ? decodeURIComponent(course) : undefined} onOpenMenu={() => setMenuOpen(true)} />;
+  } else if (path === '/admin' || path.startsWith('/admin/')) {
     content = <LazyAdminPage me={me} tab={path.split('/')[2] ?? 'users'} onOpenMenu={() => setMenuOpen(true)} />;
   } else content = <ChatPage workspace={workspace} chatId={chatMatch ? decodeURIComponent(chatMatch[1]!) : undefined} onOpenMenu={() => setMenuOpen(true)} />;
 

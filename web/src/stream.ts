@@ -15,9 +15,21 @@ export interface StreamRequest {
   temperature?: number;
 }
 
+/** A passage a course bot's answer cites (the last chunk before `[DONE]` carries them). */
+export interface StreamSource {
+  index: number;
+  document: string;
+  page?: number;
+  section?: string;
+  excerpt: string;
+}
+
 export interface StreamResult {
   finish: 'stop' | 'length' | 'stopped' | 'error';
   error?: ApiError;
+  /** A course bot's sources; `refused`: it answered with its refusal text. */
+  sources?: StreamSource[];
+  refused?: boolean;
 }
 
 const QUEUED = /^:\s*queued position=(\d+)(?: eta_ms=(\d+))?/;
@@ -52,6 +64,8 @@ async function* sseLines(body: ReadableStream<Uint8Array>): AsyncGenerator<strin
  */
 export async function streamChat(request: StreamRequest, handlers: StreamHandlers, signal: AbortSignal): Promise<StreamResult> {
   let finish: StreamResult['finish'] = 'stop';
+  let sources: StreamSource[] | undefined;
+  let refused = false;
   try {
     const response = await fetch('/v1/chat/completions', {
       method: 'POST',
@@ -73,7 +87,11 @@ export async function streamChat(request: StreamRequest, handlers: StreamHandler
       const frame = JSON.parse(data) as {
         error?: { message: string; code?: string };
         choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+        sources?: StreamSource[];
+        refused?: boolean;
       };
+      if (frame.sources) sources = frame.sources;
+      if (frame.refused) refused = true;
       if (frame.error) {
         return { finish: 'error', error: new ApiError(500, frame.error.code ?? 'error', frame.error.message) };
       }
@@ -81,7 +99,7 @@ export async function streamChat(request: StreamRequest, handlers: StreamHandler
       if (choice?.delta?.content) handlers.onDelta(choice.delta.content);
       if (choice?.finish_reason === 'length') finish = 'length';
     }
-    return { finish };
+    return { finish, ...(sources ? { sources } : {}), ...(refused ? { refused } : {}) };
   } catch (error) {
     if (signal.aborted) return { finish: 'stopped' };
     return { finish: 'error', error: error instanceof ApiError ? error : new ApiError(0, 'network_error', (error as Error).message) };

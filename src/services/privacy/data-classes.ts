@@ -11,7 +11,12 @@ export type EraseAction =
   /** Keep the rows for statistics, but give them a random subject nothing maps back (usage records). */
   | 'rekey'
   /** Keep the entries, replacing every mention of the user by an opaque reference (audit log). */
-  | 'scrub';
+  | 'scrub'
+  /**
+   * Keep the rows, which belong to someone else, and clear the column that names the user: a
+   * course's documents stay with the course when the lecturer who uploaded them is erased.
+   */
+  | 'unlink';
 
 /**
  * One class of personal data: a table, how its rows belong to a user, what erasure and
@@ -66,10 +71,13 @@ export const PERSONAL_DATA_CLASSES: readonly PersonalDataClass[] = [
     purpose: 'prove that the user accepted the current terms of use', access: 'admins',
   },
   {
-    name: 'documents', table: 'documents', link: { kind: 'column', column: 'user_id' }, agedBy: ['updated_at', 'created_at'],
-    erase: 'delete', retention: 'documents', identifiers: ['id'], optional: true,
-    category: 'Uploaded documents', data: 'files a user uploaded (course material for retrieval) and their text',
-    purpose: 'answer questions about course material', access: 'the owner and the course\'s members through the course bot',
+    // The material belongs to the course (its collection), not to the lecturer who uploaded it:
+    // erasing the uploader clears `uploaded_by` and keeps the course's documents; retention and
+    // deleting the document, the collection or the course remove the file and its passages.
+    name: 'documents', table: 'collection_documents', link: { kind: 'column', column: 'uploaded_by' }, agedBy: ['updated_at', 'created_at'],
+    hidden: ['content', 'claim_token'], erase: 'unlink', retention: 'documents',
+    category: 'Uploaded documents', data: 'files uploaded to a course bot (course material for retrieval), their name, size, status and uploader; their passages in the retrieval index',
+    purpose: 'answer questions about course material', access: 'the course\'s owners and members (through the course bot and its sources) and admins',
   },
   {
     name: 'sessions', table: 'sessions', link: { kind: 'column', column: 'user_id' }, hidden: ['token_hash', 'csrf_token', 'chat_key'],

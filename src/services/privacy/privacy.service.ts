@@ -182,6 +182,7 @@ export class PrivacyService {
       for (const c of classes) {
         if (c.erase === 'delete') counts[c.name] = await trx.deleteOwned(c, owner);
         else if (c.erase === 'rekey') counts[c.name] = await trx.rekeyUsage(owner.pseudonym, subject, keyIds);
+        else if (c.erase === 'unlink') counts[c.name] = await trx.unlinkOwned(c, owner);
         else counts[c.name] = await this.scrubAudit(trx, user.id, [...needles], reference, { ids: keyIds, needles: keyNames });
       }
       return counts;

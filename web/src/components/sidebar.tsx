@@ -56,6 +56,7 @@ export function Sidebar({ workspace, activeChatId, path, onClose }: { workspace:
         </div>
         <div class="sidebar-links">
           <a class={`nav-link${path === '/templates' ? ' active' : ''}`} href="/templates" onClick={linkHandler('/templates')} aria-current={path === '/templates' ? 'page' : undefined}><Icon name="sliders" />{t('templates')}</a>
+          <a class={`nav-link${path.startsWith('/courses') ? ' active' : ''}`} href="/courses" onClick={linkHandler('/courses')} aria-current={path.startsWith('/courses') ? 'page' : undefined}><Icon name="globe" />{t('courseBots')}</a>
           <a class={`nav-link${path === '/settings' ? ' active' : ''}`} href="/settings" onClick={linkHandler('/settings')} aria-current={path === '/settings' ? 'page' : undefined}><Icon name="settings" />{t('settings')}</a>
           {me.policy.admin && <a class={`nav-link${path.startsWith('/admin') ? ' active' : ''}`} href="/admin" onClick={linkHandler('/admin')} aria-current={path.startsWith('/admin') ? 'page' : undefined}><Icon name="shield" />{t('admin')}</a>}
           <button type="button" class="nav-link" onClick={() => void signOut()}><Icon name="logout" />{t('signOut')}</button>

@@ -1,0 +1,6 @@
+// The package ships no types; this is the part Flexi uses.
+declare module 'snowball-stemmers' {
+  interface Stemmer { stem(word: string): string }
+  const snowball: { newStemmer(language: string): Stemmer; algorithms(): string[] };
+  export default snowball;
+}
