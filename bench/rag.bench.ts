@@ -3,7 +3,7 @@
  * configuration, the strict-mode threshold sweep, and speed (indexing pages/s, search latency at
  * 1k and — with --large — 100k chunks) on SQLite and, when FLEXI_TEST_POSTGRES_URL is set, PostgreSQL.
  *
- *   npm run bench:rag [-- --no-speed] [--no-quality] [--large] [--queries 200]
+ *   npm run bench:rag [-- --no-speed] [--no-quality] [--large] [--queries 200] [--dialects sqlite,postgres]
  *
  * Quality is deterministic (no timing); the quality test (test/integration/rag-quality.test.ts)
  * checks the same numbers against the targets.
@@ -26,11 +26,13 @@ const { values: args } = parseArgs({
     'no-quality': { type: 'boolean', default: false },
     large: { type: 'boolean', default: false },
     queries: { type: 'string', default: '200' },
+    dialects: { type: 'string' },
   },
 });
 
 const postgresUrl = process.env.FLEXI_TEST_POSTGRES_URL || undefined;
-const dialects: DatabaseDialect[] = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
+const dialects: DatabaseDialect[] = (postgresUrl ? ['sqlite', 'postgres'] as DatabaseDialect[] : ['sqlite'] as DatabaseDialect[])
+  .filter((d) => !args.dialects || args.dialects.split(',').includes(d));
 const scratch = mkdtempSync(join(tmpdir(), 'flexi-rag-bench-'));
 const schemas: string[] = [];
 

@@ -1,4 +1,5 @@
 import { Parser } from 'htmlparser2';
+import { FlexiError } from '../core/errors.js';
 import type { ExtractedDocument, TextBlock } from './document.js';
 import { BlockBuilder } from './extract-markdown.js';
 
@@ -27,6 +28,22 @@ function isFurniture(name: string, attributes: Record<string, string>, insideMai
   return FURNITURE_NAMES.test(`${attributes.id ?? ''} ${attributes.class ?? ''}`);
 }
 
+/** Deeper than any real page; htmlparser2 slows down quadratically with depth, so deeper input is refused first. */
+export const MAX_HTML_DEPTH = 1000;
+const VOID_OR_IMPLIED = /^(area|base|br|col|embed|hr|img|input|link|meta|source|track|wbr|p|li|dt|dd|tr|td|th|option)$/i;
+
+/** The deepest element nesting, by a linear scan of the tags (elements that close implicitly do not count). */
+export function nestingDepth(source: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const match of source.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    if (VOID_OR_IMPLIED.test(match[2]!) || match[3]) continue;
+    depth = match[1] ? Math.max(0, depth - 1) : depth + 1;
+    if (depth > max) max = depth;
+  }
+  return max;
+}
+
 function hasMainContent(source: string): boolean {
   let found = false;
   const parser = new Parser({
@@ -44,6 +61,9 @@ function hasMainContent(source: string): boolean {
  * htmlparser2: nothing is fetched, rendered or executed.
  */
 export function extractHtml(source: string, options: { wholeBody?: boolean } = {}): ExtractedDocument {
+  if (nestingDepth(source) > MAX_HTML_DEPTH) {
+    throw new FlexiError('invalid_request', `The HTML nests elements more than ${MAX_HTML_DEPTH} levels deep; no real page does. Save it as PDF or text instead.`, { param: 'file' });
+  }
   const onlyMain = !options.wholeBody && hasMainContent(source);
   const out = new BlockBuilder();
   const stack: Frame[] = [];
@@ -53,8 +73,11 @@ export function extractHtml(source: string, options: { wholeBody?: boolean } = {
   let row: string[] | undefined;
   let rowIsHeader = false;
   let tableHeader: string | undefined;
-  const skipping = () => stack.some((f) => f.skip);
-  const inMain = () => !onlyMain || stack.some((f) => f.main);
+  // Counters rather than scans of the stack: a page of a million nested elements stays linear.
+  let skipDepth = 0;
+  let mainDepth = 0;
+  const skipping = () => skipDepth > 0;
+  const inMain = () => !onlyMain || mainDepth > 0;
   const flush = (kind: TextBlock['kind'] = 'paragraph', level?: number) => {
     const value = text.replace(/[ \t\r\n\f]+/g, ' ').trim();
     text = '';
@@ -65,9 +88,11 @@ export function extractHtml(source: string, options: { wholeBody?: boolean } = {
   const parser = new Parser({
     onopentag(name, attributes) {
       if (name === 'title') inTitle = true;
-      const insideMain = stack.some((f) => f.main) || MAIN.has(name) || attributes.role === 'main';
-      const skip = isFurniture(name, attributes, insideMain);
-      stack.push({ name, skip, main: MAIN.has(name) || attributes.role === 'main' });
+      const main = MAIN.has(name) || attributes.role === 'main';
+      const skip = isFurniture(name, attributes, mainDepth > 0 || main);
+      stack.push({ name, skip, main });
+      if (skip) skipDepth++;
+      if (main) mainDepth++;
       if (skipping() || !inMain()) return;
       if (name === 'table') tableHeader = undefined;
       if (name === 'tr') {
@@ -89,6 +114,8 @@ export function extractHtml(source: string, options: { wholeBody?: boolean } = {
     onclosetag(name) {
       if (name === 'title') inTitle = false;
       const frame = stack.pop();
+      if (frame?.skip) skipDepth--;
+      if (frame?.main) mainDepth--;
       const wasSkipped = frame?.skip || skipping() || !inMain() && !frame?.main;
       if (wasSkipped) return;
       if ((name === 'td' || name === 'th') && row) {

@@ -91,6 +91,13 @@ describe('extractDocument', () => {
     expect((globalThis as { ran?: boolean }).ran).toBeUndefined();
   });
 
+  it('refuses HTML nested deeper than any real page before parsing it', async () => {
+    const deep = `<html><body><main>${'<div>'.repeat(5000)}tief${'</div>'.repeat(5000)}</main></body></html>`;
+    await expect(extractDocument(utf8(deep), 'deep.html', LIMITS)).rejects.toMatchObject({ message: expect.stringContaining('more than 1000 levels deep') });
+    const manyParagraphs = `<html><body>${'<p>Absatz'.repeat(5000)}</body></html>`;
+    expect((await extractDocument(utf8(manyParagraphs), 'flat.html', LIMITS)).blocks).toHaveLength(5000);
+  });
+
   it('reads Markdown sections and plain text with form-feed pages', async () => {
     const md = await extractDocument(utf8('# Kurs\n\nEinleitung.\n\n## Prüfung\n\n- Klausur 90 Minuten\n- Hilfsmittel: keine\n\n| Teil | Punkte |\n|---|---|\n| A | 40 |\n\n```\ncode here\n```\n'), 'kurs.md', LIMITS);
     expect(md.blocks.map((b) => [b.kind, b.text, b.headingPath?.join('/')])).toEqual([

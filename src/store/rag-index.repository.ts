@@ -55,6 +55,8 @@ const BM25_B = 0.75;
 /** PostgreSQL keeps at most 256 positions per lexeme and positions up to 16383. */
 const TSV_MAX_POSITIONS = 256;
 const TSV_MAX_POSITION = 16_383;
+/** PostgreSQL: candidates (by ts_rank) that BM25 re-scores; more than any course-sized collection matches. */
+const PG_CANDIDATES = 2000;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -261,6 +263,10 @@ export class RagIndexRepository {
       cand as (
         select seq, id, document_id, ord, text, section, page_start, page_end, terms, term_count, tsv
         from rag_chunks where collection_id = ${collectionId} and tsv @@ ${query}::tsquery
+        -- BM25 below reads each candidate's tsvector; in a large collection first keep the best
+        -- candidates by ts_rank (no positions read twice), so a common term cannot make it read all.
+        order by ts_rank(tsv, ${query}::tsquery) desc, seq
+        limit ${PG_CANDIDATES}
       )
       select cand.id, cand.document_id, cand.ord, cand.text, cand.section, cand.page_start, cand.page_end, cand.terms,
              sum(q.idf * (u.tf * ${BM25_K1 + 1}::float8) / (u.tf + ${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * cand.term_count / ${averageTerms}::float8))) as score
