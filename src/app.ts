@@ -44,6 +44,8 @@ export interface AppDeps {
   replicaId?: string;
   /** Time of the rules that depend on it (tests move it by hand). */
   clock?: Clock;
+  /** Several replicas: whether this one leads the LTI roster sync (`LeaderElection`); absent: always. */
+  isRosterSyncLeader?: () => boolean;
 }
 
 export interface App {
@@ -120,7 +122,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   refreshTimer.unref();
   energy.start();
   const rosterSync = new RosterSyncJob(services.lti, config.lti.roster_sync_interval_ms, (error, where) =>
-    logError('LTI roster sync failed', { ...where, error: error.message }));
+    logError('LTI roster sync failed', { ...where, error: error.message }), deps.isRosterSyncLeader);
   rosterSync.start();
   return {
     server,

@@ -144,17 +144,20 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   };
   const nodes = await resolveNodes(config, options);
   const backends: Backend[] = nodes.map((node) => createBackend(node, config, { createEmbedded: options.createEmbedded }));
+  // One runner per background job across replicas: the replica leading it (always this one without Redis).
+  const leaderOf = (job: string) => new LeaderElection({
+    lock: cluster.lock, name: job, owner: cluster.replicaId, ttlMs: config.cluster.leader_lock_ttl_ms,
+    onChange: (leader, fencingToken) => logger.info({ job, replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
+    onError: (error) => logger.warn({ job, error: (error as Error).message }, 'leader lock unavailable'),
+  });
+  const retentionLeader = leaderOf('retention');
+  const rosterLeader = leaderOf('roster-sync');
+  await Promise.all([retentionLeader.start(), rosterLeader.start()]);
   const app = await createApp({
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
     logError: (message, fields) => logger.error(fields, message), slots: cluster.slots, replicaId: cluster.replicaId,
+    isRosterSyncLeader: () => rosterLeader.isLeader,
   });
-  // One purge across replicas: the replica leading `retention` runs it (always this one without Redis).
-  const retentionLeader = new LeaderElection({
-    lock: cluster.lock, name: 'retention', owner: cluster.replicaId, ttlMs: config.cluster.leader_lock_ttl_ms,
-    onChange: (leader, fencingToken) => logger.info({ job: 'retention', replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
-    onError: (error) => logger.warn({ job: 'retention', error: (error as Error).message }, 'leader lock unavailable'),
-  });
-  await retentionLeader.start();
   const retention = new RetentionJob({
     purge: () => app.privacy.purge(),
     intervalMs: config.privacy.purge_interval_ms,
@@ -171,6 +174,7 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     stopping ??= (async () => {
       await retention.stop();
       await retentionLeader.stop();
+      await rosterLeader.stop();
       // Requests already on their way here (the ingress has not yet heard of the shutdown) are still served.
       if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });

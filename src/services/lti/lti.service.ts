@@ -134,17 +134,24 @@ function isOwnerWithoutContext(roles: readonly string[]): boolean {
   return roles.some((role) => role.endsWith('#Instructor') || role.endsWith('#Administrator'));
 }
 
-/** Runs `syncAll` every `intervalMs` (0: never); `stop()` waits for a run in progress. */
+/**
+ * Runs `syncAll` every `intervalMs` (0: never); `stop()` waits for a run in progress. With several
+ * replicas only the one leading the `roster-sync` job runs it (`isLeader`; default always).
+ */
 export class RosterSyncJob {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly lti: LtiService, private readonly intervalMs: number, private readonly onError: (error: Error, where: { platform: string; context: string }) => void) {}
+  constructor(
+    private readonly lti: LtiService, private readonly intervalMs: number,
+    private readonly onError: (error: Error, where: { platform: string; context: string }) => void,
+    private readonly isLeader: () => boolean = () => true,
+  ) {}
 
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
     this.timer = setInterval(() => {
-      if (this.running) return;
+      if (this.running || !this.isLeader()) return;
       this.running = this.lti.syncAll(this.onError).catch((error: unknown) => this.onError(error as Error, { platform: '*', context: '*' }))
         .finally(() => { this.running = undefined; });
     }, this.intervalMs);

@@ -40,4 +40,18 @@ describe('RosterSyncJob', () => {
     expect(syncAll).not.toHaveBeenCalled();
     await job.stop();
   });
+
+  it('syncs only on the replica that leads the roster-sync job, and takes over when it becomes the leader', async () => {
+    vi.useFakeTimers();
+    let leader = false;
+    const syncAll = vi.fn(async () => []);
+    const job = new RosterSyncJob({ syncAll } as unknown as LtiService, 1000, () => undefined, () => leader);
+    job.start();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(syncAll).not.toHaveBeenCalled();
+    leader = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(syncAll).toHaveBeenCalledTimes(1);
+    await job.stop();
+  });
 });
