@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { FlexiError } from '../core/errors.js';
+import { closeRedis, redisCall } from './redis-call.js';
 
 /**
  * A named lock with a TTL and a fencing token, for leader election between gateway replicas: one
@@ -81,23 +81,16 @@ export class RedisLeaderLock implements LeaderLock {
   }
 
   async acquire(name: string, owner: string, ttlMs: number): Promise<number | undefined> {
-    const token = await this.call(() => this.redis.flexiLockAcquire(`leader:${name}`, `leader-fence:${name}`, owner, Math.round(ttlMs)));
+    const token = await redisCall(() => this.redis.flexiLockAcquire(`leader:${name}`, `leader-fence:${name}`, owner, Math.round(ttlMs)));
     return token < 0 ? undefined : Number(token);
   }
 
   async release(name: string, owner: string): Promise<void> {
-    await this.call(() => this.redis.flexiLockRelease(`leader:${name}`, owner));
+    await redisCall(() => this.redis.flexiLockRelease(`leader:${name}`, owner));
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: error });
-    }
-  }
 }

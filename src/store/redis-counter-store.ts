@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { FlexiError } from '../core/errors.js';
+import { closeRedis, redisCall } from './redis-call.js';
 import {
   bucketKey, bucketStartMs, type CounterStore, type KeyRevokedListener, type ReserveOutcome, type ReserveSpec, type SettleSpec, type Strikes, type WindowState,
 } from './counter-store.js';
@@ -181,7 +182,7 @@ export class RedisCounterStore implements CounterStore {
     for (const window of spec.windows) args.push(window.windowMs, window.limit, Math.round(window.cost));
     for (const budget of spec.budgets) args.push(budget.limit);
     args.push(spec.minTokens === undefined ? -1 : Math.max(0, Math.round(spec.minTokens)));
-    const result = await this.call(() => this.redis.flexiReserve(keys.length, ...keys, ...args));
+    const result = await redisCall(() => this.redis.flexiReserve(keys.length, ...keys, ...args));
     const kind = result[0] as string;
     const prefix = this.redis.options.keyPrefix ?? '';
     switch (kind) {
@@ -207,26 +208,26 @@ export class RedisCounterStore implements CounterStore {
       keys.push(bucketKey(window.key, bucketStartMs(spec.nowMs, window.windowMs)));
       args.push(Math.round(window.delta), window.windowMs);
     }
-    await this.call(() => this.redis.flexiSettle(keys.length, ...keys, ...args));
+    await redisCall(() => this.redis.flexiSettle(keys.length, ...keys, ...args));
   }
 
   async seed(key: string, value: number, _nowMs: number, ttlMs: number): Promise<void> {
-    await this.call(() => this.redis.set(key, Math.round(value), 'PX', Math.max(1, Math.round(ttlMs)), 'NX'));
+    await redisCall(() => this.redis.set(key, Math.round(value), 'PX', Math.max(1, Math.round(ttlMs)), 'NX'));
   }
 
   async addStrike(key: string, nowMs: number, ttlMs: number): Promise<Strikes> {
-    const count = await this.call(() => this.redis.flexiStrike(key, nowMs, ttlMs));
+    const count = await redisCall(() => this.redis.flexiStrike(key, nowMs, ttlMs));
     return { count: Number(count), lastAtMs: nowMs };
   }
 
   async getStrikes(key: string): Promise<Strikes | undefined> {
-    const values = await this.call(() => this.redis.hgetall(key));
+    const values = await redisCall(() => this.redis.hgetall(key));
     if (!values.count) return undefined;
     return { count: Number(values.count), lastAtMs: Number(values.last) };
   }
 
   async clearStrikes(key: string): Promise<void> {
-    await this.call(() => this.redis.del(key));
+    await redisCall(() => this.redis.del(key));
   }
 
   async ping(): Promise<void> {
@@ -237,17 +238,9 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  /** Runs one Redis operation; a connection failure becomes a 503 `store_unavailable` the client can retry. */
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: error });
-    }
-  }
 
   async publishKeyRevoked(keyId: string): Promise<void> {
-    await this.call(() => this.redis.publish(this.revocationChannel, keyId));
+    await redisCall(() => this.redis.publish(this.revocationChannel, keyId));
   }
 
   /**
@@ -275,7 +268,7 @@ export class RedisCounterStore implements CounterStore {
 
   async close(): Promise<void> {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 }
 

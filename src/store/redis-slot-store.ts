@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { FlexiError } from '../core/errors.js';
+import { closeRedis, redisCall } from './redis-call.js';
 import type { HeldSlot, SlotStore, SlotTakeResult, SlotTakeSpec } from './slot-store.js';
 
 /*
@@ -111,7 +111,7 @@ export class RedisSlotStore implements SlotStore {
   }
 
   async take(spec: SlotTakeSpec): Promise<SlotTakeResult> {
-    const [kind, heldOnNode] = await this.call(() => this.redis.flexiSlotTake(
+    const [kind, heldOnNode] = await redisCall(() => this.redis.flexiSlotTake(
       slotsKey(spec.model), waitingKey(spec.model), Math.round(spec.nowMs), Math.round(spec.ttlMs), spec.node, spec.limit, spec.reserve,
       spec.slotId, Math.round(spec.waitTtlMs), ...spec.users,
     ));
@@ -121,32 +121,24 @@ export class RedisSlotStore implements SlotStore {
 
   async release(model: string, slotIds: readonly string[]): Promise<void> {
     if (slotIds.length === 0) return;
-    await this.call(() => this.redis.hdel(slotsKey(model), ...slotIds));
+    await redisCall(() => this.redis.hdel(slotsKey(model), ...slotIds));
   }
 
   async refresh(model: string, slots: readonly HeldSlot[], nowMs: number, ttlMs: number): Promise<void> {
     if (slots.length === 0) return;
     const args = slots.flatMap((s) => [s.slotId, s.node, s.user]);
-    await this.call(() => this.redis.flexiSlotRefresh(slotsKey(model), Math.round(nowMs), Math.round(ttlMs), ...args));
+    await redisCall(() => this.redis.flexiSlotRefresh(slotsKey(model), Math.round(nowMs), Math.round(ttlMs), ...args));
   }
 
   async heldPerNode(model: string, nowMs: number): Promise<Record<string, number>> {
-    const flat = await this.call(() => this.redis.flexiSlotCount(slotsKey(model), Math.round(nowMs)));
+    const flat = await redisCall(() => this.redis.flexiSlotCount(slotsKey(model), Math.round(nowMs)));
     const counts: Record<string, number> = {};
     for (let i = 0; i < flat.length; i += 2) counts[String(flat[i])] = Number(flat[i + 1]);
     return counts;
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 
-  /** A connection failure becomes a 503 `store_unavailable` (the budget cannot be proven without Redis). */
-  private async call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw new FlexiError('store_unavailable', undefined, { retryAfterSeconds: 5, cause: error });
-    }
-  }
 }

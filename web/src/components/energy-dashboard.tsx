@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type EnergyLiveJson, type EnergyReportJson } from '../api';
 import { formatDay, formatNumber, t } from '../i18n';
-import { axes, Chart, cssVar, dayAxis, fitLabels } from './usage-charts';
+import { axes, Chart, cssVar, dayAxis, fitLabels, PeriodSelect } from './usage-charts';
 
 const DAY_MS = 86_400_000;
 const GIB = 1024 ** 3;
@@ -139,14 +139,7 @@ export function EnergyDashboard() {
         {live?.nodes.map((node) => <NodeLive key={node.node} node={node} />)}
       </section>
       <div class="row between wrap">
-        <label class="field inline">
-          <span>{t('period')}</span>
-          <select value={days} onChange={(e) => setDays(Number(e.currentTarget.value))}>
-            <option value={7}>{t('last7')}</option>
-            <option value={30}>{t('last30')}</option>
-            <option value={90}>{t('last90')}</option>
-          </select>
-        </label>
+        <PeriodSelect days={days} onChange={setDays} />
         {byDay && (
           <p class="muted small" data-testid="energy-total">
             {t('energyTotal')}: {kwh(byDay.total.energy_wh)} kWh · {money(byDay.total.cost, currency)} · {co2(byDay.total.co2_g)} CO2

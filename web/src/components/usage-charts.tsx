@@ -84,6 +84,20 @@ export const dayAxis: Pick<uPlot.Axis, 'splits' | 'values'> = {
   values: (_, ticks) => ticks.map((s) => formatDay(new Date(s * 1000))),
 };
 
+/** The reporting period of the admin charts: the last 7, 30 or 90 days. */
+export function PeriodSelect({ days, onChange }: { days: number; onChange: (days: number) => void }) {
+  return (
+    <label class="field inline">
+      <span>{t('period')}</span>
+      <select value={days} onChange={(e) => onChange(Number(e.currentTarget.value))}>
+        <option value={7}>{t('last7')}</option>
+        <option value={30}>{t('last30')}</option>
+        <option value={90}>{t('last90')}</option>
+      </select>
+    </label>
+  );
+}
+
 export function UsageCharts() {
   const [days, setDays] = useState(30);
   const [byDay, setByDay] = useState<UsageRow[] | undefined>(undefined);
@@ -114,14 +128,7 @@ export function UsageCharts() {
   return (
     <>
       <div class="row between wrap">
-        <label class="field inline">
-          <span>{t('period')}</span>
-          <select value={days} onChange={(e) => setDays(Number(e.currentTarget.value))}>
-            <option value={7}>{t('last7')}</option>
-            <option value={30}>{t('last30')}</option>
-            <option value={90}>{t('last90')}</option>
-          </select>
-        </label>
+        <PeriodSelect days={days} onChange={setDays} />
       </div>
       {error && <p class="error" role="alert">{error}</p>}
       <section class="card" aria-labelledby="per-day-title">
