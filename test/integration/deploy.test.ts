@@ -5,12 +5,13 @@
  * (kubernetes-models; custom resources by their documented required fields), and the image, the
  * compose file and the manifests must agree on user, port, entry point, health paths and grace time.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { builtCli } from '../helpers/built-cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OVERLAYS = ['single-node', 'ha'] as const;
@@ -171,6 +172,18 @@ describe('overlay shapes', () => {
     expect(only(objects, 'PodDisruptionBudget', 'flexi').spec!.maxUnavailable).toBe(1);
   });
 });
+
+describe('the agent DaemonSet', () => {
+  it('runs `flexi agent` with options the built CLI has, and probes a path the agent serves', () => {
+    const agent = only(rendered('ha'), 'DaemonSet', 'flexi-agent');
+    const container = agent.spec!.template.spec.containers[0];
+    expect(container.args[0]).toBe('agent');
+    const help = execFileSync(process.execPath, [builtCli(), 'agent', '--help'], { encoding: 'utf8' });
+    for (const option of (container.args as string[]).filter((a) => a.startsWith('--'))) expect(help).toContain(option);
+    expect(container.readinessProbe.httpGet.path).toBe('/healthz');
+    expect(read('src/telemetry/gpu-agent.ts')).toContain("url.pathname === '/healthz'");
+  });
+}, 240_000);
 
 describe('deploy/compose.yaml', () => {
   const compose = parse(read('deploy/compose.yaml')) as {
