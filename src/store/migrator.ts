@@ -5,12 +5,12 @@ import { identityMigration } from './migrations/0002-identity.js';
 import { chatsMigration } from './migrations/0003-chats.js';
 import { nodeModelsMigration } from './migrations/0004-node-models.js';
 import { usageGroupMigration } from './migrations/0005-usage-group.js';
-import { energyMigration } from './migrations/0010-energy.js';
-import { chatsCompleteMigration } from './migrations/0012-chats.js';
-import { templatesMigration } from './migrations/0008-templates.js';
-import { ltiMigration } from './migrations/0009-lti.js';
 import { collectionsMigration } from './migrations/0006-collections.js';
 import { ragIndexMigration } from './migrations/0007-rag-index.js';
+import { templatesMigration } from './migrations/0008-templates.js';
+import { ltiMigration } from './migrations/0009-lti.js';
+import { energyMigration } from './migrations/0010-energy.js';
+import { chatsCompleteMigration } from './migrations/0012-chats.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -22,12 +22,12 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-chats': chatsMigration,
   '0004-node-models': nodeModelsMigration,
   '0005-usage-group': usageGroupMigration,
-  '0010-energy': energyMigration,
-  '0012-chats': chatsCompleteMigration,
-  '0008-templates': templatesMigration,
-  '0009-lti': ltiMigration,
   '0006-collections': collectionsMigration,
   '0007-rag-index': ragIndexMigration,
+  '0008-templates': templatesMigration,
+  '0009-lti': ltiMigration,
+  '0010-energy': energyMigration,
+  '0012-chats': chatsCompleteMigration,
 };
 
 export const migrationProvider: MigrationProvider = {
