@@ -87,9 +87,11 @@ export class ChatAnswerService {
   }
 
   private async checkInput(input: StartAnswerRequest): Promise<void> {
-    const entry = await this.inference.resolveModel(input.model);
     const images = (input.message?.images ?? []).map((url) => url.replace(DATA_URL, ''));
     checkMessageImages([{ images }], this.options.images, (_, j) => `message.images[${j}]`);
+    // A course bot or template: its provider checks access when the answer is planned, and the real model's images then.
+    if (this.inference.isVirtualModel(input.model)) return;
+    const entry = await this.inference.resolveModel(input.model);
     if (images.length > 0 && !this.inference.capabilitiesOf(entry.name, entry.info).includes('vision')) throw modelWithoutVision(input.model, 'message.images');
   }
 

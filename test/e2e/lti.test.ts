@@ -32,7 +32,7 @@ describe.skipIf(!hasChromium || !existsSync(`${WEB_ROOT}index.html`))('LTI launc
     await platform.start();
     store = await openTestStore('sqlite');
     app = await createApp({
-      config: loadConfig({ fileText: CONFIG }), backends: [new ScriptedBackend({ models: ['tiny:latest', 'course:stat1'], words: ['Hello', ' class'] })], store, webRoot: WEB_ROOT,
+      config: loadConfig({ fileText: CONFIG }), backends: [new ScriptedBackend({ models: ['tiny:latest', 'stat1-tutor:latest'], words: ['Hello', ' class'] })], store, webRoot: WEB_ROOT,
     });
     await app.server.listen({ host: '127.0.0.1', port: 0 });
     toolUrl = `http://localhost:${(app.server.server.address() as AddressInfo).port}`;
@@ -57,15 +57,15 @@ describe.skipIf(!hasChromium || !existsSync(`${WEB_ROOT}index.html`))('LTI launc
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    platform.nextLaunch = { person: { sub: 'stud-1', roles: [ROLE.learner], name: 'Lea Lernt' }, custom: { model: 'course:stat1' } };
+    platform.nextLaunch = { person: { sub: 'stud-1', roles: [ROLE.learner], name: 'Lea Lernt' }, custom: { model: 'stat1-tutor' } };
     await page.goto(`${platform.url}/mod/lti/launch.php`);
     await page.getByRole('heading', { name: 'User agreement' }).waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(toolUrl);
-    expect(new URL(page.url()).searchParams.get('model')).toBe('course:stat1');
+    expect(new URL(page.url()).searchParams.get('model')).toBe('stat1-tutor');
     await page.getByRole('button', { name: /accept/i }).click();
     const select = page.locator('#model-select');
     await select.waitFor({ timeout: 30_000 });
-    await expect.poll(() => select.inputValue(), { timeout: 15_000 }).toBe('course:stat1');
+    await expect.poll(() => select.inputValue(), { timeout: 15_000 }).toBe('stat1-tutor');
     const session = (await context.cookies(toolUrl)).find((c) => c.name === 'flexi_session');
     expect(session).toMatchObject({ sameSite: 'None', secure: true, httpOnly: true });
     expect(errors).toEqual([]);
@@ -77,14 +77,14 @@ describe.skipIf(!hasChromium || !existsSync(`${WEB_ROOT}index.html`))('LTI launc
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    platform.nextLaunch = { person: { sub: 'stud-2', roles: [ROLE.learner], name: 'Ben' }, custom: { model: 'course:stat1' } };
+    platform.nextLaunch = { person: { sub: 'stud-2', roles: [ROLE.learner], name: 'Ben' }, custom: { model: 'stat1-tutor' } };
     await page.goto(`${platform.url}/course/view.php`);
     const frame = page.frameLocator('#lti-frame');
     await frame.getByRole('heading', { name: 'User agreement' }).waitFor({ timeout: 30_000 });
     await frame.getByRole('button', { name: /accept/i }).click();
     const select = frame.locator('#model-select');
     await select.waitFor({ timeout: 30_000 });
-    await expect.poll(() => select.inputValue(), { timeout: 15_000 }).toBe('course:stat1');
+    await expect.poll(() => select.inputValue(), { timeout: 15_000 }).toBe('stat1-tutor');
     // The session (and its CSRF token) works for changes inside the frame: a chat is sent and answered.
     await frame.getByLabel('Your message').fill('Hi from the course');
     await frame.getByRole('button', { name: 'Send' }).click();

@@ -115,6 +115,15 @@ export class InferenceService {
     return this.start(request, context, (backend, req, signal) => backend.complete(req, signal));
   }
 
+  /** Whether `model` names a virtual model (a course bot, a template): planned by its provider, served by no node. */
+  isVirtualModel(model: string): boolean {
+    try {
+      return this.options.virtualModels?.match(model) !== undefined;
+    } catch {
+      return true; // `course:` with no name: a virtual prefix; starting it answers 404.
+    }
+  }
+
   /** The virtual models (course bots, templates) `principal` may use; none when there are no providers. */
   listVirtualModels(principal: Principal): Promise<VirtualModelInfo[]> {
     return this.options.virtualModels?.list(principal) ?? Promise.resolve([]);
