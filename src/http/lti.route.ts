@@ -27,6 +27,8 @@ export interface LtiRouteDeps {
   users: { findActive(id: string): Promise<UserRecord | undefined> };
   forUser: (user: UserRecord) => Principal;
   isModelVisible: (principal: Principal | undefined, model: string) => boolean;
+  /** Course bots and templates the principal may use (the deep-linking picker offers them too). */
+  listVirtualModels?: (principal: Principal) => Promise<{ name: string; description?: string }[]>;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function registerLtiRoutes(app: FastifyInstance, deps: LtiRouteDeps
     reply.setCookie(CSRF_COOKIE, csrfToken, crossSiteCookie(maxAgeS, { httpOnly: false, path: '/' }));
   }
 
-  function modelsFor(user: UserRecord): { id: string; description: string }[] {
+  async function modelsFor(user: UserRecord): Promise<{ id: string; description: string }[]> {
     const principal = deps.forUser(user);
     const seen = new Map<string, string>();
     for (const entry of deps.registry.list()) {
@@ -97,6 +99,7 @@ export async function registerLtiRoutes(app: FastifyInstance, deps: LtiRouteDeps
     for (const { alias, entry } of deps.registry.aliasEntries()) {
       if (deps.isModelVisible(principal, entry.name)) seen.set(toDisplayModelName(alias), deps.modelDescriptions[alias] ?? '');
     }
+    for (const virtual of (await deps.listVirtualModels?.(principal)) ?? []) seen.set(virtual.name, virtual.description ?? '');
     return [...seen].map(([id, description]) => ({ id, description })).sort((a, b) => a.id.localeCompare(b.id));
   }
 
@@ -137,7 +140,7 @@ export async function registerLtiRoutes(app: FastifyInstance, deps: LtiRouteDeps
         startSession(reply, token, session.csrfToken);
         if (outcome.kind === 'deep_linking') {
           if (!outcome.allowed) return html(reply, 403, errorPage('roles', 'Only a teacher of the course can choose what Flexi shows here.'));
-          return html(reply, 200, pickerPage({ ticket: outcome.ticket, models: modelsFor(outcome.user), courseTitle: outcome.group?.name }));
+          return html(reply, 200, pickerPage({ ticket: outcome.ticket, models: await modelsFor(outcome.user), courseTitle: outcome.group?.name }));
         }
         return reply.redirect(outcome.model ? `/?model=${encodeURIComponent(outcome.model)}` : '/', 303);
       } catch (error) {
@@ -156,7 +159,7 @@ export async function registerLtiRoutes(app: FastifyInstance, deps: LtiRouteDeps
         const user = await deps.users.findActive(ticket.userId);
         if (!user) throw new FlexiError('permission_denied', 'Your Flexi account is disabled or gone.');
         const model = typeof body.model === 'string' ? body.model : '';
-        if (!modelsFor(user).some((m) => m.id === model)) throw new FlexiError('invalid_request', `Choose one of the listed models (got "${model.slice(0, 100)}").`, { param: 'model' });
+        if (!(await modelsFor(user)).some((m) => m.id === model)) throw new FlexiError('invalid_request', `Choose one of the listed models (got "${model.slice(0, 100)}").`, { param: 'model' });
         const platform = (await lti.platforms.list()).find((p) => p.id === ticket.platformId);
         if (!platform) throw new FlexiError('not_found', 'The platform of this selection was removed.');
         const title = typeof body.title === 'string' && body.title.trim() ? body.title.trim().slice(0, 200) : `Flexi: ${model}`;

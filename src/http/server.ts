@@ -213,6 +213,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   await registerLtiRoutes(app, {
     lti: deps.services.lti, sessions: identity.sessions, sessionTtlMs: deps.cookies.sessionTtlMs, registry, modelDescriptions: deps.ui.modelDescriptions,
     users: identity.users, forUser: (user) => access.forUser(user), isModelVisible,
+    listVirtualModels: (principal) => inference.listVirtualModels(principal),
   });
   await registerCollectionRoutes(app, { collections: deps.services.courses.collections });
 

@@ -313,9 +313,15 @@ describeEachDatabase('LTI 1.3 tool', (getStore, dialect) => {
   }
 
   it('lets an instructor pick a model by deep linking and returns a signed LtiDeepLinkingResponse to the platform', async () => {
+    // A global template is a model the instructor may place too (virtual models are offered with the node models).
+    await gateway.store.templates.create({
+      name: 'summary', groupId: null, now: new Date().toISOString(),
+      definition: { model: 'tiny', user: 'Summarise: {{input}}', parameters: [], sampling: {} },
+    });
     const response = await launchWith({ messageType: 'LtiDeepLinkingRequest', person: { sub: 't-1', roles: [ROLE.instructor] } });
     expect(response.status).toBe(200);
     const picker = await response.text();
+    expect(picker).toContain('value="template:summary"');
     expect(picker).toContain('value="course:stat1"');
     expect(picker).toContain('value="tiny"');
     const ticket = formOf(picker).fields.ticket!;
