@@ -17,28 +17,26 @@ const strictness = z.enum(COLLECTION_STRICTNESS).describe('`strict`: when no pas
 const refusalText = z.string().min(1).max(2000).describe('What a strict bot answers when its material has nothing relevant; null: `courses.refusal_text`.');
 const topK = z.number().int().min(1).max(20).describe('Excerpts given to the model with each question, 1–20.');
 
+/** The bot's settings: what a lecturer may set when creating a collection and change later. */
+const settingsFields = {
+  description: description.nullable().optional(),
+  instructions: instructions.nullable().optional(),
+  chat_model: chatModel.nullable().optional(),
+  strictness: strictness.optional(),
+  refusal_text: refusalText.nullable().optional(),
+  top_k: topK.optional(),
+};
+
 /** POST /ui/v1/collections */
 export const createCollectionRequestSchema = z.object({
   name: z.string().min(1).max(63).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit')
     .describe('Unique name; the bot is the model `course:<name>`.'),
   group: z.string().min(1).max(200).describe('The course (group) it belongs to, by id or name.'),
-  description: description.nullable().optional(),
-  instructions: instructions.nullable().optional(),
-  chat_model: chatModel.nullable().optional(),
-  strictness: strictness.optional(),
-  refusal_text: refusalText.nullable().optional(),
-  top_k: topK.optional(),
+  ...settingsFields,
 }).strict();
 
 /** PATCH /ui/v1/collections/<name> */
-export const updateCollectionRequestSchema = z.object({
-  description: description.nullable().optional(),
-  instructions: instructions.nullable().optional(),
-  chat_model: chatModel.nullable().optional(),
-  strictness: strictness.optional(),
-  refusal_text: refusalText.nullable().optional(),
-  top_k: topK.optional(),
-}).strict();
+export const updateCollectionRequestSchema = z.object(settingsFields).strict();
 
 /** POST /v1/collections/<name>/search (and /ui/v1/collections/<name>/search) */
 export const collectionSearchRequestSchema = z.object({
