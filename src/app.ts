@@ -4,6 +4,7 @@ import type { Config, NodeConfig } from './config/schema.js';
 import type { Clock } from './lib/clock.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import type { UsageSink } from './core/usage.js';
+import { ConnectionDrain } from './http/connection-drain.js';
 import { createHttpServer } from './http/server.js';
 import type { AgreementService } from './services/identity/agreement.service.js';
 import { buildServices } from './services/build-services.js';
@@ -111,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     webRoot: deps.webRoot,
     logError,
   });
+  const drain = new ConnectionDrain(server.server);
   await registry.refresh();
   if (monitor) {
     await monitor.probeAll();
@@ -144,6 +146,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await rosterSync.stop();
       await courses.ingestion.stop();
       monitor?.stop();
+      drain.beginClose();
       const closing = server.close();
       // The listener is closed once every connection has ended: that also covers requests not yet
       // in the scheduler (authentication, admission), which totalInFlight cannot see.

@@ -225,17 +225,21 @@ export interface AskResult {
 /** One chat request through the proxy (OpenAI protocol), streamed or not. */
 export async function ask(baseUrl: string, key: string, options: { stream?: boolean; maxTokens?: number } = {}): Promise<AskResult> {
   const started = performance.now();
+  // Outside the try: a stream cut after its first token failed *after it started*, and says so.
+  let ttftMs: number | undefined;
+  let status = 0;
+  let requestId: string | undefined;
+  let text = '';
   try {
     const response = await fetch(`${baseUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'hello' }], stream: options.stream ?? false, max_tokens: options.maxTokens ?? 16 }),
     });
-    const requestId = response.headers.get('x-request-id') ?? undefined;
+    status = response.status;
+    requestId = response.headers.get('x-request-id') ?? undefined;
     const queue = response.headers.get('x-flexi-queue-ms');
-    let ttftMs: number | undefined;
     const reader = response.body!.getReader();
-    let text = '';
     const decoder = new TextDecoder();
     for (;;) {
       const { done, value } = await reader.read();
@@ -244,8 +248,11 @@ export async function ask(baseUrl: string, key: string, options: { stream?: bool
       if (ttftMs === undefined && (options.stream ? text.includes('"content"') : true)) ttftMs = performance.now() - started;
     }
     const complete = options.stream ? text.includes('data: [DONE]') : response.ok && text.includes('"choices"');
-    return { ok: response.ok && complete, status: response.status, requestId, ttftMs, queueMs: queue === null ? undefined : Number(queue), error: complete ? undefined : text.slice(0, 200) };
+    return { ok: response.ok && complete, status, requestId, ttftMs, queueMs: queue === null ? undefined : Number(queue), error: complete ? undefined : text.slice(0, 200) };
   } catch (error) {
-    return { ok: false, status: 0, requestId: undefined, ttftMs: undefined, queueMs: undefined, error: (error as Error).message };
+    const received = text.length > 0 ? ` after ${text.length} bytes: ${text.slice(0, 120)}` : status > 0 ? ' after the headers' : '';
+    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+    const why = cause ? ` (${cause.code ?? cause.message})` : '';
+    return { ok: false, status, requestId, ttftMs, queueMs: undefined, error: `${(error as Error).message}${why}${received}` };
   }
 }

@@ -1,0 +1,29 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/**
+ * Ends each keep-alive connection as its response finishes once the server is closing.
+ *
+ * Node's `server.close()` closes only the connections idle at that moment. A connection whose
+ * response was still running (a stream, a queued request) is kept alive after it, until its
+ * client closes it — and an ingress keeps idle upstream connections for a minute or more, so a
+ * stopping replica would wait its whole grace period (`server.shutdown_grace_ms`) with nothing
+ * to do, and then close connections on which the ingress may just have sent a request. Here the
+ * socket is ended (flushed, then FIN) right after the last byte of its response.
+ */
+export class ConnectionDrain {
+  private closing = false;
+
+  constructor(server: Server) {
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      // 'finish': the whole response is handed to the OS; ending the socket now loses nothing.
+      response.once('finish', () => {
+        if (this.closing) request.socket.end();
+      });
+    });
+  }
+
+  /** From now on, a connection ends with its current response. Call it before `server.close()`. */
+  beginClose(): void {
+    this.closing = true;
+  }
+}
