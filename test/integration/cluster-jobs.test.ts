@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
 import type { ClusterCoordination } from '../../src/services/build-services.js';
 import type { LeaderJob } from '../../src/services/leader-election.js';
 import { LocalLeaderLock } from '../../src/store/leader-lock.js';
 import { MemorySlotStore } from '../../src/store/slot-store.js';
 import type { Store } from '../../src/store/store.js';
+import { createMigratedPostgresUrl, postgresTestUrl } from '../helpers/db.js';
 import { openStoreWithKeys, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
@@ -44,7 +47,6 @@ describe('jobs that run once per cluster', () => {
     });
     const backend = new ScriptedBackend({ name: 'gpu1', models: ['tiny:latest'], words: ['a', 'b'], gate: () => gate });
     const gateway = await startGateway([backend], {
-      config: { file: { nodes: [{ name: 'gpu1', type: 'sim', url: 'http://127.0.0.1:1', slots: 4 }] } },
       deps: { slots, replicaId: 'r1', cluster: cluster(['retention', 'roster-sync']) },
     });
     gateways.push(gateway);
@@ -71,5 +73,36 @@ describe('jobs that run once per cluster', () => {
     const gateway = await startGateway([new ScriptedBackend({ name: 'gpu1', models: ['tiny:latest'] })]);
     gateways.push(gateway);
     expect(await gateway.app.metrics.text()).not.toContain('flexi_cluster_');
+  });
+});
+
+describe.runIf(postgresTestUrl)('jobs over PostgreSQL without Redis (startRuntime)', () => {
+  const runtimes: Runtime[] = [];
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((r) => r.stop()));
+  });
+
+  it('lets one replica lead every job on PostgreSQL advisory locks, and the other once it stopped', async () => {
+    const url = await createMigratedPostgresUrl();
+    const start = async (replica: string) => {
+      const config = loadConfig({
+        overrides: { 'database.url': url, 'server.port': 0, 'cluster.replica_id': replica, 'cluster.leader_lock_ttl_ms': 1000, 'log.level': 'silent' },
+      });
+      const runtime = await startRuntime(config, { probeLocalOllama: false });
+      runtimes.push(runtime);
+      return runtime;
+    };
+    const first = await start('r1');
+    const second = await start('r2');
+    const leads = async (runtime: Runtime, job: string) => (await runtime.app.metrics.text()).includes(`flexi_cluster_leader{job="${job}"} 1`);
+    for (const job of ['retention', 'roster-sync', 'discovery']) {
+      expect(await leads(first, job)).toBe(true);
+      expect(await leads(second, job)).toBe(false);
+    }
+
+    await first.stop();
+    // The second asks again every third of the TTL; the lock was freed when the first stopped.
+    await vi.waitFor(async () => expect(await leads(second, 'retention')).toBe(true), { timeout: 60_000, interval: 50 });
+    expect(await leads(second, 'discovery')).toBe(true);
   });
 });
