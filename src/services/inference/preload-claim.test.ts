@@ -3,6 +3,8 @@ import { createMigratedPostgresUrl, postgresTestUrl } from '../../../test/helper
 import { randomId } from '../../lib/ids.js';
 import { LocalLeaderLock, RedisLeaderLock, type LeaderLock } from '../../store/leader-lock.js';
 import { PostgresLeaderLock } from '../../store/postgres-leader-lock.js';
+import type { NodeInit } from '../../scheduler/node-state.js';
+import { Harness, settle } from '../../scheduler/testing.js';
 import { claimedPreloader } from './preload-claim.js';
 
 const redisUrl = process.env.FLEXI_TEST_REDIS_URL || undefined;
@@ -88,3 +90,25 @@ for (const [name, createPair] of lockPairs) {
     });
   });
 }
+
+describe('two replicas\' schedulers over one lock', () => {
+  const busy: NodeInit = { name: 'n1', type: 'ollama', models: [{ name: 'm' }], resident: [{ name: 'm' }], slots: 4 };
+  const empty: NodeInit = { name: 'n2', type: 'ollama', models: [{ name: 'm' }], slots: 4 };
+
+  it('send the node one load of a model when both want a replica of it at once', async () => {
+    const lock = new LocalLeaderLock();
+    const node = recordingNode();
+    const replicas = ['r1', 'r2'].map((owner) => new Harness([busy, empty], {}, claimedPreloader(node.preload, { lock, owner, ttlMs: 60_000 })));
+    // Each replica's only idle copy of the model gets busy: each wants to load one more on n2.
+    for (const replica of replicas) await replica.scheduler.acquire({ model: 'm', userId: 'a' });
+    await settle();
+    expect(node.loads).toEqual(['n2/m']);
+    // The replica that lost the claim sent nothing and keeps its requests off n2 meanwhile.
+    expect(replicas[1]!.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: false });
+    expect(replicas[1]!.scheduler.snapshot().counters).toMatchObject({ preloads: 1, preloadsFailed: 1 });
+    expect(replicas[0]!.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: true, preloading: true });
+    node.finishAll();
+    await settle();
+    expect(replicas[0]!.scheduler.snapshot().nodes[1]!.models.m).toMatchObject({ resident: true, preloading: false });
+  });
+});
