@@ -94,7 +94,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const logError = deps.logError ?? (() => undefined);
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
-    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock, cluster: deps.cluster,
+    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock, cluster,
   });
   const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy, courses } = services;
   // Serve only once revocations made by other replicas are heard.
