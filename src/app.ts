@@ -10,7 +10,7 @@ import type { AgreementService } from './services/identity/agreement.service.js'
 import { buildServices } from './services/build-services.js';
 import type { ChatAnswerService } from './services/chat-answer.service.js';
 import type { ChatService } from './services/chat.service.js';
-import type { EnergyServices } from './services/build-services.js';
+import type { ClusterCoordination, EnergyServices } from './services/build-services.js';
 import type { CourseServices } from './services/build-services.js';
 import type { Dispatcher } from './services/inference/dispatcher.js';
 import type { Identity } from './services/identity/identity.js';
@@ -45,8 +45,11 @@ export interface AppDeps {
   replicaId?: string;
   /** Time of the rules that depend on it (tests move it by hand). */
   clock?: Clock;
-  /** Several replicas: whether this one leads the LTI roster sync (`LeaderElection`); absent: always. */
-  isRosterSyncLeader?: () => boolean;
+  /**
+   * Several replicas (`runtime.ts`): the leader lock and which jobs this replica leads (LTI roster
+   * sync, writes of the nodes' model lists, preload claims, `flexi_cluster_*`); absent: one process, which leads all.
+   */
+  cluster?: ClusterCoordination;
 }
 
 export interface App {
@@ -88,11 +91,11 @@ function totalInFlight(dispatcher: Dispatcher, scheduler: Scheduler | undefined)
 
 /** Builds the whole gateway without listening (tests call `app.server.inject` or `listen`). */
 export async function createApp(deps: AppDeps): Promise<App> {
-  const { config } = deps;
+  const { config, cluster } = deps;
   const logError = deps.logError ?? (() => undefined);
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
-    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock,
+    processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock, cluster,
   });
   const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy, courses } = services;
   // Serve only once revocations made by other replicas are heard.
@@ -124,7 +127,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   refreshTimer.unref();
   energy.start();
   const rosterSync = new RosterSyncJob(services.lti, config.lti.roster_sync_interval_ms, (error, where) =>
-    logError('LTI roster sync failed', { ...where, error: error.message }), deps.isRosterSyncLeader);
+    logError('LTI roster sync failed', { ...where, error: error.message }), cluster && (() => cluster.isLeader('roster-sync')));
   rosterSync.start();
   return {
     server,

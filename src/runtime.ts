@@ -14,10 +14,12 @@ import { RetentionJob } from './services/privacy/retention-job.js';
 import { UsageRecorder } from './services/inference/usage-recorder.js';
 import { openDatabase, type Store } from './store/store.js';
 import { createCounterStore } from './store/redis-counter-store.js';
+import { dialectOfUrl } from './store/database.js';
 import { LocalLeaderLock, RedisLeaderLock, type LeaderLock } from './store/leader-lock.js';
+import { PostgresLeaderLock } from './store/postgres-leader-lock.js';
 import { RedisSlotStore } from './store/redis-slot-store.js';
 import type { SlotStore } from './store/slot-store.js';
-import { LeaderElection } from './services/leader-election.js';
+import { LEADER_JOBS, LeaderElection, type LeaderJob } from './services/leader-election.js';
 import { prettyDestination } from './lib/pretty-log.js';
 
 /** The running process: store, nodes, gateway; `stop()` shuts it down gracefully. */
@@ -112,16 +114,24 @@ function createLogger(log: Config['log']): pino.Logger {
   return pino({ level: log.level }, prettyDestination(process.stdout, tty));
 }
 
-/** What replicas share besides the database: the nodes' slots and the job leaders' locks (Redis), or nothing. */
-function openCluster(config: Config): { replicaId: string; slots: SlotStore | undefined; lock: LeaderLock } {
+/**
+ * What replicas share besides the database: the nodes' slots (Redis) and the job leaders' locks —
+ * in Redis when `redis.url` is set, else in PostgreSQL when the database is one (advisory locks),
+ * else in this process (`shared` false: one replica, which leads every job).
+ */
+function openCluster(config: Config): { replicaId: string; slots: SlotStore | undefined; lock: LeaderLock; shared: boolean } {
   const replicaId = config.cluster.replica_id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const url = config.redis.url;
-  if (!url) return { replicaId, slots: undefined, lock: new LocalLeaderLock() };
+  if (!url) {
+    if (dialectOfUrl(config.database.url) !== 'postgres') return { replicaId, slots: undefined, lock: new LocalLeaderLock(), shared: false };
+    return { replicaId, slots: undefined, lock: new PostgresLeaderLock(config.database.url, { applicationName: `flexi leader lock ${replicaId}` }), shared: true };
+  }
   const keyPrefix = config.redis.key_prefix;
   return {
     replicaId,
     slots: config.cluster.shared_slots ? new RedisSlotStore(url, { keyPrefix }) : undefined,
     lock: new RedisLeaderLock(url, { keyPrefix }),
+    shared: true,
   };
 }
 
@@ -150,18 +160,18 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
     onChange: (leader, fencingToken) => logger.info({ job, replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
     onError: (error) => logger.warn({ job, error: (error as Error).message }, 'leader lock unavailable'),
   });
-  const retentionLeader = leaderOf('retention');
-  const rosterLeader = leaderOf('roster-sync');
-  await Promise.all([retentionLeader.start(), rosterLeader.start()]);
+  const leaders = new Map(LEADER_JOBS.map((job) => [job, leaderOf(job)] as const));
+  const leaderElection = (job: LeaderJob) => leaders.get(job)!;
+  await Promise.all([...leaders.values()].map((leader) => leader.start()));
   const app = await createApp({
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
     logError: (message, fields) => logger.error(fields, message), slots: cluster.slots, replicaId: cluster.replicaId,
-    isRosterSyncLeader: () => rosterLeader.isLeader,
+    cluster: cluster.shared ? { lock: cluster.lock, isLeader: (job) => leaderElection(job).isLeader } : undefined,
   });
   const retention = new RetentionJob({
     purge: () => app.privacy.purge(),
     intervalMs: config.privacy.purge_interval_ms,
-    isLeader: () => retentionLeader.isLeader,
+    isLeader: () => leaderElection('retention').isLeader,
     onResult: (result) => {
       const rows = Object.fromEntries(result.classes.filter((c) => c.rows > 0).map((c) => [c.class, c.rows]));
       if (Object.keys(rows).length > 0 || result.unlinkedUsageSubjects > 0) logger.info({ rows, unlinkedUsageSubjects: result.unlinkedUsageSubjects }, 'retention: deleted data past its period');
@@ -173,8 +183,7 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const stop = () => {
     stopping ??= (async () => {
       await retention.stop();
-      await retentionLeader.stop();
-      await rosterLeader.stop();
+      await Promise.all([...leaders.values()].map((leader) => leader.stop()));
       // Requests already on their way here (the ingress has not yet heard of the shutdown) are still served.
       if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });

@@ -44,6 +44,10 @@ import { TemplateService } from './templates/template.service.js';
 import { LtiService } from './lti/lti.service.js';
 import { RagIndexService } from './rag/rag-index.service.js';
 import type { AuditService } from './identity/audit.service.js';
+import { claimedPreloader } from './inference/preload-claim.js';
+import { LEADER_JOBS, type LeaderJob } from './leader-election.js';
+import type { LeaderLock } from '../store/leader-lock.js';
+import { registerClusterMetrics } from '../telemetry/cluster-metrics.js';
 
 /*
  * The one place the object graph is wired: the gateway (`app.ts`, and through it `runtime.ts`)
@@ -117,6 +121,14 @@ export function buildCourseServices(
   return { collections, rag, ingestion, bot: new CourseBotProvider(collections, config.courses) };
 }
 
+/** Several replicas over the same nodes and database (runtime.ts `openCluster`): what they coordinate through besides the slots. */
+export interface ClusterCoordination {
+  /** The shared leader lock (Redis or PostgreSQL): preloads claim their node and model in it. */
+  lock: LeaderLock;
+  /** Whether this replica leads a job now (`LeaderElection.isLeader`). */
+  isLeader(job: LeaderJob): boolean;
+}
+
 export interface ServiceOptions extends IdentityServiceOptions {
   /** The node configs behind `backends` (default `config.nodes`); slots and model restrictions come from here. */
   nodes?: readonly NodeConfig[];
@@ -133,6 +145,11 @@ export interface ServiceOptions extends IdentityServiceOptions {
   slots?: SlotStore;
   /** This replica's name in the shared slot budget (`cluster.replica_id` or a generated one). */
   replicaId?: string;
+  /**
+   * Several replicas: preloads are claimed in the leader lock, only the `discovery` leader writes
+   * the nodes' model lists, and the `flexi_cluster_*` series are registered. Absent: one process.
+   */
+  cluster?: ClusterCoordination;
 }
 
 export interface Services extends IdentityServices {
@@ -174,7 +191,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     scheduler = new Scheduler({
       clock: systemClock, settings: settingsFromConfig(config),
       nodes: nodesFromConfig({ ...config, nodes: nodeConfigs }, backends),
-      preload: backendPreloader(backends, config.upstream.first_byte_timeout_ms),
+      preload: clusterPreloader(config, backends, options),
       sharedSlots: options.slots !== undefined,
     });
     if (options.slots) {
@@ -189,7 +206,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
       onProbeError: (node, error) => logError('node probe failed', { node, error: (error as Error).message }),
     });
   }
-  const registry = buildRegistry(config, store, backends, nodeConfigs, { logError, monitor });
+  const registry = buildRegistry(config, store, backends, nodeConfigs, { logError, monitor, cluster: options.cluster });
   const dispatcher = options.dispatcher ?? (scheduler ? new SchedulerDispatcher(scheduler, backends, slotBudget, config.cluster.queue_notice_delay_ms) : new DirectDispatcher());
   const metrics = new GatewayMetrics({
     inFlight: () => dispatcher.inFlight(), scheduler: scheduler && (() => scheduler.snapshot()), defaultMetrics: options.processMetrics ?? false,
@@ -209,6 +226,7 @@ export function buildServices(config: Config, store: Store, backends: readonly B
     nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
   });
   late.meter = energy.meter;
+  if (options.cluster) registerClusterSeries(metrics, options.cluster, { registry, slots: options.slots, slotBudget });
   registerEnergyMetrics(metrics.registry, { gpus: () => energy.scraper?.snapshot() ?? [], energyByModel: () => energy.meter?.energyByModel() ?? new Map() });
   // Names no node serves, planned into requests for real models: one provider per prefix.
   const courses = buildCourseServices(config, store, { audit: identityServices.identity.audit, clock: options.clock, logError });
@@ -312,13 +330,38 @@ export function buildTemplateService(store: Store, identity: Identity, clock?: C
   });
 }
 
+/** The scheduler's preload hook: straight to the node, or with several replicas through a claim per node and model. */
+function clusterPreloader(config: Config, backends: readonly Backend[], options: ServiceOptions): (node: string, model: string) => Promise<void> {
+  const timeoutMs = config.upstream.first_byte_timeout_ms;
+  const preload = backendPreloader(backends, timeoutMs);
+  if (!options.cluster) return preload;
+  return claimedPreloader(preload, { lock: options.cluster.lock, owner: options.replicaId ?? 'replica', ttlMs: timeoutMs });
+}
+
+/** `flexi_cluster_*`: the jobs this replica leads and, with shared slots, the slots held per node and model. */
+function registerClusterSeries(
+  metrics: GatewayMetrics, cluster: ClusterCoordination, sources: { registry: ModelRegistry; slots?: SlotStore; slotBudget?: SharedSlotBudget },
+): void {
+  const { registry, slots, slotBudget } = sources;
+  registerClusterMetrics(metrics.registry, {
+    leaders: () => LEADER_JOBS.map((job) => [job, cluster.isLeader(job)] as const),
+    // Every model the registry knows: slots exist only for served models.
+    slotsHeld: slots && (async () => {
+      const now = Date.now();
+      const perModel = await Promise.all(registry.list().map(async ({ name }) => ({ model: name, byNode: await slots.heldPerNode(name, now) })));
+      return perModel.flatMap(({ model, byNode }) => Object.entries(byNode).map(([node, count]) => ({ node, model, slots: count })));
+    }),
+    slotsLocal: slotBudget && (() => slotBudget.heldPerNodeModel()),
+  });
+}
+
 function buildRegistry(
   config: Config, store: Store, backends: readonly Backend[], nodeConfigs: readonly NodeConfig[],
-  hooks: { logError: NonNullable<ServiceOptions['logError']>; monitor?: NodeMonitor },
+  hooks: { logError: NonNullable<ServiceOptions['logError']>; monitor?: NodeMonitor; cluster?: ClusterCoordination },
 ): ModelRegistry {
   const nodeModels = new Map<string, readonly string[]>();
   for (const node of nodeConfigs) if (node.models) nodeModels.set(node.name, node.models);
-  const { logError, monitor } = hooks;
+  const { logError, monitor, cluster } = hooks;
   return new ModelRegistry({
     backends: [...backends],
     aliases: config.models.aliases,
@@ -326,6 +369,8 @@ function buildRegistry(
     memory: new NodeModelMemory({
       store: store.nodeModels, nodes: backends.map((b) => b.name), declared: nodeModels,
       onError: (error) => logError('remembering the models of nodes failed', { error: (error as Error).message }),
+      // Every replica lists the nodes itself (see ModelRegistry); one writes what they serve.
+      isWriter: cluster && (() => cluster.isLeader('discovery')),
     }),
     nodeUrls: new Map(nodeConfigs.flatMap((n) => (n.url ? [[n.name, n.url] as const] : []))),
     retryAfterSeconds: Math.ceil(Math.min(config.models.refresh_interval_ms, config.scheduler.probe_interval_ms) / 1000) || 1,

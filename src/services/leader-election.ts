@@ -1,5 +1,13 @@
 import type { LeaderLock } from '../store/leader-lock.js';
 
+/**
+ * The background jobs that run on one replica of a cluster, by lock name (docs/operations.md,
+ * "One runner per background job"). Preloads are claimed per node and model instead
+ * (`preload-claim.ts`).
+ */
+export const LEADER_JOBS = ['retention', 'roster-sync', 'discovery'] as const;
+export type LeaderJob = (typeof LEADER_JOBS)[number];
+
 export interface LeaderElectionOptions {
   lock: LeaderLock;
   /** What is led, e.g. `retention`: one lock per job, so jobs may land on different replicas. */

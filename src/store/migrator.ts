@@ -11,6 +11,7 @@ import { templatesMigration } from './migrations/0008-templates.js';
 import { ltiMigration } from './migrations/0009-lti.js';
 import { energyMigration } from './migrations/0010-energy.js';
 import { chatsCompleteMigration } from './migrations/0012-chats.js';
+import { leaderFencesMigration } from './migrations/0013-leader-fences.js';
 
 /**
  * Every migration, in order. Listed in code rather than scanned from a folder so the same
@@ -28,6 +29,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0009-lti': ltiMigration,
   '0010-energy': energyMigration,
   '0012-chats': chatsCompleteMigration,
+  '0013-leader-fences': leaderFencesMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

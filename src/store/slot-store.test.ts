@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomId } from '../lib/ids.js';
+import { createMigratedPostgresUrl, postgresTestUrl } from '../../test/helpers/db.js';
 import { LocalLeaderLock, RedisLeaderLock, type LeaderLock } from './leader-lock.js';
+import { PostgresLeaderLock } from './postgres-leader-lock.js';
 import { RedisSlotStore } from './redis-slot-store.js';
 import { MemorySlotStore, type SlotStore, type SlotTakeSpec } from './slot-store.js';
 
@@ -76,16 +78,17 @@ for (const [name, create] of slotStores) {
   });
 }
 
-const locks: [string, (() => LeaderLock) | undefined][] = [
+const locks: [string, (() => LeaderLock | Promise<LeaderLock>) | undefined][] = [
   ['local', () => new LocalLeaderLock()],
   ['redis', redisUrl ? () => new RedisLeaderLock(redisUrl, { keyPrefix: prefix() }) : undefined],
+  ['postgres', postgresTestUrl ? async () => new PostgresLeaderLock(await createMigratedPostgresUrl()) : undefined],
 ];
 
 for (const [name, create] of locks) {
   describe.skipIf(!create)(`LeaderLock [${name}]`, () => {
     let lock: LeaderLock;
-    beforeEach(() => {
-      lock = create!();
+    beforeEach(async () => {
+      lock = await create!();
     });
     afterEach(() => lock.close());
 

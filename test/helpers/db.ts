@@ -45,6 +45,18 @@ export async function createPostgresTestSchema(): Promise<{ url: string; schema:
   };
 }
 
+/** The URL of a new PostgreSQL schema with every migration applied, as a replica's `database.url` (not opened). */
+export async function createMigratedPostgresUrl(): Promise<string> {
+  const { url } = await createPostgresTestSchema();
+  const store = await openDatabase(url);
+  try {
+    await store.migrate();
+  } finally {
+    await store.close();
+  }
+  return url;
+}
+
 /** A database URL for `dialect` plus its cleanup, without opening it. */
 export async function createTestDatabaseUrl(dialect: DatabaseDialect): Promise<{ url: string; drop: () => Promise<void> }> {
   if (dialect === 'postgres') return createPostgresTestSchema();

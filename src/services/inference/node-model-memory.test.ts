@@ -49,3 +49,31 @@ describe('NodeModelMemory', () => {
     expect(errors).toHaveLength(2);
   });
 });
+
+describe('NodeModelMemory with several replicas', () => {
+  it('writes only while this replica is the writer, and writes its current listing once it becomes one', async () => {
+    const store = new CountingRepository();
+    // Written by an earlier leader: this replica reads it at start.
+    await store.replace('gpu1', ['a:1'], AT.toISOString());
+    store.writes = 0;
+    let leads = false;
+    const follower = new NodeModelMemory({ store, nodes: ['gpu1'], isWriter: () => leads });
+    await follower.remember('gpu1', ['a:1'], AT);
+    expect(store.writes).toBe(0);
+    // A follower still answers from what it listed itself.
+    expect(follower.nodesServing('a:1')).toEqual(['gpu1']);
+
+    // The leader (another replica) writes a listing that this one never saw.
+    const leader = new NodeModelMemory({ store, nodes: ['gpu1'] });
+    await leader.remember('gpu1', ['b:1'], AT);
+    expect(store.writes).toBe(1);
+
+    // This replica takes over: its next listing is written even though it did not change here.
+    leads = true;
+    await follower.remember('gpu1', ['a:1'], AT);
+    expect(store.writes).toBe(2);
+    expect((await store.listAll()).map((r) => r.model)).toEqual(['a:1']);
+    await follower.remember('gpu1', ['a:1'], AT);
+    expect(store.writes).toBe(2);
+  });
+});

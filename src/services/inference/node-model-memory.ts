@@ -14,6 +14,16 @@ export interface NodeModelMemoryOptions {
   /** Models the config says a node serves (`nodes[].models`), known before the node ever answered. */
   declared?: ReadonlyMap<string, readonly string[]>;
   onError?: (error: unknown) => void;
+  /**
+   * Several replicas: whether this one writes the store now (it leads the `discovery` job).
+   * Every replica still lists the nodes and remembers in-process; one writes, so replicas never
+   * race on a node's rows. Absent: always.
+   */
+  isWriter?: () => boolean;
+}
+
+function sameModels(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): boolean {
+  return a !== undefined && a.size === b.size && [...b].every((m) => a.has(m));
 }
 
 /**
@@ -24,6 +34,8 @@ export interface NodeModelMemoryOptions {
  */
 export class NodeModelMemory {
   private readonly byNode = new Map<string, Set<string>>();
+  /** What the store holds per node, as far as this process knows (read at load, then written here). */
+  private readonly stored = new Map<string, Set<string>>();
   private loading: Promise<void> | undefined;
 
   constructor(private readonly options: NodeModelMemoryOptions) {
@@ -36,20 +48,30 @@ export class NodeModelMemory {
       for (const row of rows) {
         if (!this.options.nodes.includes(row.node)) continue;
         this.models(row.node).add(toCanonicalModelName(row.model));
+        this.storedModels(row.node).add(toCanonicalModelName(row.model));
       }
     }, (error: unknown) => this.options.onError?.(error));
     return this.loading;
   }
 
-  /** A node's fresh listing replaces what it is remembered for; written only when it changed. */
+  /**
+   * A node's fresh listing replaces what it is remembered for; written by the writer only, and
+   * only when it differs from what the store holds.
+   */
   async remember(node: string, models: readonly string[], seenAt: Date): Promise<void> {
     await this.load();
     const next = new Set(models.map(toCanonicalModelName));
-    const known = this.byNode.get(node);
-    if (known && known.size === next.size && [...next].every((m) => known.has(m))) return;
     this.byNode.set(node, next);
+    if (this.options.isWriter?.() === false) {
+      // Another replica writes meanwhile: what the store holds is not known here any more, so the
+      // first listing after this one starts leading is written whatever it is.
+      this.stored.delete(node);
+      return;
+    }
+    if (sameModels(this.stored.get(node), next)) return;
     try {
       await this.options.store.replace(node, [...next].sort(), seenAt.toISOString());
+      this.stored.set(node, next);
     } catch (error) {
       this.options.onError?.(error);
     }
@@ -68,6 +90,12 @@ export class NodeModelMemory {
   private models(node: string): Set<string> {
     let set = this.byNode.get(node);
     if (!set) this.byNode.set(node, (set = new Set()));
+    return set;
+  }
+
+  private storedModels(node: string): Set<string> {
+    let set = this.stored.get(node);
+    if (!set) this.stored.set(node, (set = new Set()));
     return set;
   }
 }

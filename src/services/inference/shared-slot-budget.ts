@@ -104,6 +104,18 @@ export class SharedSlotBudget {
     return this.held.size;
   }
 
+  /** Slots held here now per node and model (`flexi_cluster_slots_local`). */
+  heldPerNodeModel(): { node: string; model: string; slots: number }[] {
+    const counts = new Map<string, { node: string; model: string; slots: number }>();
+    for (const slot of this.held.values()) {
+      const key = `${slot.node}\n${slot.model}`;
+      const entry = counts.get(key) ?? { node: slot.node, model: slot.model, slots: 0 };
+      entry.slots++;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
+  }
+
   /** Stops asking for slots and gives back every slot held (shutdown: requests have ended). */
   async close(): Promise<void> {
     this.closed = true;
