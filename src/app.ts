@@ -46,6 +46,8 @@ export interface AppDeps {
   clock?: Clock;
   /** Several replicas: whether this one leads the LTI roster sync (`LeaderElection`); absent: always. */
   isRosterSyncLeader?: () => boolean;
+  /** Several replicas: whether this one leads the `telemetry` job and writes the nodes' energy totals; absent: always. */
+  isTelemetryLeader?: () => boolean;
 }
 
 export interface App {
@@ -92,6 +94,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const services = buildServices(config, deps.store, deps.backends, {
     nodes: deps.nodes, counters: deps.counters, usage: deps.usage, flushUsage: deps.flushUsage, dispatcher: deps.dispatcher,
     processMetrics: deps.processMetrics, logError, slots: deps.slots, replicaId: deps.replicaId, clock: deps.clock,
+    isTelemetryLeader: deps.isTelemetryLeader,
   });
   const { registry, inference, metrics, dispatcher, scheduler, monitor, identity, privacy, chats, agreement, slotBudget, energy, courses } = services;
   // Serve only once revocations made by other replicas are heard.
