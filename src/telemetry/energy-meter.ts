@@ -58,7 +58,7 @@ interface NodeState {
   /** Finished requests whose end is not yet covered by a split interval. */
   finished: Metered[];
   settledUntilMs: number;
-  /** Requests the other replicas ran here, as observed (time order); each observation holds until the next. */
+  /** Requests the other replicas ran here, as observed (time order); each stands for the time nearer to it than to its neighbours. */
   others: { atMs: number; count: number }[];
 }
 
@@ -149,8 +149,9 @@ export class EnergyMeter implements UsageSink {
 
   /**
    * How many requests the other replicas run on each node now (slots they hold in the shared budget; nodes
-   * not named run none). Each observation stands until the next. Never called with one replica: the meter then
-   * treats every request on its nodes as its own.
+   * not named run none). An observation stands for the time nearer to it than to the one before and the one
+   * after: a snapshot taken at a random moment of a telemetry round is as likely to be early as late. Never called
+   * with one replica: the meter then treats every request on its nodes as its own.
    */
   observeOtherReplicas(inFlight: ReadonlyMap<string, number>): void {
     const now = this.clock.now();
@@ -159,9 +160,10 @@ export class EnergyMeter implements UsageSink {
       const count = inFlight.get(state.name) ?? 0;
       if (others.length > 0 && others.at(-1)!.atMs >= now) others.pop();
       others.push({ atMs: now, count });
-      // Drop what no interval still to split needs: an observation is needed until the next starts before the settled end.
+      // Drop what no interval still to split needs: an observation whose time ends before the settled end.
       let drop = 0;
-      while (drop + 1 < others.length && (others[drop + 1]!.atMs <= state.settledUntilMs || others.length - drop > MAX_OBSERVATIONS)) drop++;
+      const endOf = (i: number) => (others[i]!.atMs + others[i + 1]!.atMs) / 2;
+      while (drop + 1 < others.length && (endOf(drop) <= state.settledUntilMs || others.length - drop > MAX_OBSERVATIONS)) drop++;
       if (drop > 0) others.splice(0, drop);
     }
   }
@@ -294,12 +296,18 @@ export class EnergyMeter implements UsageSink {
   }
 }
 
-/** The other replicas' observed request counts as pieces of [a, b): each observation from its time to the next's. */
+/**
+ * The other replicas' observed request counts as pieces of [a, b): each observation covers from halfway to the one
+ * before (the first: all time before) to halfway to the one after (the last: all time after).
+ */
 function othersIn(observations: NodeState['others'], a: number, b: number): { from: number; to: number; count: number }[] {
   const pieces: { from: number; to: number; count: number }[] = [];
   for (let i = 0; i < observations.length; i++) {
-    const from = Math.max(a, observations[i]!.atMs);
-    const to = Math.min(b, observations[i + 1]?.atMs ?? b);
+    const at = observations[i]!.atMs;
+    const previous = observations[i - 1]?.atMs;
+    const next = observations[i + 1]?.atMs;
+    const from = previous === undefined ? a : Math.max(a, (previous + at) / 2);
+    const to = next === undefined ? b : Math.min(b, (at + next) / 2);
     if (to > from) pieces.push({ from, to, count: observations[i]!.count });
   }
   return pieces;
