@@ -153,12 +153,13 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const retentionLeader = leaderOf('retention');
   const rosterLeader = leaderOf('roster-sync');
   // Node energy totals (`node_energy`, idle) are written once; every replica still meters its own requests.
-  const telemetryLeader = leaderOf('telemetry');
-  await Promise.all([retentionLeader.start(), rosterLeader.start(), telemetryLeader.start()]);
+  // Alone (no Redis) this replica always writes them: a stalled event loop must not cost node rows.
+  const telemetryLeader = config.redis.url && nodes.some((node) => node.telemetry) ? leaderOf('telemetry') : undefined;
+  await Promise.all([retentionLeader.start(), rosterLeader.start(), telemetryLeader?.start()]);
   const app = await createApp({
     config, backends, nodes, store, counters, usage, flushUsage: () => recorder.flush(), webRoot: webRoot(), processMetrics: true,
     logError: (message, fields) => logger.error(fields, message), slots: cluster.slots, replicaId: cluster.replicaId,
-    isRosterSyncLeader: () => rosterLeader.isLeader, isTelemetryLeader: () => telemetryLeader.isLeader,
+    isRosterSyncLeader: () => rosterLeader.isLeader, isTelemetryLeader: telemetryLeader && (() => telemetryLeader.isLeader),
   });
   const retention = new RetentionJob({
     purge: () => app.privacy.purge(),
@@ -181,7 +182,7 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
       if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });
       // After the app closed: the meter's last intervals are written while this replica still leads.
-      await telemetryLeader.stop();
+      await telemetryLeader?.stop();
       await recorder.close();
       await counters.close();
       await cluster.slots?.close();
