@@ -81,8 +81,8 @@ const WEIGHT_SMOOTHING = 0.1;
  * and gives its requests only their part of the busy energy: its own request time in the interval over its own
  * plus the others' (estimated from the observations). Time is busy when a request ran here or, by the
  * observations, elsewhere; only busy time is split, and only the replica reporting the node totals counts the
- * idle rest. So over all replicas, requests + idle add up to the measured energy (exactly when the others'
- * requests change only at observations; otherwise within what one telemetry round of sampling can tell).
+ * idle rest. So over all replicas, requests + idle add up to the measured energy: exactly when the observations
+ * catch every change of the others' requests, otherwise within what one snapshot per telemetry round can tell.
  */
 export class EnergyMeter implements UsageSink {
   private readonly clock: Clock;
