@@ -183,10 +183,12 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   const stop = () => {
     stopping ??= (async () => {
       await retention.stop();
-      await Promise.all([...leaders.values()].map((leader) => leader.stop()));
+      // The telemetry leader goes last (below): the meter's last intervals are written while this replica still leads.
+      await Promise.all([...leaders].filter(([job]) => job !== 'telemetry').map(([, leader]) => leader.stop()));
       // Requests already on their way here (the ingress has not yet heard of the shutdown) are still served.
       if (config.cluster.shutdown_delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, config.cluster.shutdown_delay_ms));
       await app.close({ graceMs: config.server.shutdown_grace_ms });
+      await leaderElection('telemetry').stop();
       await recorder.close();
       await counters.close();
       await cluster.slots?.close();

@@ -15,6 +15,7 @@ import type { EnergyPricing } from '../telemetry/energy-price.js';
 import { TelemetryScraper } from '../telemetry/telemetry-scraper.js';
 import { EnergyReportService } from './energy/energy-report.service.js';
 import { EnergyWriter } from './energy/energy-writer.js';
+import { otherReplicasLoad, type OtherReplicasLoadOptions } from './energy/other-replicas.js';
 import { AgreementService } from './identity/agreement.service.js';
 import { ChatService } from './chat.service.js';
 import { ChatAnswerService } from './chat-answer.service.js';
@@ -224,6 +225,11 @@ export function buildServices(config: Config, store: Store, backends: readonly B
   const imageRules = { maxImageBytes: config.chat.max_image_bytes, maxImagesPerRequest: config.chat.max_images_per_request, visionModels: config.chat.vision_models };
   const energy = buildEnergyServices(config, store, identityServices.identity, {
     nodes: nodeConfigs, usage: options.usage, clock: options.clock, warn: (message, details) => logError(message, details ?? {}),
+    // Node totals (`node_energy`, idle) are written once, by the `telemetry` leader; alone, always (a stalled
+    // event loop must not cost node rows).
+    isLeader: options.cluster ? () => options.cluster!.isLeader('telemetry') : undefined,
+    // Only where this replica takes its slots from the shared budget do the others' slots say what runs elsewhere.
+    otherReplicas: options.slots && slotBudget ? { slots: options.slots, ownSlotIdPrefix: slotBudget.slotIdPrefix } : undefined,
   });
   late.meter = energy.meter;
   if (options.cluster) registerClusterSeries(metrics, options.cluster, { registry, slots: options.slots, slotBudget });
@@ -296,7 +302,13 @@ export function buildEnergyReport(config: Config, store: Store, identity: Pick<I
 
 export function buildEnergyServices(
   config: Config, store: Store, identity: Pick<Identity, 'pseudonym' | 'keys'>,
-  options: { nodes: readonly NodeConfig[]; usage?: UsageSink; clock?: Clock; warn?: (message: string, details?: Record<string, unknown>) => void },
+  options: {
+    nodes: readonly NodeConfig[]; usage?: UsageSink; clock?: Clock; warn?: (message: string, details?: Record<string, unknown>) => void;
+    /** Several replicas: whether this one writes the nodes' totals (`node_energy`, idle); absent: always. */
+    isLeader?: () => boolean;
+    /** Several replicas sharing the nodes' slots: where the meter learns what the others run. Absent: no Redis call is added. */
+    otherReplicas?: Pick<OtherReplicasLoadOptions, 'slots' | 'ownSlotIdPrefix'>;
+  },
 ): EnergyServices {
   const report = buildEnergyReport(config, store, identity);
   const pricing = pricingOf(config);
@@ -306,10 +318,12 @@ export function buildEnergyServices(
   const usage = options.usage ?? { record: () => {} };
   const meter = new EnergyMeter({
     usage, intervals: writer, nodes: sources.map((s) => s.node), clock: options.clock,
-    maxHoldMs: config.energy.max_hold_ms, prefillTokenWeight: config.energy.prefill_token_weight,
+    maxHoldMs: config.energy.max_hold_ms, prefillTokenWeight: config.energy.prefill_token_weight, reportsNodeTotals: options.isLeader,
   });
+  const clock = options.clock ?? systemClock;
+  const beforeRound = options.otherReplicas && otherReplicasLoad({ ...options.otherReplicas, meter, nowMs: () => clock.now(), warn: options.warn });
   const scraper = new TelemetryScraper({
-    sources, intervalMs: config.energy.scrape_interval_ms, sink: meter, afterRound: () => meter.tick(), clock: options.clock,
+    sources, intervalMs: config.energy.scrape_interval_ms, sink: meter, beforeRound, afterRound: () => meter.tick(), clock: options.clock,
   });
   return {
     meter, scraper, writer, report, pricing,

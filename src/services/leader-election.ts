@@ -5,7 +5,7 @@ import type { LeaderLock } from '../store/leader-lock.js';
  * "One runner per background job"). Preloads are claimed per node and model instead
  * (`preload-claim.ts`).
  */
-export const LEADER_JOBS = ['retention', 'roster-sync', 'discovery'] as const;
+export const LEADER_JOBS = ['retention', 'roster-sync', 'discovery', 'telemetry'] as const;
 export type LeaderJob = (typeof LEADER_JOBS)[number];
 
 export interface LeaderElectionOptions {

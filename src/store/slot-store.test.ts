@@ -28,6 +28,19 @@ for (const [name, create] of slotStores) {
     });
     afterEach(() => store.close());
 
+    it('counts live slots per node over all models, and leaves out the slots of one replica when asked', async () => {
+      await store.take(spec({ slotId: 'a.1' }));
+      await store.take(spec({ slotId: 'b.1', node: 'gpu2' }));
+      await store.take(spec({ slotId: 'b.2', model: 'qwen3:32b', ttlMs: 1000 }));
+      expect(await store.heldOnNodes(T0)).toEqual(new Map([['gpu1', 2], ['gpu2', 1]]));
+      expect(await store.heldOnNodes(T0, 'b.')).toEqual(new Map([['gpu1', 1]]));
+      expect(await store.heldOnNodes(T0, 'a.')).toEqual(new Map([['gpu1', 1], ['gpu2', 1]]));
+      // The qwen slot was not refreshed: past its TTL it is no longer counted.
+      expect(await store.heldOnNodes(T0 + 2000)).toEqual(new Map([['gpu1', 1], ['gpu2', 1]]));
+      await store.release('llama3:8b', ['a.1']);
+      expect(await store.heldOnNodes(T0 + 2000, 'b.')).toEqual(new Map());
+    });
+
     it('grants slots up to the node limit and refuses the next, per node', async () => {
       expect(await store.take(spec())).toEqual({ ok: true, heldOnNode: 1 });
       expect(await store.take(spec())).toEqual({ ok: true, heldOnNode: 2 });
@@ -107,3 +120,28 @@ for (const [name, create] of locks) {
     });
   });
 }
+
+describe.skipIf(!redisUrl)('RedisSlotStore.heldOnNodes', () => {
+  it('counts the slots another replica took, also of models this one never saw, in one consistent read', async () => {
+    const keyPrefix = prefix();
+    const mine = new RedisSlotStore(redisUrl!, { keyPrefix });
+    const other = new RedisSlotStore(redisUrl!, { keyPrefix });
+    try {
+      await other.take(spec({ slotId: 'other.1' }));
+      await mine.take(spec({ slotId: 'mine.1' }));
+      expect(await mine.heldOnNodes(T0, 'mine.')).toEqual(new Map([['gpu1', 1]]));
+      // A model only the other replica serves shows up at the next count.
+      await other.take(spec({ slotId: 'other.2', model: 'qwen3:32b', node: 'gpu2' }));
+      expect(await mine.heldOnNodes(T0, 'mine.')).toEqual(new Map([['gpu1', 1], ['gpu2', 1]]));
+      await other.release('qwen3:32b', ['other.2']);
+      expect(await mine.heldOnNodes(T0, 'mine.')).toEqual(new Map([['gpu1', 1]]));
+      // Another key prefix is another cluster.
+      const elsewhere = new RedisSlotStore(redisUrl!, { keyPrefix: prefix() });
+      expect(await elsewhere.heldOnNodes(T0)).toEqual(new Map());
+      await elsewhere.close();
+    } finally {
+      await mine.close();
+      await other.close();
+    }
+  });
+});

@@ -47,6 +47,12 @@ export interface SlotStore {
   refresh(model: string, slots: readonly HeldSlot[], nowMs: number, ttlMs: number): Promise<void>;
   /** Live slots per node of a model (status, tests). */
   heldPerNode(model: string, nowMs: number): Promise<Record<string, number>>;
+  /**
+   * Live slots per node over all models, in one consistent read (the energy meter asks once per telemetry
+   * round, never on the request path). Slots whose id starts with `exceptIdPrefix` are left out: a replica
+   * passes its own prefix to learn how many requests the *other* replicas run on each node.
+   */
+  heldOnNodes(nowMs: number, exceptIdPrefix?: string): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,17 @@ export class MemorySlotStore implements SlotStore {
   heldPerNode(model: string, nowMs: number): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const slot of this.live(model, nowMs).values()) counts[slot.node] = (counts[slot.node] ?? 0) + 1;
+    return Promise.resolve(counts);
+  }
+
+  heldOnNodes(nowMs: number, exceptIdPrefix?: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const model of this.slots.keys()) {
+      for (const [id, slot] of this.live(model, nowMs)) {
+        if (exceptIdPrefix && id.startsWith(exceptIdPrefix)) continue;
+        counts.set(slot.node, (counts.get(slot.node) ?? 0) + 1);
+      }
+    }
     return Promise.resolve(counts);
   }
 

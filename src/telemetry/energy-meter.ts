@@ -31,6 +31,11 @@ export interface EnergyMeterOptions {
   maxHoldMs: number;
   /** Cost of a prompt token relative to a generated one; `auto`: measured per model from time to first token and decode time. */
   prefillTokenWeight: number | 'auto';
+  /**
+   * Several replicas: whether this one reports the nodes' totals — the `node_energy` intervals and the idle
+   * energy — which must be counted once (the leader of the `telemetry` job). Absent: always.
+   */
+  reportsNodeTotals?: () => boolean;
   clock?: Clock;
 }
 
@@ -53,9 +58,13 @@ interface NodeState {
   /** Finished requests whose end is not yet covered by a split interval. */
   finished: Metered[];
   settledUntilMs: number;
+  /** Requests the other replicas ran here, as observed (time order); each stands for the time nearer to it than to its neighbours. */
+  others: { atMs: number; count: number }[];
 }
 
 const INITIAL_PREFILL_WEIGHT = 0.1;
+/** Observations of the other replicas kept per node beyond what pending intervals need (a node whose samples stopped). */
+const MAX_OBSERVATIONS = 1000;
 const WEIGHT_SMOOTHING = 0.1;
 
 /**
@@ -66,6 +75,14 @@ const WEIGHT_SMOOTHING = 0.1;
  *
  * On the request path it costs a map insert at start and a list push at the end: the usage entry is held
  * (not awaited) until the samples covering it arrive, then handed to the usage recorder with `energyWh`.
+ *
+ * Several replicas share a node: each meters the same samples, but only its own requests. It learns how many
+ * requests the others run there (`observeOtherReplicas`, from the shared slot budget once per telemetry round)
+ * and gives its requests only their part of the busy energy: its own request time in the interval over its own
+ * plus the others' (estimated from the observations). Time is busy when a request ran here or, by the
+ * observations, elsewhere; only busy time is split, and only the replica reporting the node totals counts the
+ * idle rest. So over all replicas, requests + idle add up to the measured energy: exactly when the observations
+ * catch every change of the others' requests, otherwise within what one snapshot per telemetry round can tell.
  */
 export class EnergyMeter implements UsageSink {
   private readonly clock: Clock;
@@ -79,7 +96,7 @@ export class EnergyMeter implements UsageSink {
 
   constructor(private readonly options: EnergyMeterOptions) {
     this.clock = options.clock ?? systemClock;
-    for (const node of options.nodes) this.nodes.set(node, { name: node, pending: [], running: new Map(), finished: [], settledUntilMs: 0 });
+    for (const node of options.nodes) this.nodes.set(node, { name: node, pending: [], running: new Map(), finished: [], settledUntilMs: 0, others: [] });
   }
 
   /** A request got a lease on `node` (again, after a retry elsewhere). */
@@ -128,6 +145,27 @@ export class EnergyMeter implements UsageSink {
     state.pending.push({ startMs: last.atMs, endMs: sample.atMs, joules, gpus: sample.gpus.length });
     this.joulesByNode.set(node, (this.joulesByNode.get(node) ?? 0) + joules);
     this.settle(state);
+  }
+
+  /**
+   * How many requests the other replicas run on each node now (slots they hold in the shared budget; nodes
+   * not named run none). An observation stands for the time nearer to it than to the one before and the one
+   * after: a snapshot taken at a random moment of a telemetry round is as likely to be early as late. Never called
+   * with one replica: the meter then treats every request on its nodes as its own.
+   */
+  observeOtherReplicas(inFlight: ReadonlyMap<string, number>): void {
+    const now = this.clock.now();
+    for (const state of this.nodes.values()) {
+      const others = state.others;
+      const count = inFlight.get(state.name) ?? 0;
+      if (others.length > 0 && others.at(-1)!.atMs >= now) others.pop();
+      others.push({ atMs: now, count });
+      // Drop what no interval still to split needs: an observation whose time ends before the settled end.
+      let drop = 0;
+      const endOf = (i: number) => (others[i]!.atMs + others[i + 1]!.atMs) / 2;
+      while (drop + 1 < others.length && (endOf(drop) <= state.settledUntilMs || others.length - drop > MAX_OBSERVATIONS)) drop++;
+      if (drop > 0) others.splice(0, drop);
+    }
   }
 
   /** Forces what waited too long (call now and then; the scraper does on every round). */
@@ -211,18 +249,30 @@ export class EnergyMeter implements UsageSink {
       for (const entry of shares) entry[1] = Math.max(Math.min(b, entry[0].done?.endMs ?? b) - Math.max(a, entry[0].startMs), 1);
       total = shares.reduce((sum, [, share]) => sum + share, 0);
     }
-    // The time no request ran in is idle even inside an interval with requests (a DCGM scrape spans seconds).
-    const busyJoules = interval.joules * busyFraction(shares.map(([m]) => [Math.max(a, m.startMs), Math.min(b, m.done?.endMs ?? b)]), a, b);
-    let idle = interval.joules;
+    const spans = shares.map(([m]): [number, number] => [Math.max(a, m.startMs), Math.min(b, m.done?.endMs ?? b)]);
+    const others = othersIn(state.others, a, b);
+    // The time no request ran in, here or elsewhere, is idle even inside an interval with requests (a DCGM scrape spans seconds).
+    const busyJoules = interval.joules * busyFraction([...spans, ...others.filter((o) => o.count > 0).map((o): [number, number] => [o.from, o.to])], a, b);
+    // This replica's part of the busy energy: its request time over all request time (one request each, with no others).
+    // Requests of no length count as covering the interval, as in `busyFraction`.
+    const ownTime = spans.reduce((sum, [from, to]) => sum + Math.max(0, to - from), 0);
+    const ownLoad = shares.length === 0 ? 0 : ownTime > 0 ? ownTime : b - a;
+    const othersLoad = others.reduce((sum, o) => sum + o.count * (o.to - o.from), 0);
+    const ownJoules = ownLoad > 0 ? busyJoules * (ownLoad / (ownLoad + othersLoad)) : 0;
+    let idle = interval.joules - busyJoules;
     if (total > 0) {
+      let given = 0;
       for (const [metered, share] of shares) {
-        const joules = busyJoules * (share / total);
+        const joules = ownJoules * (share / total);
         metered.joules += joules;
-        idle -= joules;
+        given += joules;
       }
+      // Alone on the node every busy joule went to a request: the difference is rounding, which goes to idle.
+      if (othersLoad === 0) idle = interval.joules - given;
     }
     // What is left after splitting all of it between requests is rounding, not idle time.
     if (idle < interval.joules * 1e-9) idle = 0;
+    if (this.options.reportsNodeTotals?.() === false) return;
     this.idleJoules += idle;
     this.options.intervals?.record({ node: state.name, startMs: a, endMs: b, joules: interval.joules, idleJoules: idle, gpus: interval.gpus });
   }
@@ -244,6 +294,23 @@ export class EnergyMeter implements UsageSink {
     }
     return current;
   }
+}
+
+/**
+ * The other replicas' observed request counts as pieces of [a, b): each observation covers from halfway to the one
+ * before (the first: all time before) to halfway to the one after (the last: all time after).
+ */
+function othersIn(observations: NodeState['others'], a: number, b: number): { from: number; to: number; count: number }[] {
+  const pieces: { from: number; to: number; count: number }[] = [];
+  for (let i = 0; i < observations.length; i++) {
+    const at = observations[i]!.atMs;
+    const previous = observations[i - 1]?.atMs;
+    const next = observations[i + 1]?.atMs;
+    const from = previous === undefined ? a : Math.max(a, (previous + at) / 2);
+    const to = next === undefined ? b : Math.min(b, (at + next) / 2);
+    if (to > from) pieces.push({ from, to, count: observations[i]!.count });
+  }
+  return pieces;
 }
 
 /** Share of [a, b) covered by the union of `spans`; an instant request (no length) counts as covering all of it. */

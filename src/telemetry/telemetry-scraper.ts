@@ -29,6 +29,11 @@ export interface TelemetryScraperOptions {
   sources: readonly TelemetrySource[];
   intervalMs: number;
   sink?: SampleSink;
+  /**
+   * Awaited before every round, never rejecting (several replicas: the meter learns how many requests the other
+   * replicas run on each node, which the samples of the round are then split by).
+   */
+  beforeRound?: () => Promise<void>;
   /** Called after every round (the meter's `tick`). */
   afterRound?: () => void;
   clock?: Clock;
@@ -48,6 +53,10 @@ export interface NodeHistoryPoint {
 /**
  * Reads every node's telemetry on a timer: from an agent, the samples since the last one seen (so none is
  * lost between rounds); from a DCGM exporter, one reading per round stamped with the gateway's clock.
+ *
+ * With several replicas every replica scrapes every node: each needs the samples to split the node's energy
+ * over its own requests (the meter gives them only their part), and each serves the same readings as GPU
+ * gauges. Only the leader of the `telemetry` job writes the node totals.
  */
 export class TelemetryScraper {
   private readonly clock: Clock;
@@ -70,7 +79,7 @@ export class TelemetryScraper {
 
   /** One round over every node (a round still running is joined, not doubled). */
   scrapeAll(): Promise<void> {
-    this.round ??= Promise.all(this.options.sources.map((source) => this.scrape(source))).then(() => {
+    this.round ??= (this.options.beforeRound?.() ?? Promise.resolve()).then(() => Promise.all(this.options.sources.map((source) => this.scrape(source)))).then(() => {
       this.options.afterRound?.();
     }).finally(() => {
       this.round = undefined;

@@ -126,6 +126,7 @@ describe('SharedSlotBudget when Redis fails', () => {
       release: () => Promise.resolve(),
       refresh: () => Promise.resolve(),
       heldPerNode: () => Promise.resolve({}),
+      heldOnNodes: () => Promise.resolve(new Map()),
       close: () => Promise.resolve(),
     };
     const errors: unknown[] = [];

@@ -99,6 +99,11 @@ export class SharedSlotBudget {
     for (let surplus = holding.held - holding.inFlight; surplus > 0; surplus--) this.giveBack(node, model);
   }
 
+  /** What the ids of this replica's slots start with (to tell them from the other replicas' in the store). */
+  get slotIdPrefix(): string {
+    return `${this.slotPrefix}.`;
+  }
+
   /** Slots held here now (status, tests). */
   heldSlots(): number {
     return this.held.size;
