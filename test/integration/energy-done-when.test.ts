@@ -9,13 +9,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { UsageRecorder } from '../../src/services/inference/usage-recorder.js';
 import { openDatabase } from '../../src/store/store.js';
-import { GpuAgent } from '../../src/telemetry/gpu-agent.js';
-import { NvidiaSmiReader } from '../../src/telemetry/nvidia-smi-reader.js';
 import { API_KEY_SHOWN_CHARS, hashApiKey } from '../../src/services/identity/api-key.service.js';
 import { runBuiltCli } from '../helpers/built-cli.js';
 import { TEST_KEY } from '../helpers/gateway.js';
 import { createTestDatabaseUrl, testDialects } from '../helpers/db.js';
-import { fakeNvidiaSmiPath } from '../helpers/fake-nvidia-smi.js';
+import { fakeNvidiaSmiPath, startFakeGpuAgent } from '../helpers/fake-nvidia-smi.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9);
@@ -46,15 +44,11 @@ describe.each(testDialects())('energy accounting end to end (%s)', { timeout: 18
 
   it('60 s at 2 × 200 W → 6.67 Wh in the report and on the usage records', async () => {
     const clock = new ManualClock(T0);
-    process.env.FAKE_SMI_GPUS = '2';
-    process.env.FAKE_SMI_WATTS = '200';
-    const agent = new GpuAgent({ reader: new NvidiaSmiReader({ command: smi.command }), intervalMs: 1000, capacity: 600, clock });
-    const agentPort = await agent.listen('127.0.0.1', 0);
-
+    const { agent, url: telemetryUrl } = await startFakeGpuAgent(smi, clock, { gpus: 2, watts: 200 });
     const config = loadConfig({
       overrides: {
         'scheduler.probe_interval_ms': 60_000, 'energy.price_per_kwh': PRICE, 'energy.co2_g_per_kwh': CO2,
-        nodes: [{ name: 'gpu1', type: 'sim', url: 'http://127.0.0.1:9', telemetry: { url: `http://127.0.0.1:${agentPort}` } }],
+        nodes: [{ name: 'gpu1', type: 'sim', url: 'http://127.0.0.1:9', telemetry: { url: telemetryUrl } }],
       },
     });
     const store = await openDatabase(databaseUrl);

@@ -8,11 +8,9 @@ import { API_KEY_SHOWN_CHARS, hashApiKey } from '../../src/services/identity/api
 import { MemorySlotStore } from '../../src/store/slot-store.js';
 import { LocalLeaderLock } from '../../src/store/leader-lock.js';
 import { openDatabase, type Store } from '../../src/store/store.js';
-import { GpuAgent } from '../../src/telemetry/gpu-agent.js';
-import { NvidiaSmiReader } from '../../src/telemetry/nvidia-smi-reader.js';
 import { TEST_KEY } from '../helpers/gateway.js';
 import { createTestDatabaseUrl, testDialects } from '../helpers/db.js';
-import { fakeNvidiaSmiPath } from '../helpers/fake-nvidia-smi.js';
+import { fakeNvidiaSmiPath, startFakeGpuAgent } from '../helpers/fake-nvidia-smi.js';
 import { ScriptedBackend } from '../helpers/scripted-backend.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9);
@@ -35,14 +33,11 @@ describe.each(testDialects())('energy accounting with two replicas (%s)', { time
 
   it('60 s at 2 × 200 W with one request on each replica → 6.67 Wh once, 3.33 Wh per request', async () => {
     const clock = new ManualClock(T0);
-    process.env.FAKE_SMI_GPUS = '2';
-    process.env.FAKE_SMI_WATTS = '200';
-    const agent = new GpuAgent({ reader: new NvidiaSmiReader({ command: smi.command }), intervalMs: 1000, capacity: 600, clock });
-    const agentPort = await agent.listen('127.0.0.1', 0);
+    const { agent, url: telemetryUrl } = await startFakeGpuAgent(smi, clock, { gpus: 2, watts: 200 });
     const config = loadConfig({
       overrides: {
         'scheduler.probe_interval_ms': 60_000,
-        nodes: [{ name: 'gpu1', type: 'sim', url: 'http://127.0.0.1:9', slots: 4, telemetry: { url: `http://127.0.0.1:${agentPort}` } }],
+        nodes: [{ name: 'gpu1', type: 'sim', url: 'http://127.0.0.1:9', slots: 4, telemetry: { url: telemetryUrl } }],
       },
     });
     const store: Store = await openDatabase(databaseUrl);
