@@ -9,10 +9,11 @@ import { chatEngine, completionsLoglikEngine, EvalRequestError, type EvalEngine 
 import { runEval } from '../lab/eval/run-eval.js';
 import { parseNumber, parseProtocol } from './lab-options.js';
 import { CliError } from './cli-error.js';
+import { configuredResultsDir, safePathSegment } from './results-dir.js';
 
 interface EvalFlags {
   url?: string; key?: string; model?: string; task: string; data: string; shots?: string; limit?: string; method?: string;
-  shotsFrom?: string; gguf?: string; concurrency?: string; timeoutS?: string; maxTokens?: string; protocol?: string; compare?: string; json?: boolean; out?: string;
+  shotsFrom?: string; gguf?: string; concurrency?: string; timeoutS?: string; maxTokens?: string; protocol?: string; compare?: string; json?: boolean; out?: string; config?: string;
 }
 
 /** The Open LLM Leaderboard's shots per task (reference §4.3). */
@@ -20,12 +21,6 @@ const DEFAULT_SHOTS: Record<EvalTask, number> = {
   arc_easy: 25, arc_challenge: 25, hellaswag: 10, mmlu: 5, truthfulqa_mc1: 0, truthfulqa_mc2: 0, winogrande: 5, gsm8k: 5,
 };
 
-/** Where results go unless --out says otherwise; the model catalog reads this folder. */
-export const DEFAULT_RESULTS_DIR = join('data', 'evidence');
-
-function safeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
 
 async function httpEngine(flags: EvalFlags, method: string, task: EvalTask, firstItem: EvalItem, timeoutMs: number): Promise<{ engine: EvalEngine; close(): Promise<void> }> {
   if (!flags.url) throw new CliError('give --url (a server) or --gguf (a model file for the embedded engine)');
@@ -114,7 +109,7 @@ async function runEvalCommand(flags: EvalFlags): Promise<void> {
   }
   const { engine } = opened;
   const model = flags.model ?? basename(flags.gguf!).replace(/\.gguf$/i, '');
-  const out = flags.out ?? join(DEFAULT_RESULTS_DIR, 'eval', safeName(model), `${task}-${engine.method}`);
+  const out = flags.out ?? join(configuredResultsDir(flags.config), 'eval', safePathSegment(model), `${task}-${engine.method}`);
   let folder: EvalResultFolder;
   try {
     folder = new EvalResultFolder(out, { model, task, method: engine.method });
@@ -187,7 +182,8 @@ export function registerEvalCommand(program: Command): void {
     .option('--max-tokens <n>', 'output-token cap for generation (default 8; GSM8K 256)')
     .option('--protocol <p>', 'openai | ollama | auto', 'auto')
     .option('--compare <what>', '"paper": put the paper\'s Table 4 score beside the measured one')
-    .option('--out <dir>', 'result folder (items.jsonl, summary.json); rerunning into it resumes (default data/evidence/eval/<model>/<task>-<method>)')
+    .option('--out <dir>', 'result folder (items.jsonl, summary.json); rerunning into it resumes (default <catalog.results_dir>/eval/<model>/<task>-<method>)')
+    .option('-c, --config <file>', 'config file whose catalog.results_dir holds the results (default: $FLEXI_CONFIG or ./flexi.yaml; without one ./data/evidence)')
     .option('--json', 'print the summary as JSON (no progress bar)')
     .action(runEvalCommand);
 }

@@ -8,7 +8,7 @@ import { findProbeSets, PROBE_SETS } from '../lab/probe/probe-sets.js';
 import { summarizeProbes, toGarakHitlog, toGarakJsonl } from '../lab/probe/probe-report.js';
 import { renderProbeHtml } from '../lab/probe/render-probe-html.js';
 import { runProbes } from '../lab/probe/run-probe.js';
-import { DEFAULT_RESULTS_DIR } from './eval.command.js';
+import { configuredResultsDir, safePathSegment } from './results-dir.js';
 import { parseList, parseNumber, parseProtocol } from './lab-options.js';
 import { CliError } from './cli-error.js';
 import { formatTable } from './table.js';
@@ -16,7 +16,7 @@ import { formatTable } from './table.js';
 interface ProbeFlags {
   url?: string; key?: string; model?: string; probes?: string; generations?: string; concurrency?: string; timeoutS?: string;
   maxTokens?: string; temperature?: string; protocol?: string; judgeModel?: string; judgeUrl?: string; judgeKey?: string;
-  out?: string; json?: boolean; list?: boolean;
+  out?: string; json?: boolean; list?: boolean; config?: string;
 }
 
 function stamp(): string {
@@ -70,7 +70,7 @@ async function runProbeCommand(flags: ProbeFlags): Promise<void> {
       const judgeEngine = chatEngine({ target: judgeTarget, model: flags.judgeModel, timeoutMs });
       judge = (prompt) => judgeEngine.generate!(prompt, { maxTokens: 8 }, AbortSignal.timeout(timeoutMs));
     }
-    const out = flags.out ?? join(DEFAULT_RESULTS_DIR, 'probe', flags.model.replace(/[^A-Za-z0-9._-]+/g, '_'), stamp());
+    const out = flags.out ?? join(configuredResultsDir(flags.config), 'probe', safePathSegment(flags.model), stamp());
     mkdirSync(out, { recursive: true });
 
     const bar = !flags.json && process.stderr.isTTY === true
@@ -148,7 +148,8 @@ export function registerProbeCommand(program: Command): void {
     .option('--judge-model <name>', 'also score every output with this judge model (detector judge.HarmfulCompliance)')
     .option('--judge-url <url>', 'server of the judge model (default: --url)')
     .option('--judge-key <key>', 'API key for --judge-url (default: --key)')
-    .option('--out <dir>', 'result folder (default data/evidence/probe/<model>/<time>)')
+    .option('--out <dir>', 'result folder (default <catalog.results_dir>/probe/<model>/<time>)')
+    .option('-c, --config <file>', 'config file whose catalog.results_dir holds the results (default: $FLEXI_CONFIG or ./flexi.yaml; without one ./data/evidence)')
     .option('--list', 'list the probe sets with their detectors and exit')
     .option('--json', 'print JSON (no progress bar)')
     .action(runProbeCommand);

@@ -189,8 +189,20 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   return deepFreeze(result.data);
 }
 
+type DiskOptions = { path?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> };
+
 /** Reads the file named by --config or FLEXI_CONFIG (default ./flexi.yaml if it exists). */
-export function loadConfigFromDisk(options: { path?: string; env?: Record<string, string | undefined>; overrides?: Record<string, unknown> } = {}): Config & { readonly sourcePath?: string } {
+export function loadConfigFromDisk(options: DiskOptions = {}): Config & { readonly sourcePath?: string } {
+  // The server and every CLI command must use the same per-deployment secrets (pseudonyms of
+  // usage records, cookies), so they are resolved here, where both read the configuration.
+  return withDeploymentSecrets(readConfigFromDisk(options)).config;
+}
+
+/**
+ * The same file and environment without resolving per-deployment secrets, so nothing is written
+ * beside a database: for client tools that only read a setting (`flexi eval`/`probe`: `catalog.results_dir`).
+ */
+export function readConfigFromDisk(options: DiskOptions = {}): Config {
   const env = options.env ?? process.env;
   const explicit = options.path ?? env.FLEXI_CONFIG;
   const path = explicit ?? './flexi.yaml';
@@ -200,9 +212,7 @@ export function loadConfigFromDisk(options: { path?: string; env?: Record<string
   } catch (error) {
     if (explicit) throw new ConfigError(`Cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  // The server and every CLI command must use the same per-deployment secrets (pseudonyms of
-  // usage records, cookies), so they are resolved here, where both read the configuration.
-  return withDeploymentSecrets(loadConfig({ fileText, filePath: path, env, overrides: options.overrides })).config;
+  return loadConfig({ fileText, filePath: path, env, overrides: options.overrides });
 }
 
 /** The configuration with secrets replaced, for `flexi config` and logs. */

@@ -92,6 +92,22 @@ describe('flexi eval and flexi probe (built CLI)', { timeout: 180_000 }, () => {
     expect(files.some((f) => f.endsWith('.hitlog.jsonl'))).toBe(true);
   });
 
+  it('writes into the config\'s catalog.results_dir without --out, where flexi models catalog reads', async () => {
+    writeFileSync(join(dir, 'evidence.yaml'), 'catalog: { results_dir: ./site-evidence }\n');
+    const evaluated = await flexi(['eval', '-c', 'evidence.yaml', '--url', sim.url, '--model', 'llama3', '--task', 'arc_challenge',
+      '--data', join(FIXTURES, 'arc_challenge.jsonl'), '--shots', '0', '--limit', '2', '--json']);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'site-evidence', 'eval', 'llama3'))).toHaveLength(1);
+    const probed = await flexi(['probe', '-c', 'evidence.yaml', '--url', sim.url, '--model', 'phi3', '--probes', 'dan', '--json']);
+    expect(probed.code, probed.stderr).toBe(0);
+    const [run] = readdirSync(join(dir, 'site-evidence', 'probe', 'phi3'));
+    expect(readdirSync(join(dir, 'site-evidence', 'probe', 'phi3', run!))).toContain('summary.json');
+    // A config file that is named but missing is an error, not a silent default.
+    const missing = await flexi(['probe', '-c', 'nowhere.yaml', '--url', sim.url, '--model', 'phi3', '--probes', 'dan']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('nowhere.yaml');
+  });
+
   it('prints the catalog with Table 4 beside this deployment\'s measured throughput', async () => {
     const bench = await flexi(['bench', '--url', sim.url, '--models', 'phi3,gemma', '--max-tokens', '30', '--save', 'evidence/bench/b.json', '--json']);
     expect(bench.code, bench.stderr).toBe(0);
