@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FlexiError } from '../core/errors.js';
+import type { ChatKeyService } from '../services/chat-key.service.js';
+import { sessionOf } from './chat-owner.js';
 import type { Principal } from '../services/identity/access-control.service.js';
 import type { Identity } from '../services/identity/identity.js';
 import type { PrivacyService } from '../services/privacy/privacy.service.js';
@@ -8,6 +10,8 @@ import { CSRF_COOKIE, SESSION_COOKIE } from '../services/identity/session.servic
 export interface PrivacyRouteDeps {
   privacy: PrivacyService;
   identity: Identity;
+  /** Encrypted chats: the session's key makes the user's own export readable. */
+  chatKeys: ChatKeyService;
 }
 
 const MAX_PASSWORD_CHARS = 1024;
@@ -35,7 +39,9 @@ export function registerPrivacyRoutes(app: FastifyInstance, deps: PrivacyRouteDe
 
   app.get('/ui/v1/me/export', async (request, reply) => {
     const principal = await sessionUser(request);
-    const exported = await privacy.exportUser(`user:${principal.userId}`, principal.userId);
+    // A session that holds no chat key (chats locked after a password reset) still gets its export, sealed.
+    const chatKey = deps.chatKeys.enabled ? await deps.chatKeys.keyOf(principal.userId, sessionOf(request)).catch(() => undefined) : undefined;
+    const exported = await privacy.exportUser(`user:${principal.userId}`, principal.userId, { chatKey });
     const day = exported.exported_at.slice(0, 10);
     return reply
       .header('content-disposition', `attachment; filename="flexi-my-data-${day}.json"`)

@@ -200,7 +200,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   });
   registerAuthRoutes(app, { identity, cookieSecure: deps.cookies.secure, sessionTtlMs: deps.cookies.sessionTtlMs, chatKeys: deps.services.chatKeys });
   registerAdminRoutes(app, { admin: identity.admin, audit: identity.audit, policies: identity.policies, usage: identity.usageReport });
-  registerPrivacyRoutes(app, { privacy, identity });
+  registerPrivacyRoutes(app, { privacy, identity, chatKeys: deps.services.chatKeys });
   registerAgreementRoutes(app, { agreement, access });
   registerEnergyRoutes(app, { energy: deps.services.energy });
   registerChatRoutes(app, {

@@ -236,6 +236,15 @@ describe.each(testDialects())('chats encrypted at rest on %s', (dialect) => {
     expect(readBack.system_prompt).toBe(`Remember ${SECRET}`);
     const exported = await fetch(`${gateway.url}/ui/v1/chats/export?format=json`, { headers: headersOf(session) });
     expect(await exported.text()).toContain(SECRET);
+    // The user's own personal-data export is readable with their session's key; an administrator's stays sealed.
+    const mine = await fetch(`${gateway.url}/ui/v1/me/export`, { headers: headersOf(session) });
+    expect(mine.status).toBe(200);
+    const myData = await mine.text();
+    expect(myData).toContain(`My word is ${SECRET}`);
+    expect(myData).not.toContain('"fx1:');
+    const byAdmin = JSON.stringify(await gateway.app.privacy.exportUser('test', email));
+    expect(byAdmin).not.toContain(SECRET);
+    expect(byAdmin).toContain('"fx1:');
 
     // A recovery key, then the user's own password change: the new password opens the chats.
     const recovery = (await call<{ recovery_key: string }>(gateway, session, 'POST', '/ui/v1/chat-key/recovery')).body.recovery_key;

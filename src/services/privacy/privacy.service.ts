@@ -8,6 +8,7 @@ import type { UserRecord } from '../../core/identity-records.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
 import type { Actor, AuditService } from '../identity/audit.service.js';
 import type { UserService } from '../identity/user.service.js';
+import { isSealed, openSealed } from '../chat-crypto.js';
 import { scrubString, scrubValue } from './audit-scrub.js';
 import { PERSONAL_DATA_CLASSES, type PersonalDataClass } from './data-classes.js';
 
@@ -111,14 +112,21 @@ export class PrivacyService {
   }
 
   /** Everything stored about a user (by id or e-mail), machine-readable; audited. */
-  async exportUser(actor: Actor, ref: string): Promise<PersonalDataExport> {
+  /**
+   * Everything stored about a user. `chatKey`: the key the user's own session holds (encrypted
+   * chats): their chat text is exported readable; without it (an administrator's export) it stays
+   * sealed, as it is stored.
+   */
+  async exportUser(actor: Actor, ref: string, options: { chatKey?: Buffer } = {}): Promise<PersonalDataExport> {
     const user = await this.deps.users.get(ref);
     const owner = this.ownerOf(user);
     const classes: PersonalDataExport['classes'] = {};
     const data: PersonalDataExport['data'] = {};
+    const open = options.chatKey ? opener(options.chatKey, user.id) : undefined;
     for (const c of await this.installedClasses()) {
       classes[c.name] = { category: c.category, data: c.data, purpose: c.purpose, retention_days: c.retention ? (this.deps.retention[c.retention] || null) : null };
-      data[c.name] = await this.deps.repository.rowsOf(c, owner);
+      const rows = await this.deps.repository.rowsOf(c, owner);
+      data[c.name] = open ? rows.map(open) : rows;
     }
     await this.deps.audit.record(actor, 'privacy.export', { type: 'user', id: user.id }, {
       rows: Object.fromEntries(Object.entries(data).map(([name, rows]) => [name, rows.length])),
@@ -292,4 +300,16 @@ export class PrivacyService {
     }
     return count;
   }
+}
+
+/** Opens the sealed values of a row (chat titles, prompts, messages, images); one it cannot open stays sealed. */
+function opener(key: Buffer, userId: string): (row: Row) => Row {
+  return (row) => Object.fromEntries(Object.entries(row).map(([column, value]) => {
+    if (typeof value !== 'string' || !isSealed(value)) return [column, value];
+    try {
+      return [column, openSealed(key, value, userId).toString('utf8')];
+    } catch {
+      return [column, value];
+    }
+  }));
 }
