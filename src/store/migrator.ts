@@ -47,7 +47,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   // Unordered: migrations are numbered when a change is planned and may land out of order (parallel work);
   // each still runs once, and all of them only add.
   const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema, allowUnorderedMigrations: true });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's table lookup reads the catalog of every schema in the database; another schema dropped
+  // meanwhile (a parallel test run, another deployment cleaning up) fails it before anything ran here.
+  for (let attempt = 1; attempt < 4 && error && raceWithAnotherSchema(error, migrationTableSchema, results); attempt++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error')?.migrationName;
     const which = failed ? `migration ${failed}` : 'migration';
@@ -55,4 +60,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
     throw new Error(`Database ${which} failed: ${reason}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The catalog read failed on a schema other than ours vanishing (`3F000`), before any migration ran. */
+function raceWithAnotherSchema(error: unknown, ours: string | undefined, results: readonly MigrationResult[] | undefined): boolean {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : '';
+  const missing = /schema "([^"]+)" does not exist/.exec(message)?.[1];
+  return code === '3F000' && missing !== undefined && missing !== ours && !results?.some((r) => r.status !== 'NotExecuted');
 }
