@@ -66,13 +66,15 @@ export interface SchedulerCounters {
   /** Models loaded on a node ahead of demand (`preloadReplicas`), and those loads that failed. */
   preloads: number;
   preloadsFailed: number;
+  /** Preloads not sent: another replica was loading the same model on the node (`preload:` claims). */
+  preloadsSkipped: number;
   refused: Record<RefusalReason, number>;
 }
 
 export function emptyCounters(): SchedulerCounters {
   return {
     admitted: 0, started: 0, completed: 0, failed: 0, cancelledRunning: 0, cancelledWaiting: 0,
-    expired: 0, retries: 0, evictionsImplied: 0, preloads: 0, preloadsFailed: 0,
+    expired: 0, retries: 0, evictionsImplied: 0, preloads: 0, preloadsFailed: 0, preloadsSkipped: 0,
     refused: { queue_full: 0, deadline: 0, over_fair_share: 0, pushed_out: 0, no_backend: 0, unknown_model: 0, invalid: 0, aborted: 0 },
   };
 }

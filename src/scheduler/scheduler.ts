@@ -27,9 +27,10 @@ export interface SchedulerOptions {
   setTimer?: SetTimer;
   /**
    * Node I/O: load `model` on `node` without a request; resolves once loaded, rejects if it
-   * failed. Without it (or with `settings.preloadReplicas` false) nothing is preloaded.
+   * failed, resolves `'skipped'` when it sent nothing because another replica is loading the
+   * same model there. Without it (or with `settings.preloadReplicas` false) nothing is preloaded.
    */
-  preload?: (node: string, model: string) => Promise<void>;
+  preload?: (node: string, model: string) => Promise<void | 'skipped'>;
   /**
    * Several gateway replicas share every node's slots (shared-slots.md): a request starts only
    * in a slot this replica holds in the shared budget, given with `setSharedSlots`.
@@ -463,15 +464,18 @@ export class Scheduler implements LeaseOwner {
     if (!node) return;
     node.beginPreload(model, now);
     this.counters.preloads++;
-    const finish = (loaded: boolean) => {
+    const finish = (outcome: 'loaded' | 'failed' | 'skipped') => {
       this.begin();
-      if (!loaded) this.counters.preloadsFailed++;
+      if (outcome === 'failed') this.counters.preloadsFailed++;
+      if (outcome === 'skipped') this.counters.preloadsSkipped++;
       // A node removed meanwhile is no longer ours to update.
       if (this.nodes.get(node.name) !== node) return;
-      node.endPreload(model, loaded);
+      // Skipped: another replica's load is under way; this one keeps requests off the node until its probe sees the model.
+      node.endPreload(model, outcome === 'loaded');
       this.dispatchAll();
     };
-    Promise.resolve().then(() => preload(node.name, model)).then(() => finish(true), () => finish(false));
+    Promise.resolve().then(() => preload(node.name, model))
+      .then((result) => finish(result === 'skipped' ? 'skipped' : 'loaded'), () => finish('failed'));
   }
 
   /** Slots of a model over the nodes that may take new requests for it now. */

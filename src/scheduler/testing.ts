@@ -2,7 +2,7 @@ import { FlexiError } from '../core/errors.js';
 import { ManualClock } from '../lib/clock.js';
 import type { Lease } from './lease.js';
 import type { NodeInit } from './node-state.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import type { AcquireRequest, Ticket } from './scheduler-types.js';
 import type { SchedulerSettings } from './settings.js';
 
@@ -21,7 +21,7 @@ export class Harness {
   /** Time as timers see it: like setTimeout, immune to jumps of the clock. */
   private timerMs = 0;
 
-  constructor(nodes: readonly NodeInit[], settings: Partial<SchedulerSettings> = {}, preload?: (node: string, model: string) => Promise<void>) {
+  constructor(nodes: readonly NodeInit[], settings: Partial<SchedulerSettings> = {}, preload?: SchedulerOptions['preload']) {
     this.scheduler = new Scheduler({
       clock: this.clock,
       settings,

@@ -345,7 +345,7 @@ export function buildTemplateService(store: Store, identity: Identity, clock?: C
 }
 
 /** The scheduler's preload hook: straight to the node, or with several replicas through a claim per node and model. */
-function clusterPreloader(config: Config, backends: readonly Backend[], options: ServiceOptions): (node: string, model: string) => Promise<void> {
+function clusterPreloader(config: Config, backends: readonly Backend[], options: ServiceOptions): (node: string, model: string) => Promise<void | 'skipped'> {
   const timeoutMs = config.upstream.first_byte_timeout_ms;
   const preload = backendPreloader(backends, timeoutMs);
   if (!options.cluster) return preload;

@@ -5,7 +5,7 @@ import type { UsageEntry } from '../core/usage.js';
 export interface SchedulerView {
   models: { model: string; queuedByClass: Record<string, number>; inFlight: number; drainRatePerSecond: number | undefined }[];
   nodes: { name: string; healthy: boolean; draining: boolean; breaker: string; models: Record<string, { concurrency: { limit: number; max: number } }> }[];
-  counters: { admitted: number; started: number; expired: number; retries: number; evictionsImplied: number; preloads: number; preloadsFailed: number; refused: Record<string, number> };
+  counters: { admitted: number; started: number; expired: number; retries: number; evictionsImplied: number; preloads: number; preloadsFailed: number; preloadsSkipped: number; refused: Record<string, number> };
 }
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -108,6 +108,7 @@ export class GatewayMetrics {
       ['flexi_scheduler_evictions_total', 'Idle models evicted (implied) to load another.', (c) => c.evictionsImplied],
       ['flexi_scheduler_preloads_total', 'Models loaded on a node ahead of demand (a replica for a busy model).', (c) => c.preloads],
       ['flexi_scheduler_preload_failures_total', 'Preloads that failed.', (c) => c.preloadsFailed],
+      ['flexi_scheduler_preloads_skipped_total', 'Preloads not sent because another replica was loading the same model on the node.', (c) => c.preloadsSkipped],
     ];
     for (const [name, help, read] of simple) {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(snapshot().counters)); } });

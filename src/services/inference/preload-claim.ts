@@ -1,4 +1,3 @@
-import { FlexiError } from '../../core/errors.js';
 import type { LeaderLock } from '../../store/leader-lock.js';
 
 export interface PreloadClaimOptions {
@@ -19,7 +18,7 @@ export function preloadClaimName(node: string, model: string): string {
  * The scheduler's preload hook for several replicas: a preload of a model onto a node is sent
  * only by the replica that claims the pair `(node, model)` in the leader lock, held while the
  * load runs and given back when it ends. A replica that finds the pair claimed sends nothing and
- * reports the preload as not done (its scheduler keeps the model off that node until its node
+ * reports the preload as `'skipped'` (its scheduler keeps the model off that node until its node
  * probe sees it resident), so the node never gets two loads of one model at once.
  *
  * A claim per pair rather than one `preload` leader: every replica's scheduler sees only its own
@@ -31,13 +30,11 @@ export function preloadClaimName(node: string, model: string): string {
  */
 export function claimedPreloader(
   preload: (node: string, model: string) => Promise<void>, options: PreloadClaimOptions,
-): (node: string, model: string) => Promise<void> {
+): (node: string, model: string) => Promise<void | 'skipped'> {
   return async (node, model) => {
     const name = preloadClaimName(node, model);
     const token = await options.lock.acquire(name, options.owner, options.ttlMs);
-    if (token === undefined) {
-      throw new FlexiError('backend_unavailable', `Another replica is loading '${model}' on node '${node}'.`);
-    }
+    if (token === undefined) return 'skipped';
     try {
       await preload(node, model);
     } finally {
