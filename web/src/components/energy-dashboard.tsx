@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type EnergyLiveJson, type EnergyReportJson } from '../api';
 import { formatDay, formatNumber, t } from '../i18n';
-import { axes, Chart, cssVar, dayAxis, fitLabels, PeriodSelect } from './usage-charts';
+import { axes, Chart, cssVar, DayChart, fitLabels, PeriodSelect } from './usage-charts';
 
 const DAY_MS = 86_400_000;
 const GIB = 1024 ** 3;
@@ -109,11 +109,8 @@ export function EnergyDashboard() {
   }, [days]);
 
   const accent = cssVar('--accent');
-  const accent2 = cssVar('--accent-2');
   const bars = uPlot.paths.bars!({ size: [0.6, 64] });
   const filled = byDay ? fillDays(byDay.rows, days) : [];
-  const halfDayS = DAY_MS / 2000;
-  const dayData: uPlot.AlignedData = [filled.map((r) => Date.parse(`${r.key}T00:00:00Z`) / 1000), filled.map((r) => r.energy_wh / 1000), filled.map((r) => r.co2_g / 1000)];
   const models = (byModel?.rows ?? []).filter((r) => r.key !== '(idle)' || r.energy_wh > 0);
   const currency = byDay?.currency ?? 'EUR';
   const measured = models.filter((m) => m.key !== '(idle)');
@@ -150,24 +147,9 @@ export function EnergyDashboard() {
       <section class="card" aria-labelledby="energy-day-title">
         <h2 id="energy-day-title">{t('energyPerDay')}</h2>
         {byDay && (
-          <Chart label={t('energyPerDay')} data={dayData} options={(width) => ({
-            width, height: 260,
-            series: [
-              { label: t('day'), value: (_, s) => (s === null ? '' : formatDay(new Date(s * 1000), true)) },
-              { label: t('energyKwh'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false }, scale: 'kwh' },
-              { label: `${t('energyCo2')} (kg)`, stroke: accent2, width: 2, points: { show: false }, scale: 'co2' },
-            ],
-            axes: [
-              { ...axes(), ...dayAxis },
-              { ...axes(), scale: 'kwh', size: fitLabels, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
-              { ...axes(), scale: 'co2', side: 1, size: fitLabels, grid: { show: false }, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
-            ],
-            scales: {
-              x: { time: true, range: (_, min, max) => [min - halfDayS, max + halfDayS] },
-              kwh: { range: (_, _min, max) => [0, Math.max(0.01, max * 1.1)] },
-              co2: { range: (_, _min, max) => [0, Math.max(0.004, max * 1.1)] },
-            },
-          })} />
+          <DayChart label={t('energyPerDay')} days={filled.map((r) => Date.parse(`${r.key}T00:00:00Z`) / 1000)}
+            bars={{ label: t('energyKwh'), values: filled.map((r) => r.energy_wh / 1000), min: 0.01 }}
+            line={{ label: `${t('energyCo2')} (kg)`, values: filled.map((r) => r.co2_g / 1000), min: 0.004 }} />
         )}
         {byDay && byDay.rows.length > 0 && (
           <div class="table-wrap">

@@ -84,6 +84,42 @@ export const dayAxis: Pick<uPlot.Axis, 'splits' | 'values'> = {
   values: (_, ticks) => ticks.map((s) => formatDay(new Date(s * 1000))),
 };
 
+interface DaySeries {
+  label: string;
+  values: number[];
+  /** The axis reaches at least this high, so a quiet period does not look busy. */
+  min: number;
+}
+
+/** One bar per day (left axis) with a line over it (right axis); `days` are the UTC midnights, in seconds. */
+export function DayChart({ label, days, bars, line, integerLine }: { label: string; days: number[]; bars: DaySeries; line: DaySeries; integerLine?: boolean }) {
+  const accent = cssVar('--accent');
+  const accent2 = cssVar('--accent-2');
+  const barPaths = uPlot.paths.bars!({ size: [0.6, 64] });
+  const halfDayS = DAY_MS / 2000;
+  return (
+    <Chart label={label} data={[days, bars.values, line.values]} options={(width) => ({
+      width, height: 260,
+      series: [
+        { label: t('day'), value: (_, s) => (s === null ? '' : formatDay(new Date(s * 1000), true)) },
+        { label: bars.label, stroke: accent, fill: `${accent}66`, paths: barPaths, points: { show: false }, scale: 'bars' },
+        { label: line.label, stroke: accent2, width: 2, points: { show: false }, scale: 'line' },
+      ],
+      axes: [
+        { ...axes(), ...dayAxis },
+        { ...axes(), scale: 'bars', size: fitLabels, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
+        { ...axes(), scale: 'line', side: 1, size: fitLabels, grid: { show: false },
+          values: (_, ticks) => ticks.map((v) => (integerLine && !Number.isInteger(v) ? '' : formatNumber(v))) },
+      ],
+      scales: {
+        x: { time: true, range: (_, min, max) => [min - halfDayS, max + halfDayS] },
+        bars: { range: (_, _min, max) => [0, Math.max(bars.min, max * 1.1)] },
+        line: { range: (_, _min, max) => [0, Math.max(line.min, max * 1.1)] },
+      },
+    })} />
+  );
+}
+
 /** The reporting period of the admin charts: the last 7, 30 or 90 days. */
 export function PeriodSelect({ days, onChange }: { days: number; onChange: (days: number) => void }) {
   return (
@@ -117,13 +153,11 @@ export function UsageCharts() {
   }, [days]);
 
   const filled = byDay ? fillDays(byDay, days) : [];
-  const dayData: uPlot.AlignedData = [filled.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000), filled.map((d) => d.tokens), filled.map((d) => d.requests)];
-  const halfDayS = DAY_MS / 2000;
+  const dayStarts = filled.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
   const models = byModel ?? [];
   const modelData: uPlot.AlignedData = [models.map((_, i) => i), models.map((m) => m.total_tokens)];
   const bars = uPlot.paths.bars!({ size: [0.6, 64] });
   const accent = cssVar('--accent');
-  const accent2 = cssVar('--accent-2');
 
   return (
     <>
@@ -134,24 +168,9 @@ export function UsageCharts() {
       <section class="card" aria-labelledby="per-day-title">
         <h2 id="per-day-title">{t('tokensPerDay')}</h2>
         {byDay && (
-          <Chart label={t('tokensPerDay')} data={dayData} options={(width) => ({
-            width, height: 260,
-            series: [
-              { label: t('day'), value: (_, s) => (s === null ? '' : formatDay(new Date(s * 1000), true)) },
-              { label: t('tokens'), stroke: accent, fill: `${accent}66`, paths: bars, points: { show: false }, scale: 'tokens' },
-              { label: t('requests'), stroke: accent2, width: 2, points: { show: false }, scale: 'requests' },
-            ],
-            axes: [
-              { ...axes(), ...dayAxis },
-              { ...axes(), scale: 'tokens', size: fitLabels, values: (_, ticks) => ticks.map((v) => formatNumber(v)) },
-              { ...axes(), scale: 'requests', side: 1, size: fitLabels, grid: { show: false }, values: (_, ticks) => ticks.map((v) => (Number.isInteger(v) ? formatNumber(v) : '')) },
-            ],
-            scales: {
-              x: { time: true, range: (_, min, max) => [min - halfDayS, max + halfDayS] },
-              tokens: { range: (_, _min, max) => [0, Math.max(10, max * 1.1)] },
-              requests: { range: (_, _min, max) => [0, Math.max(4, max * 1.1)] },
-            },
-          })} />
+          <DayChart label={t('tokensPerDay')} days={dayStarts} integerLine
+            bars={{ label: t('tokens'), values: filled.map((d) => d.tokens), min: 10 }}
+            line={{ label: t('requests'), values: filled.map((d) => d.requests), min: 4 }} />
         )}
       </section>
       <section class="card" aria-labelledby="per-model-title">
