@@ -157,7 +157,8 @@ export async function startRuntime(configured: Config, options: RuntimeOptions =
   // One runner per background job across replicas: the replica leading it (always this one without Redis).
   const leaderOf = (job: string) => new LeaderElection({
     lock: cluster.lock, name: job, owner: cluster.replicaId, ttlMs: config.cluster.leader_lock_ttl_ms,
-    onChange: (leader, fencingToken) => logger.info({ job, replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
+    // Alone, this process leads every job from the start: worth a line only where replicas share the lock.
+    onChange: (leader, fencingToken) => logger[cluster.shared ? 'info' : 'debug']({ job, replica: cluster.replicaId, fencingToken }, leader ? 'leading the job' : 'no longer leading the job'),
     onError: (error) => logger.warn({ job, error: (error as Error).message }, 'leader lock unavailable'),
   });
   const leaders = new Map(LEADER_JOBS.map((job) => [job, leaderOf(job)] as const));
