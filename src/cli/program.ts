@@ -1,20 +1,24 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { CliError, VERSION } from './cli-error.js';
-import { registerCommands } from './commands.js';
+import { commandsFor, registerCommands } from './commands.js';
 
-export function buildProgram(): Command {
+/**
+ * The `flexi` program with the commands named registered, or all of them. The entry point
+ * registers just the command the user typed, so a command loads only its own modules.
+ */
+export async function buildProgram(which: readonly string[] | 'all' = 'all'): Promise<Command> {
   const program = new Command('flexi')
     .description('Flexi — safe, fair and measurable access to open-weight LLMs on your own GPU servers')
     .version(VERSION)
     .showHelpAfterError('(run `flexi --help` for usage)');
-  registerCommands(program);
+  await registerCommands(program, which);
   return program;
 }
 
 /** Entry point: parses argv, prints errors the user can act on, sets the exit code. */
 export async function runCli(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(commandsFor(argv));
   program.exitOverride();
   try {
     await program.parseAsync(argv);

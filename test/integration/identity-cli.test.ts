@@ -31,7 +31,7 @@ async function flexi(...args: string[]): Promise<string> {
     return true;
   });
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'flexi', ...args, '-c', configPath]);
+    await (await buildProgram()).exitOverride().parseAsync(['node', 'flexi', ...args, '-c', configPath]);
   } finally {
     spy.mockRestore();
   }

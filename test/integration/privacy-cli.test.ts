@@ -34,7 +34,7 @@ async function flexi(...args: string[]): Promise<string> {
   });
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'flexi', ...args, '-c', configPath]);
+    await (await buildProgram()).exitOverride().parseAsync(['node', 'flexi', ...args, '-c', configPath]);
   } finally {
     stdout.mockRestore();
     stderr.mockRestore();

@@ -88,8 +88,8 @@ describe('the scheduler in the request path', () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let printed: string[];
     try {
-      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'drain', 'a', '--url', gateway.url, '--key', TEST_KEY, '--json']);
-      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'status', '--url', gateway.url, '--key', TEST_KEY, '--json']);
+      await (await buildProgram()).parseAsync(['node', 'flexi', 'nodes', 'drain', 'a', '--url', gateway.url, '--key', TEST_KEY, '--json']);
+      await (await buildProgram()).parseAsync(['node', 'flexi', 'nodes', 'status', '--url', gateway.url, '--key', TEST_KEY, '--json']);
     } finally {
       printed = out.mock.calls.map((c) => String(c[0]));
       out.mockRestore();
@@ -119,8 +119,8 @@ describe('the scheduler in the request path', () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let printed: string[];
     try {
-      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY]);
-      await buildProgram().parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY, '--json']);
+      await (await buildProgram()).parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY]);
+      await (await buildProgram()).parseAsync(['node', 'flexi', 'nodes', 'queues', '--url', gateway.url, '--key', TEST_KEY, '--json']);
     } finally {
       printed = out.mock.calls.map((c) => String(c[0]));
       out.mockRestore();
