@@ -6,6 +6,7 @@ import { renderBenchTable, runBench } from '../lab/bench/run-bench.js';
 import { TargetError } from '../lab/client/target.js';
 import { parseList, parseNumber, parseProtocol, readPromptsFile } from './lab-options.js';
 import { CliError, VERSION } from './cli-error.js';
+import { stopOnFirstInterrupt } from './interrupt.js';
 
 interface BenchFlags {
   url: string; key?: string; models: string; prompts?: string; runs?: string; maxTokens?: string; timeoutS?: string;
@@ -27,15 +28,10 @@ async function runBenchCommand(flags: BenchFlags): Promise<void> {
   const bar = !flags.json && process.stderr.isTTY === true
     ? new SingleBar({ format: ' {bar} {value}/{total} requests | {model}', stream: process.stderr, hideCursor: true }) : undefined;
   let started = false;
-  const controller = new AbortController();
-  const onSigint = () => {
-    process.removeListener('SIGINT', onSigint);
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = stopOnFirstInterrupt();
   try {
     const result = await runBench(options, {
-      signal: controller.signal,
+      signal: interrupt.signal,
       onProgress: (p) => {
         if (!bar) return;
         if (!started) {
@@ -57,7 +53,7 @@ async function runBenchCommand(flags: BenchFlags): Promise<void> {
     if (error instanceof TargetError || error instanceof RangeError) throw new CliError(error.message);
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 

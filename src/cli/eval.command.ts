@@ -9,6 +9,7 @@ import { chatEngine, completionsLoglikEngine, EvalRequestError, type EvalEngine 
 import { runEval } from '../lab/eval/run-eval.js';
 import { parseNumber, parseProtocol } from './lab-options.js';
 import { CliError } from './cli-error.js';
+import { stopOnFirstInterrupt } from './interrupt.js';
 import { configuredResultsDir, safePathSegment } from './results-dir.js';
 
 interface EvalFlags {
@@ -122,16 +123,10 @@ async function runEvalCommand(flags: EvalFlags): Promise<void> {
     ? new SingleBar({ format: ' {bar} {value}/{total} items | {task} | unparsed {unparsed} | failed {errors} | ETA {eta_formatted}', stream: process.stderr, hideCursor: true })
     : undefined;
   let started = false;
-  const controller = new AbortController();
-  const onSigint = () => {
-    process.removeListener('SIGINT', onSigint);
-    process.stderr.write('\nflexi: stopping; what was scored is kept (run again to continue)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = stopOnFirstInterrupt('stopping; what was scored is kept (run again to continue)');
   try {
     const result = await runEval({ model, task, items, shots, shotPool, engine, concurrency, done: folder.doneIds(), maxTokens }, {
-      signal: controller.signal,
+      signal: interrupt.signal,
       onRecord: (record) => folder.append(record),
       onProgress: (p) => {
         if (!bar) return;
@@ -158,7 +153,7 @@ async function runEvalCommand(flags: EvalFlags): Promise<void> {
     } else if (result.aborted) process.exitCode = 130;
   } finally {
     bar?.stop();
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
     await opened.close();
   }
 }

@@ -8,6 +8,7 @@ import { runLoadTest } from '../lab/loadtest/run-load-test.js';
 import { summarize } from '../lab/loadtest/summarize.js';
 import { parseList, parseNumber, parseNumberList, parseProtocol, readPromptsFile } from './lab-options.js';
 import { CliError, VERSION } from './cli-error.js';
+import { stopOnFirstInterrupt } from './interrupt.js';
 
 interface LoadtestFlags {
   url: string; key?: string; models: string; prompts?: string; concurrency?: string; requests?: string; timeoutS?: string;
@@ -56,17 +57,10 @@ async function runLoadtestCommand(flags: LoadtestFlags): Promise<void> {
   }) : undefined;
   let barStarted = false;
   const records: LoadTestRecord[] = [];
-  const controller = new AbortController();
-  // First Ctrl-C stops the run and writes what was measured; a second one exits at once.
-  const onSigint = () => {
-    process.removeListener('SIGINT', onSigint);
-    process.stderr.write('\nflexi: stopping; writing partial results (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = stopOnFirstInterrupt('stopping; writing partial results (Ctrl-C again to quit at once)');
   try {
     const result = await runLoadTest(options, {
-      signal: controller.signal,
+      signal: interrupt.signal,
       onRecord: (r) => {
         records.push(r);
         writer.appendRecord(r);
@@ -96,7 +90,7 @@ async function runLoadtestCommand(flags: LoadtestFlags): Promise<void> {
     }
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 

@@ -11,6 +11,7 @@ import { runProbes } from '../lab/probe/run-probe.js';
 import { configuredResultsDir, safePathSegment } from './results-dir.js';
 import { parseList, parseNumber, parseProtocol } from './lab-options.js';
 import { CliError } from './cli-error.js';
+import { stopOnFirstInterrupt } from './interrupt.js';
 import { formatTable } from './table.js';
 
 interface ProbeFlags {
@@ -77,19 +78,14 @@ async function runProbeCommand(flags: ProbeFlags): Promise<void> {
       ? new SingleBar({ format: ' {bar} {value}/{total} outputs | {probe} | failed requests {errors} | ETA {eta_formatted}', stream: process.stderr, hideCursor: true })
       : undefined;
     let started = false;
-    const controller = new AbortController();
-    const onSigint = () => {
-      process.removeListener('SIGINT', onSigint);
-      controller.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const interrupt = stopOnFirstInterrupt();
     let result;
     try {
       result = await runProbes({
         sets, generations, concurrency, judge,
         generate: (prompt, signal) => engine.generate!(prompt, { maxTokens }, signal),
       }, {
-        signal: controller.signal,
+        signal: interrupt.signal,
         onProgress: (p) => {
           if (!bar) return;
           if (!started) {
@@ -100,7 +96,7 @@ async function runProbeCommand(flags: ProbeFlags): Promise<void> {
       });
     } finally {
       bar?.stop();
-      process.removeListener('SIGINT', onSigint);
+      interrupt.dispose();
     }
     const summary = summarizeProbes(result, { model: flags.model, target: targets[0]!.baseUrl, sets, generations, judgeModel: flags.judgeModel });
     const files = {

@@ -14,16 +14,7 @@ export interface LtiPlatformRecord {
   deploymentIds: string[];
 }
 
-export interface NewLtiPlatform {
-  name: string;
-  issuer: string;
-  clientId: string;
-  authUrl: string;
-  jwksUrl: string;
-  tokenUrl: string;
-  deploymentIds: readonly string[];
-  createdAt: string;
-}
+export type NewLtiPlatform = Omit<LtiPlatformRecord, 'id' | 'deploymentIds'> & { deploymentIds: readonly string[] };
 
 export interface LtiToolKeyRecord {
   kid: string;

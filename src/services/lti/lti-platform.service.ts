@@ -1,18 +1,11 @@
 import { FlexiError } from '../../core/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { toTimestamp } from '../../store/database.js';
-import type { LtiPlatformRecord, LtiRepository } from '../../store/lti.repository.js';
+import type { LtiPlatformRecord, LtiRepository, NewLtiPlatform } from '../../store/lti.repository.js';
 import type { AuditService, Actor } from '../identity/audit.service.js';
 
-export interface PlatformInput {
-  name?: string;
-  issuer: string;
-  clientId: string;
-  authUrl: string;
-  jwksUrl: string;
-  tokenUrl: string;
-  deploymentIds: readonly string[];
-}
+/** A platform as an operator or a registration describes it: the name defaults to the issuer's host. */
+export type PlatformInput = Omit<NewLtiPlatform, 'name' | 'createdAt'> & { name?: string };
 
 const MAX_TEXT = 500;
 
