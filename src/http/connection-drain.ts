@@ -11,19 +11,22 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  * socket is ended (flushed, then FIN) right after the last byte of its response.
  */
 export class ConnectionDrain {
-  private closing = false;
+  private readonly state = { closing: false };
 
   constructor(server: Server) {
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    // One listener for every response (no closure per request: this is on every request's path).
+    const state = this.state;
+    function endIfClosing(this: ServerResponse): void {
       // 'finish': the whole response is handed to the OS; ending the socket now loses nothing.
-      response.once('finish', () => {
-        if (this.closing) request.socket.end();
-      });
+      if (state.closing) this.req.socket.end();
+    }
+    server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+      response.once('finish', endIfClosing);
     });
   }
 
   /** From now on, a connection ends with its current response. Call it before `server.close()`. */
   beginClose(): void {
-    this.closing = true;
+    this.state.closing = true;
   }
 }
