@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import { Migrator, sql, type DatabaseIntrospector, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
 import { dialectOf } from './database.js';
 import { initialMigration } from './migrations/0001-initial.js';
 import { identityMigration } from './migrations/0002-identity.js';
@@ -46,13 +46,11 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
     : undefined;
   // Unordered: migrations are numbered when a change is planned and may land out of order (parallel work);
   // each still runs once, and all of them only add.
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableSchema, allowUnorderedMigrations: true });
-  let { error, results } = await migrator.migrateToLatest();
-  // Kysely's table lookup reads the catalog of every schema in the database; another schema dropped
-  // meanwhile (a parallel test run, another deployment cleaning up) fails it before anything ran here.
-  for (let attempt = 1; attempt < 4 && error && raceWithAnotherSchema(error, migrationTableSchema, results); attempt++) {
-    ({ error, results } = await migrator.migrateToLatest());
-  }
+  const migrator = new Migrator({
+    db: migrationTableSchema ? withSchemaIntrospection(db, migrationTableSchema) : db,
+    provider: migrationProvider, migrationTableSchema, allowUnorderedMigrations: true,
+  });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r: MigrationResult) => r.status === 'Error')?.migrationName;
     const which = failed ? `migration ${failed}` : 'migration';
@@ -62,10 +60,32 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** The catalog read failed on a schema other than ours vanishing (`3F000`), before any migration ran. */
-function raceWithAnotherSchema(error: unknown, ours: string | undefined, results: readonly MigrationResult[] | undefined): boolean {
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : '';
-  const missing = /schema "([^"]+)" does not exist/.exec(message)?.[1];
-  return code === '3F000' && missing !== undefined && missing !== ours && !results?.some((r) => r.status !== 'NotExecuted');
+/**
+ * `db` whose table lookup reads only `schema`. Kysely's migrator asks whether its bookkeeping
+ * tables exist by introspecting every table of every schema, column types and serial sequences
+ * included; a schema that another process drops meanwhile (a parallel test run, another
+ * deployment in the same database) fails that read with "schema … does not exist". Here it is
+ * one catalog join on OIDs for our schema alone, which nothing else can break.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the migrator works on any schema
+function withSchemaIntrospection(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => db.introspection.getSchemas(),
+    getTables: async () => {
+      const { rows } = await sql<{ name: string; kind: string }>`
+        select c.relname as name, c.relkind as kind from pg_catalog.pg_class c
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ${schema} and c.relkind in ('r', 'p', 'v', 'm')`.execute(db);
+      return rows.map((row) => ({ name: row.name, schema, isView: row.kind === 'v' || row.kind === 'm', columns: [] }));
+    },
+    getMetadata: async () => ({ tables: await introspection.getTables() }),
+  };
+  // Kysely keeps its state in private fields: every other member is the real instance's, bound to it.
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

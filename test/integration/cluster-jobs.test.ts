@@ -102,7 +102,9 @@ describe.runIf(postgresTestUrl)('jobs over PostgreSQL without Redis (startRuntim
 
     await first.stop();
     // The second asks again every third of the TTL; the lock was freed when the first stopped.
-    await vi.waitFor(async () => expect(await leads(second, 'retention')).toBe(true), { timeout: 60_000, interval: 50 });
-    expect(await leads(second, 'discovery')).toBe(true);
+    // Each job has its own lock and timer: wait for every one, not for the first.
+    for (const job of ['retention', 'roster-sync', 'discovery']) {
+      await vi.waitFor(async () => expect(await leads(second, job)).toBe(true), { timeout: 60_000, interval: 50 });
+    }
   });
 });
